@@ -1,0 +1,63 @@
+"""Does a request ask the model to show its reasoning, or to grade an answer?
+
+Weighted pattern sets, not a learned model: each pattern is a phrasing seen in
+chain-of-thought elicitation or in reward-model style prompts, with a weight saying how
+specific it is ("step by step" alone is what every benchmark runner writes; "articulate
+the reasoning behind" almost never appears in ordinary use).  The score is
+``1 - prod(1 - w)`` over the patterns that match, so it stays in [0, 1] and several weak
+cues add up.  System prompts count: campaigns often put the elicitation there.
+"""
+
+from __future__ import annotations
+
+import re
+
+_COT_PATTERNS: tuple[tuple[str, float], ...] = (
+    (r"step[- ]by[- ]step", 0.35),
+    (r"(show|explain|walk me through|lay out|write out|detail)\s+(all\s+|each\s+of\s+)?(your|the|every)\s+"
+     r"(reasoning|thought|thinking|work|steps|logic|derivation)", 0.55),
+    (r"(articulate|verbalize|verbalise|spell out|make explicit)\s+(the\s+|your\s+)?"
+     r"(reasoning|rationale|thought|logic|internal)", 0.8),
+    (r"(reasoning|rationale|logic)\s+(behind|for|that led)", 0.45),
+    (r"chain[- ]of[- ]thought|\bcot\b", 0.7),
+    (r"think (through|aloud|out loud|carefully)|thinking process|thought process", 0.45),
+    (r"inner monologue|scratchpad|<think>|internal (reasoning|deliberation)", 0.7),
+    (r"justify (each|every|your) (step|answer|choice)", 0.5),
+    (r"before (giving|answering|you answer).{0,40}(reason|explain|think)", 0.5),
+    (r"(full|complete|detailed|explicit|exhaustive)\s+(reasoning|derivation|rationale|trace)", 0.55),
+    (r"explain (why|how) you (arrived|got|reached|came)", 0.5),
+    (r"reasoning (trace|steps|chain)", 0.6),
+)
+
+_RUBRIC_PATTERNS: tuple[tuple[str, float], ...] = (
+    (r"\b(grade|score|rate|evaluate|assess|judge)\b.{0,60}\b(response|answer|completion|output|essay|solution)", 0.45),
+    (r"\brubric\b", 0.6),
+    (r"on a scale (of|from) \d+ (to|-) \d+|score (of|from) \d+ (to|-) \d+|\b\d+\s*/\s*10\b", 0.4),
+    (r"(which|compare).{0,40}(response|answer|completion) (is|was) better|response [ab]\b|assistant [ab]\b", 0.6),
+    (r"(criteria|criterion|helpfulness|harmlessness|factual accuracy).{0,80}(score|rating|grade)", 0.5),
+    (r"(preference|reward) (label|model|score)|as a (judge|grader|reward model)", 0.7),
+    (r"output (only )?(the |a )?(score|rating|grade)|final (score|grade|verdict)", 0.5),
+)
+
+_COT = [(re.compile(pattern, re.I | re.S), weight) for pattern, weight in _COT_PATTERNS]
+_RUBRIC = [(re.compile(pattern, re.I | re.S), weight) for pattern, weight in _RUBRIC_PATTERNS]
+
+
+def _combined(patterns: list[tuple[re.Pattern[str], float]], text: str) -> float:
+    if not text:
+        return 0.0
+    keep = 1.0
+    for pattern, weight in patterns:
+        if pattern.search(text):
+            keep *= 1.0 - weight
+    return round(1.0 - keep, 4)
+
+
+def cot_score(user_text: str, system_text: str = "") -> float:
+    """How strongly the request elicits a written-out chain of thought, in [0, 1]."""
+    return _combined(_COT, f"{system_text}\n{user_text}" if system_text else user_text)
+
+
+def rubric_score(user_text: str, system_text: str = "") -> float:
+    """How strongly the request uses the model as a grader / reward model, in [0, 1]."""
+    return _combined(_RUBRIC, f"{system_text}\n{user_text}" if system_text else user_text)
