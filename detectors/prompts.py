@@ -14,10 +14,16 @@ import re
 
 _COT_PATTERNS: tuple[tuple[str, float], ...] = (
     (r"step[- ]by[- ]step", 0.35),
-    (r"(show|explain|walk me through|lay out|write out|detail)\s+(all\s+|each\s+of\s+)?(your|the|every)\s+"
-     r"(reasoning|thought|thinking|work|steps|logic|derivation)", 0.55),
-    (r"(articulate|verbalize|verbalise|spell out|make explicit)\s+(the\s+|your\s+)?"
-     r"(reasoning|rationale|thought|logic|internal)", 0.8),
+    (
+        r"(show|explain|walk me through|lay out|write out|detail)\s+(all\s+|each\s+of\s+)?(your|the|every)\s+"
+        r"(reasoning|thought|thinking|work|steps|logic|derivation)",
+        0.55,
+    ),
+    (
+        r"(articulate|verbalize|verbalise|spell out|make explicit)\s+(the\s+|your\s+)?"
+        r"(reasoning|rationale|thought|logic|internal)",
+        0.8,
+    ),
     (r"(reasoning|rationale|logic)\s+(behind|for|that led)", 0.45),
     (r"chain[- ]of[- ]thought|\bcot\b", 0.7),
     (r"think (through|aloud|out loud|carefully)|thinking process|thought process", 0.45),

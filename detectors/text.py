@@ -3,13 +3,13 @@
 Computed once per event at ingest, so that the `hashed` and `none` retention modes
 keep as much signal as they can without storing what users wrote:
 
-* ``text_hash``      – hash of the normalised last user turn (exact repeats);
-* ``template_hash``  – hash of the same text with its slots (numbers, quoted strings,
+* ``text_hash``      - hash of the normalised last user turn (exact repeats);
+* ``template_hash``  - hash of the same text with its slots (numbers, quoted strings,
   code, identifiers-with-digits) masked, so "Explain X step by step" for many X collide
   only when X is a slot; near-duplicate templates are found from ``token_hashes``;
-* ``token_hashes``   – the ordered, slot-masked word tokens, each hashed to 6 hex chars
+* ``token_hashes``   - the ordered, slot-masked word tokens, each hashed to 6 hex chars
   (topic models and MinHash work on these instead of the words);
-* ``cot_score`` / ``rubric_score`` – see :mod:`detectors.prompts`.
+* ``cot_score`` / ``rubric_score`` - see :mod:`detectors.prompts`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,32 @@
+"""Every ORM model, imported in one place so Alembic sees the whole schema."""
+
+from app.audit.models import AuditEntry
+from app.auth.models import ApiKey
+from app.db import Base
+from app.ingest.models import Account, Event
+from app.review.models import Review
+from app.scoring.models import (
+    AccountScore,
+    AccountState,
+    Cluster,
+    ClusterHistory,
+    ClusterMember,
+    DetectionRun,
+    ModelVersion,
+)
+
+__all__ = [
+    "Account",
+    "AccountScore",
+    "AccountState",
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "Cluster",
+    "ClusterHistory",
+    "ClusterMember",
+    "DetectionRun",
+    "Event",
+    "ModelVersion",
+    "Review",
+]

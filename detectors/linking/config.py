@@ -1,0 +1,81 @@
+"""Tunable knobs of account linking, with defaults chosen from first principles, not from one population.
+
+Every kind of evidence turns into a pair *strength* in [0, 1) (``1 - exp(-raw)``, see :mod:`.graph`), and an
+edge's weight is the kind-weighted sum of its strengths, so a weight of 1 reads as "one strong, independent piece
+of evidence of common control".  Edges lighter than ``min_edge_weight`` are pruned before community detection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EDGE_KINDS: tuple[str, ...] = (
+    "ip",
+    "subnet",
+    "payment",
+    "tls_ua",
+    "signup",
+    "template",
+    "sync",
+    "coverage",
+    "migration",
+)
+
+DEFAULT_KIND_WEIGHTS: dict[str, float] = {
+    # A shared card is near-proof of one payer; rarity is already in the raw score of the others.
+    "payment": 1.5,
+    "ip": 1.0,
+    "subnet": 0.5,
+    "tls_ua": 0.5,
+    "signup": 0.8,
+    "template": 0.8,
+    "sync": 0.8,
+    "coverage": 0.4,
+    "migration": 0.5,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LinkingConfig:
+    # --- graph ---
+    kind_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_KIND_WEIGHTS))
+    min_edge_weight: float = 0.6
+    # a kind counts as present on an edge (and in its `kinds` label) from this strength on
+    min_kind_strength: float = 0.05
+    # A resource (IP, template, card, ...) shared by more accounts than this is not expanded into all its pairs:
+    # each member is linked to `sparse_degree` others of it instead, which bounds the pair count at n * degree.
+    max_group_size: int = 150
+    sparse_degree: int = 6
+    # --- infrastructure ---
+    ip_window_hours: float = 24.0
+    ipv4_prefix: int = 24
+    ipv6_prefix: int = 48
+    # --- sign-up bursts ---
+    signup_window_hours: float = 2.0
+    signup_min_burst: int = 3
+    # --- prompt templates (MinHash LSH over slot-masked token shingles) ---
+    minhash_permutations: int = 32
+    minhash_bands: int = 8
+    shingle_size: int = 3
+    min_template_tokens: int = 5
+    # --- synchronized activity ---
+    sync_bucket_minutes: float = 5.0
+    sync_min_active_buckets: int = 8
+    sync_lsh_bands: int = 16
+    sync_lsh_rows: int = 2
+    # --- complementary coverage ---
+    coverage_min_topics: int = 3
+    # --- migration to a new model ---
+    migration_window_hours: float = 2.0
+    migration_min_share_after: float = 0.5
+    # --- communities ---
+    resolution: float = 1.0
+    seed: int = 7
+    max_diameter: int = 6
+    max_cluster_size: int = 5000
+    max_split_depth: int = 4
+    # --- cluster features ---
+    high_risk_threshold: float = 0.5
+
+    def kind_weight(self, kind: str) -> float:
+        return float(self.kind_weights.get(kind, 0.0))
