@@ -29,6 +29,7 @@ import re
 import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -60,13 +61,12 @@ LOOKUP_COLUMNS: dict[str, str] = {
     "ip": "string",
     "ip_version": "Int8",
     "asn": "Int64",
-    "as_org": "string",
-    "as_country": "string",
-    "network_kind": "string",
-    "provider": "string",
+    "as_org": "category",
+    "as_country": "category",
+    "network_kind": "category",  # categories: NETWORK_KINDS
+    "provider": "category",
     "is_hosting": "boolean",
-    "subnet": "string",
-    "subnet_id": "Int64",
+    "subnet_id": "Int64",  # /24 or /48 network as an integer; text via subnet_label()
 }
 
 
@@ -148,8 +148,8 @@ class _Family:
 
     asn: _Ranges = field(default_factory=_Ranges)
     asn_numbers: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
-    asn_orgs: list[str] = field(default_factory=list)
-    asn_countries: list[str | None] = field(default_factory=list)
+    asn_orgs: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
+    asn_countries: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
     kind_lists: list[tuple[str, _Ranges]] = field(default_factory=list)  # (kind, ranges labelled by provider id)
 
 
@@ -159,13 +159,24 @@ class IPIntel:
     def __init__(self) -> None:
         self._families: dict[int, _Family] = {4: _Family(), 6: _Family()}
         self._providers: list[str] = []
+        self._orgs: list[str] = []
+        self._countries: list[str] = []
+        self._interned: dict[tuple[int, str], int] = {}
         self._asn_kind: dict[int, tuple[str, str]] = {}  # asn → (kind, provider label)
         self._asn_country: dict[int, str] = {}
+        # listed ASNs sorted, with their kind rank, provider code and country code (built after loading)
+        self._asn_table: tuple[npt.NDArray[np.int64], npt.NDArray[np.int8], npt.NDArray[np.int32],
+                               npt.NDArray[np.int32]] | None = None
         self.sources: list[str] = []
 
     @classmethod
     def empty(cls) -> IPIntel:
         return cls()
+
+    @property
+    def country_names(self) -> list[str]:
+        """Country codes indexed by :attr:`Resolved.country`."""
+        return list(self._countries)
 
     @property
     def has_asn_data(self) -> bool:
@@ -199,13 +210,31 @@ class IPIntel:
             intel._load_ipcat(root / "ipcat_datacenters.csv")
         if (root / "bad_asn_list.csv").is_file():
             intel._load_bad_asns(root / "bad_asn_list.csv")
+        intel._build_asn_table()
         return intel
 
     # ---- loading -------------------------------------------------------------------------------
+    def _intern(self, table: list[str], value: str) -> int:
+        key = (id(table), value)
+        code = self._interned.get(key)
+        if code is None:
+            code = self._interned[key] = len(table)
+            table.append(value)
+        return code
+
     def _provider_id(self, provider: str) -> int:
-        if provider not in self._providers:
-            self._providers.append(provider)
-        return self._providers.index(provider)
+        return self._intern(self._providers, provider)
+
+    def _build_asn_table(self) -> None:
+        if not self._asn_kind:
+            return
+        numbers = np.array(sorted(self._asn_kind), dtype=np.int64)
+        ranks = np.array([_KIND_RANK[self._asn_kind[int(a)][0]] for a in numbers], dtype=np.int8)
+        providers = np.array([self._provider_id(self._asn_kind[int(a)][1]) for a in numbers], dtype=np.int32)
+        countries = np.array(
+            [self._intern(self._countries, self._asn_country[int(a)]) if int(a) in self._asn_country else -1
+             for a in numbers], dtype=np.int32)
+        self._asn_table = (numbers, ranks, providers, countries)
 
     def _load_asn(self, version: int, file: Path) -> None:
         raw = lzma.open(file, "rt", encoding="utf-8") if file.suffix == ".xz" else file.open(encoding="utf-8")
@@ -236,8 +265,9 @@ class IPIntel:
         family = self._families[version]
         family.asn = _Ranges.build(starts, ends, labels, merge=False)
         family.asn_numbers = np.asarray(numbers, dtype=np.int64)
-        family.asn_orgs = orgs
-        family.asn_countries = countries
+        family.asn_orgs = np.array([self._intern(self._orgs, org) for org in orgs], dtype=np.int32)
+        family.asn_countries = np.array(
+            [-1 if c is None else self._intern(self._countries, c) for c in countries], dtype=np.int32)
         self.sources.append(str(file))
 
     def _load_cidrs(self, file: Path, kind: str, provider: str) -> None:
@@ -445,8 +475,8 @@ def parse_ips(ips: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int8], npt.NDArray[
     return versions, keys
 
 
-def _categories(values: list[str]) -> list[str]:
-    return values
+def _categories(values: list[str]) -> pd.Index:
+    return pd.Index(values, dtype="object")
 
 
 def _first_existing(folder: Path, names: Iterable[str]) -> Path | None:

@@ -1,0 +1,116 @@
+"""What every account-level detector looks like.
+
+A detector follows scikit-learn's estimator contract (``__init__`` only stores its
+arguments, ``fit`` validates and learns state ending in ``_``, returns ``self``) and maps
+an event frame (:data:`detectors.events.EVENT_COLUMNS`) plus an account frame
+(:func:`detectors.events.account_frame`) to a float DataFrame indexed by ``account_id``
+with one row per account that has events and the columns of ``get_feature_names_out()``.
+NaN means "not computable for this account" (too few events, field absent, retention
+mode dropped the text), never "zero".
+
+Feature extractors additionally split their work into a per-batch *map* step
+(:meth:`FeatureExtractor.partial`, events → mergeable tables) and a *finalize* step
+(tables → features), which is what makes incremental updates equal to a full
+recompute: see :mod:`detectors.features.state`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Literal, Self
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from detectors.events import EVENT_COLUMNS, coerce_event_frame
+
+Aggregation = Literal["sum", "min", "max"]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A mergeable partial-aggregate table: rows with equal ``keys`` combine by ``aggs``.
+
+    ``keys`` empty means an append-only sequence table (rows are concatenated).  Every
+    table carries an integer ``day`` column (days since the epoch, UTC) so that a time
+    window can be applied after merging.
+    """
+
+    keys: tuple[str, ...]
+    aggs: dict[str, Aggregation]
+
+
+class AccountDetector(BaseEstimator, ABC):  # type: ignore[misc]
+    """Events (+ accounts) in, one float row per account out."""
+
+    @abstractmethod
+    def fit(self, events: pd.DataFrame, accounts: pd.DataFrame | None = None) -> Self: ...
+
+    @abstractmethod
+    def transform(self, events: pd.DataFrame, accounts: pd.DataFrame | None = None) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray[Any, np.dtype[np.object_]]: ...
+
+    def fit_transform(self, events: pd.DataFrame, accounts: pd.DataFrame | None = None) -> pd.DataFrame:
+        return self.fit(events, accounts).transform(events, accounts)
+
+
+class FeatureExtractor(AccountDetector):
+    """A family of features computed as map (``partial``) → merge → ``finalize``."""
+
+    #: output columns, in order; subclasses set it
+    feature_names: tuple[str, ...] = ()
+
+    def fit(self, events: pd.DataFrame, accounts: pd.DataFrame | None = None) -> Self:
+        check_events(events)
+        self.n_features_out_ = len(self.feature_names)
+        return self
+
+    @abstractmethod
+    def table_specs(self) -> dict[str, TableSpec]:
+        """The tables :meth:`partial` emits, by name (names are global: prefix them with the family)."""
+
+    @abstractmethod
+    def partial(self, events: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Per-batch partial aggregates of ``events`` (already coerced to the event columns)."""
+
+    @abstractmethod
+    def finalize(
+        self, tables: dict[str, pd.DataFrame], accounts: pd.DataFrame, *, now_ns: int | None, index: pd.Index
+    ) -> pd.DataFrame:
+        """Merged (and window-filtered) tables → features for ``index`` (sorted account ids)."""
+
+    def transform(self, events: pd.DataFrame, accounts: pd.DataFrame | None = None) -> pd.DataFrame:
+        from detectors.features.state import FeatureState  # the state module imports this one
+
+        return FeatureState.start(extractors=[self]).update(events).features(accounts)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray[Any, np.dtype[np.object_]]:
+        return np.asarray(self.feature_names, dtype=object)
+
+
+def check_events(events: pd.DataFrame) -> None:
+    if not isinstance(events, pd.DataFrame):
+        raise TypeError(f"expected an event DataFrame, got {type(events).__name__}")
+    for column in ("account_id", "ts"):
+        if column not in events.columns:
+            raise ValueError(f"event frame lacks the required column {column!r}")
+
+
+def prepare_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Any frame with at least account_id and ts → the full event frame (missing optional columns null)."""
+    check_events(events)
+    if list(events.columns) == list(EVENT_COLUMNS) and all(
+        str(events[c].dtype) == dtype for c, dtype in EVENT_COLUMNS.items()
+    ):
+        frame = events.reset_index(drop=True)
+    else:
+        frame = coerce_event_frame(events.reset_index(drop=True))
+    return frame[frame["account_id"].notna() & frame["ts"].notna()].reset_index(drop=True)
+
+
+def empty_features(index: pd.Index, names: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame(np.nan, index=index, columns=list(names), dtype="float64")

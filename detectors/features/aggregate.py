@@ -1,0 +1,71 @@
+"""Small vectorised helpers shared by the feature families."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+DAY_NS = 86_400 * 10**9
+HOUR_NS = 3_600 * 10**9
+MINUTE_NS = 60 * 10**9
+
+
+def column(frame: pd.DataFrame, name: str) -> npt.NDArray[np.float64]:
+    """A numeric event column as float64 with NaN for null (or all NaN if the column is absent)."""
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    values = frame[name]
+    if values.dtype == "boolean" or values.dtype == bool:
+        values = values.astype("Float64")
+    return np.asarray(values.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
+
+
+def timestamps(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+    return np.asarray(frame["ts"].array.asi8, dtype=np.int64)
+
+
+def ratio(numerator: Any, denominator: Any) -> pd.Series:
+    """numerator / denominator with NaN wherever the denominator is 0 or missing."""
+    num = pd.Series(numerator, dtype="float64")
+    den = pd.Series(denominator, dtype="float64")
+    return (num / den.where(den > 0)).astype("float64")
+
+
+def sum_by_account(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    if table.empty:
+        return pd.DataFrame(columns=columns, index=pd.Index([], dtype="string", name="account_id"), dtype="float64")
+    return table.groupby("account_id", sort=True, observed=True)[columns].sum()
+
+
+def count_by_account(table: pd.DataFrame) -> pd.Series:
+    if table.empty:
+        return pd.Series([], dtype="float64", index=pd.Index([], dtype="string", name="account_id"))
+    return table.groupby("account_id", sort=True, observed=True).size().astype("float64")
+
+
+def normalised_entropy(counts: npt.NDArray[np.float64], n_bins: int) -> npt.NDArray[np.float64]:
+    """Shannon entropy of each row of counts divided by log(n_bins): 0 = one bin, 1 = uniform."""
+    totals = counts.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = counts / np.where(totals > 0, totals, 1.0)
+        terms = np.where(p > 0, -p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+    entropy = terms.sum(axis=1) / np.log(n_bins) if n_bins > 1 else np.zeros(len(counts))
+    return np.where(totals[:, 0] > 0, entropy, np.nan)
+
+
+def entropy_of_groups(table: pd.DataFrame, count_column: str) -> pd.Series:
+    """Shannon entropy (bits) of the count distribution over each account's rows."""
+    if table.empty:
+        return pd.Series([], dtype="float64", index=pd.Index([], dtype="string", name="account_id"))
+    totals = table.groupby("account_id", sort=True, observed=True)[count_column].transform("sum")
+    p = table[count_column].to_numpy(dtype="float64") / totals.to_numpy(dtype="float64")
+    terms = pd.Series(-p * np.log2(np.where(p > 0, p, 1.0)), index=table.index)
+    return terms.groupby(table["account_id"], sort=True, observed=True).sum()
+
+
+def account_codes(values: pd.Series) -> tuple[npt.NDArray[np.int64], pd.Index]:
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), pd.Index(uniques, dtype="string", name="account_id")

@@ -1,0 +1,295 @@
+"""Per-account request behaviour: volume, timing, request shape, prompt style, model pivots.
+
+Thresholds (``cot_threshold``, ``high_temperature`` …) are constructor parameters; the
+CoT and rubric scores themselves come from :mod:`detectors.prompts` at ingest (system
+prompts included), so they exist in every retention mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from detectors.base import FeatureExtractor, TableSpec, empty_features
+from detectors.features.aggregate import (
+    DAY_NS,
+    HOUR_NS,
+    MINUTE_NS,
+    account_codes,
+    column,
+    count_by_account,
+    normalised_entropy,
+    ratio,
+    sum_by_account,
+    timestamps,
+)
+from detectors.features.timezones import COUNTRY_UTC_OFFSET
+from detectors.features.tokens import stable_codes
+
+HOURS = [f"h{h:02d}" for h in range(24)]
+_COUNTS = [
+    "n", "n_status", "n_error", "n_rate_limited", "n_tokens", "prompt_tokens", "completion_tokens",
+    "n_max_tokens", "n_saturated", "n_cot_known", "n_cot", "cot_score_e4", "n_rubric_known", "n_rubric",
+    "n_turns_known", "n_single_turn", "user_turns", "n_tool_use", "n_sampling_known", "n_multi_sample",
+    "n_multi_sample_hot",
+]  # fmt: skip
+SCORE_SCALE = 10_000  # scores are stored as integers so that merged sums are exact
+
+
+class BehaviourFeatures(FeatureExtractor):
+    """Volume, activity rhythm, inter-arrival regularity, request shape and model-pivot features."""
+
+    feature_names = (
+        "request_count",
+        "requests_per_active_day",
+        "active_day_share",
+        "active_hour_entropy",
+        "active_hour_coverage",
+        "active_hours_per_active_day",
+        "local_night_activity_share",
+        "interarrival_cv",
+        "interarrival_burstiness",
+        "concurrent_request_share",
+        "peak_requests_per_minute",
+        "single_turn_share",
+        "user_turns_mean",
+        "max_tokens_saturation_share",
+        "completion_prompt_token_ratio",
+        "cot_elicitation_rate",
+        "cot_score_mean",
+        "rubric_prompt_rate",
+        "repeated_prompt_share",
+        "multi_sample_share",
+        "multi_sample_high_temperature_share",
+        "tool_use_share",
+        "new_model_traffic_share_24h",
+        "new_model_adoption_hours",
+        "error_share",
+        "rate_limited_share",
+    )
+
+    def __init__(
+        self,
+        cot_threshold: float = 0.5,
+        rubric_threshold: float = 0.5,
+        high_temperature: float = 0.7,
+        saturation_fraction: float = 0.95,
+        concurrency_seconds: float = 1.0,
+        new_model_after_hours: float = 24.0,
+    ) -> None:
+        self.cot_threshold = cot_threshold
+        self.rubric_threshold = rubric_threshold
+        self.high_temperature = high_temperature
+        self.saturation_fraction = saturation_fraction
+        self.concurrency_seconds = concurrency_seconds
+        self.new_model_after_hours = new_model_after_hours
+
+    def table_specs(self) -> dict[str, TableSpec]:
+        day_aggs: dict[str, Any] = {c: "sum" for c in [*_COUNTS, *HOURS]}
+        day_aggs.update(first_ts="min", last_ts="max")
+        return {
+            "behaviour_day": TableSpec(("account_id", "day"), day_aggs),
+            "behaviour_prompt": TableSpec(("account_id", "day", "text_key"), {"n": "sum"}),
+            "behaviour_model": TableSpec(("account_id", "day", "hour", "model"), {"n": "sum"}),
+            "behaviour_seq": TableSpec((), {}),
+        }
+
+    def partial(self, events: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        ts = timestamps(events)
+        day = ts // DAY_NS
+        account = events["account_id"].to_numpy()
+        status = column(events, "status")
+        prompt_tokens = column(events, "prompt_tokens")
+        completion = column(events, "completion_tokens")
+        max_tokens = column(events, "max_tokens")
+        cot = column(events, "cot_score")
+        rubric = column(events, "rubric_score")
+        n_messages = column(events, "n_messages")
+        user_turns = column(events, "n_user_turns")
+        assistant_turns = column(events, "n_assistant_turns")
+        has_system = np.nan_to_num(column(events, "has_system"))
+        tools = column(events, "tools")
+        samples = column(events, "n")
+        temperature = column(events, "temperature")
+        tokens_known = ~np.isnan(prompt_tokens) & ~np.isnan(completion)
+        max_known = ~np.isnan(max_tokens) & (max_tokens > 0) & ~np.isnan(completion)
+        turns_known = ~np.isnan(n_messages) & (n_messages > 0)
+        # messages that are neither user, assistant nor the system prompt are tool results
+        tool_messages = np.nan_to_num(n_messages - user_turns - assistant_turns - has_system) > 0
+        multi = ~np.isnan(samples) & (samples > 1)
+        values: dict[str, Any] = {
+            "account_id": account,
+            "day": day,
+            "n": np.ones(len(ts), dtype=np.int64),
+            "n_status": ~np.isnan(status),
+            "n_error": status >= 400,
+            "n_rate_limited": status == 429,
+            "n_tokens": tokens_known,
+            "prompt_tokens": np.where(tokens_known, prompt_tokens, 0).astype(np.int64),
+            "completion_tokens": np.where(tokens_known, completion, 0).astype(np.int64),
+            "n_max_tokens": max_known,
+            "n_saturated": max_known & (completion >= self.saturation_fraction * max_tokens),
+            "n_cot_known": ~np.isnan(cot),
+            "n_cot": cot >= self.cot_threshold,
+            "cot_score_e4": np.rint(np.nan_to_num(cot) * SCORE_SCALE).astype(np.int64),
+            "n_rubric_known": ~np.isnan(rubric),
+            "n_rubric": rubric >= self.rubric_threshold,
+            "n_turns_known": turns_known,
+            "n_single_turn": turns_known & (user_turns <= 1) & (np.nan_to_num(assistant_turns) == 0),
+            "user_turns": np.where(turns_known, np.nan_to_num(user_turns), 0).astype(np.int64),
+            "n_tool_use": (np.nan_to_num(tools) > 0) | tool_messages,
+            "n_sampling_known": ~np.isnan(samples) | ~np.isnan(temperature),
+            "n_multi_sample": multi,
+            "n_multi_sample_hot": multi & (temperature >= self.high_temperature),
+            "first_ts": ts,
+            "last_ts": ts,
+        }
+        frame = pd.DataFrame(values)
+        for name in _COUNTS:
+            frame[name] = frame[name].astype(np.int64)
+        hour_of_day = (ts // HOUR_NS) % 24
+        hours = np.zeros((len(ts), 24), dtype=np.int64)
+        hours[np.arange(len(ts)), hour_of_day] = 1
+        frame[HOURS] = hours
+        aggs = self.table_specs()["behaviour_day"].aggs
+        day_table = frame.groupby(["account_id", "day"], sort=True).agg(aggs).reset_index()
+
+        text_key = stable_codes(events["text_hash"]) if "text_hash" in events else np.zeros(len(ts), np.int64)
+        has_text = text_key != 0
+        prompt = pd.DataFrame({"account_id": account[has_text], "day": day[has_text],
+                               "text_key": text_key[has_text], "n": 1})
+        prompt = prompt.groupby(["account_id", "day", "text_key"], sort=True).agg(n=("n", "sum")).reset_index()
+
+        models = events["model"] if "model" in events else pd.Series([None] * len(ts), dtype="string")
+        has_model = models.notna().to_numpy()
+        model = pd.DataFrame({"account_id": account[has_model], "day": day[has_model],
+                              "hour": ts[has_model] // HOUR_NS, "model": models[has_model].to_numpy(), "n": 1})
+        model = model.groupby(["account_id", "day", "hour", "model"], sort=True).agg(n=("n", "sum")).reset_index()
+
+        sequence = pd.DataFrame({"account_id": account, "day": day, "ts": ts})
+        return {"behaviour_day": day_table, "behaviour_prompt": prompt, "behaviour_model": model,
+                "behaviour_seq": sequence}
+
+    def finalize(
+        self, tables: dict[str, pd.DataFrame], accounts: pd.DataFrame, *, now_ns: int | None, index: pd.Index
+    ) -> pd.DataFrame:
+        out = empty_features(index, self.feature_names)
+        days = tables.get("behaviour_day")
+        if days is None or days.empty or now_ns is None:
+            return out
+        sums = sum_by_account(days, [*_COUNTS, *HOURS]).reindex(index, fill_value=0)
+        n = sums["n"]
+        active_days = count_by_account(days).reindex(index, fill_value=0)
+        first_day = days.groupby("account_id", sort=True)["first_ts"].min().reindex(index) // DAY_NS
+        out["request_count"] = n
+        out["requests_per_active_day"] = ratio(n, active_days)
+        out["active_day_share"] = ratio(active_days, now_ns // DAY_NS - first_day + 1)
+        hours = sums[HOURS].to_numpy(dtype=np.float64)
+        out["active_hour_entropy"] = normalised_entropy(hours, 24)
+        out["active_hour_coverage"] = np.where(n > 0, (hours > 0).sum(axis=1) / 24.0, np.nan)
+        hours_per_day = pd.Series((days[HOURS].to_numpy() > 0).sum(axis=1), index=days.index)
+        out["active_hours_per_active_day"] = hours_per_day.groupby(days["account_id"]).mean().reindex(index)
+        out["local_night_activity_share"] = _local_night_share(hours, accounts, index)
+        out["single_turn_share"] = ratio(sums["n_single_turn"], sums["n_turns_known"])
+        out["user_turns_mean"] = ratio(sums["user_turns"], sums["n_turns_known"])
+        out["max_tokens_saturation_share"] = ratio(sums["n_saturated"], sums["n_max_tokens"])
+        out["completion_prompt_token_ratio"] = ratio(sums["completion_tokens"], sums["prompt_tokens"])
+        out["cot_elicitation_rate"] = ratio(sums["n_cot"], sums["n_cot_known"])
+        out["cot_score_mean"] = ratio(sums["cot_score_e4"] / SCORE_SCALE, sums["n_cot_known"])
+        out["rubric_prompt_rate"] = ratio(sums["n_rubric"], sums["n_rubric_known"])
+        out["multi_sample_share"] = ratio(sums["n_multi_sample"], sums["n_sampling_known"])
+        out["multi_sample_high_temperature_share"] = ratio(sums["n_multi_sample_hot"], sums["n_sampling_known"])
+        out["tool_use_share"] = ratio(sums["n_tool_use"], n)
+        out["error_share"] = ratio(sums["n_error"], sums["n_status"])
+        out["rate_limited_share"] = ratio(sums["n_rate_limited"], sums["n_status"])
+        out["repeated_prompt_share"] = _repeated_share(tables.get("behaviour_prompt"), index)
+        timing = _timing(tables.get("behaviour_seq"), self.concurrency_seconds, index)
+        out[timing.columns] = timing
+        pivot = _model_pivot(tables.get("behaviour_model"), self.new_model_after_hours, index)
+        out[pivot.columns] = pivot
+        return out
+
+
+def _local_night_share(hours: np.ndarray, accounts: pd.DataFrame, index: pd.Index) -> np.ndarray:  # type: ignore[type-arg]
+    """Share of requests between 00:00 and 06:00 local time of the billing country."""
+    country = accounts["country"].reindex(index).astype("object").to_numpy()
+    offset = np.array([COUNTRY_UTC_OFFSET.get(str(c).upper(), np.nan) if isinstance(c, str) else np.nan
+                       for c in country], dtype=np.float64)
+    known = ~np.isnan(offset)
+    local_night = np.arange(6)
+    utc_hour = (local_night[None, :] - np.nan_to_num(offset).astype(np.int64)[:, None]) % 24
+    night = np.take_along_axis(hours, utc_hour, axis=1).sum(axis=1)
+    totals = hours.sum(axis=1)
+    return np.where(known & (totals > 0), night / np.where(totals > 0, totals, 1), np.nan)
+
+
+def _repeated_share(prompts: pd.DataFrame | None, index: pd.Index) -> pd.Series:
+    """1 - distinct prompts / prompts: the share of requests repeating an exact earlier prompt."""
+    if prompts is None or prompts.empty:
+        return pd.Series(np.nan, index=index)
+    per_prompt = prompts.groupby(["account_id", "text_key"], sort=True)["n"].sum()
+    grouped = per_prompt.groupby(level="account_id", sort=True)
+    return (1.0 - ratio(grouped.size(), grouped.sum())).reindex(index)
+
+
+def _timing(sequence: pd.DataFrame | None, concurrency_seconds: float, index: pd.Index) -> pd.DataFrame:
+    names = ["interarrival_cv", "interarrival_burstiness", "concurrent_request_share", "peak_requests_per_minute"]
+    out = pd.DataFrame(np.nan, index=index, columns=names)
+    if sequence is None or sequence.empty:
+        return out
+    codes, ids = account_codes(sequence["account_id"])
+    ts = sequence["ts"].to_numpy(dtype=np.int64)
+    order = np.lexsort((ts, codes))
+    codes, ts = codes[order], ts[order]
+    same = codes[1:] == codes[:-1]
+    gaps = (np.diff(ts)[same] / 1e9).astype(np.float64)
+    owner = codes[1:][same]
+    frame = pd.DataFrame({"owner": owner, "gap": gaps, "close": gaps <= concurrency_seconds})
+    grouped = frame.groupby("owner", sort=True)
+    stats = pd.DataFrame({"n": grouped.size(), "mean": grouped["gap"].mean(), "std": grouped["gap"].std(ddof=0),
+                          "close": grouped["close"].mean()})
+    enough = stats["n"] >= 2
+    cv = ratio(stats["std"], stats["mean"]).where(enough)
+    burst = ratio(stats["std"] - stats["mean"], stats["std"] + stats["mean"]).where(enough)
+    result = pd.DataFrame(
+        {"interarrival_cv": cv, "interarrival_burstiness": burst, "concurrent_request_share": stats["close"]}
+    )
+    result.index = ids[result.index.to_numpy(dtype=np.int64)]
+    minute = pd.Series(ts // MINUTE_NS)
+    per_minute = minute.groupby([codes, minute.to_numpy()], sort=False).size()
+    peak = per_minute.groupby(level=0).max()
+    out["peak_requests_per_minute"] = pd.Series(peak.to_numpy(dtype=np.float64),
+                                                index=ids[peak.index.to_numpy(dtype=np.int64)]).reindex(index)
+    out[result.columns] = result.reindex(index)
+    return out
+
+
+def _model_pivot(models: pd.DataFrame | None, after_hours: float, index: pd.Index) -> pd.DataFrame:
+    """How fast accounts move to a model that appears during the data (released > ``after_hours`` in).
+
+    Release = the first hour anyone used it.  Share = the account's requests on the new
+    model / all its requests in the 24 h after release (best over new models); adoption =
+    hours from release to the account's first request on it (fastest over new models).
+    """
+    names = ["new_model_traffic_share_24h", "new_model_adoption_hours"]
+    out = pd.DataFrame(np.nan, index=index, columns=names)
+    if models is None or models.empty:
+        return out
+    release = models.groupby("model", sort=True)["hour"].min()
+    start = int(models["hour"].min())
+    new_models = release[release > start + after_hours]
+    shares: list[pd.Series] = []
+    adoptions: list[pd.Series] = []
+    for model, hour in new_models.items():
+        in_window = models[(models["hour"] >= hour) & (models["hour"] < hour + 24)]
+        total = in_window.groupby("account_id", sort=True)["n"].sum()
+        on_new = in_window[in_window["model"] == model].groupby("account_id", sort=True)["n"].sum()
+        shares.append(ratio(on_new.reindex(total.index, fill_value=0), total))
+        used = models[models["model"] == model]
+        adoptions.append((used.groupby("account_id", sort=True)["hour"].min() - hour).astype("float64"))
+    if shares:
+        out["new_model_traffic_share_24h"] = pd.concat(shares, axis=1).max(axis=1).reindex(index)
+        out["new_model_adoption_hours"] = pd.concat(adoptions, axis=1).min(axis=1).reindex(index)
+    return out

@@ -1,0 +1,146 @@
+"""Incremental feature state: per-account partial aggregates that merge exactly.
+
+Every extractor splits its work into a *map* step over a batch of events (the costly
+per-event work — IP lookups, tokenising, topic assignment, MinHash — happens here, once
+per event) producing small tables of partial aggregates keyed by account and UTC day,
+and a *finalize* step that turns merged tables into features.  Merging is concatenation
+followed by a group-by on the table's keys with sum/min/max, which is associative and
+commutative, so::
+
+    FeatureState.start(...).update(batch_1).update(batch_2).features(accounts)
+    == FeatureState.start(...).update(concat(batch_1, batch_2)).features(accounts)
+    == compute_features(concat(batch_1, batch_2), accounts, ...)
+
+whatever the order of rows or batches (``tests/detectors/features/test_state.py`` proves it).
+Order-dependent statistics (inter-arrival gaps, PRADA successive distances) keep a compact
+per-event sequence table (timestamp + a float16 embedding) instead of running sums, so
+late-arriving events stay exact too.
+
+Contract for callers:
+
+* feed each event once: ingest already drops duplicate ``request_id`` s, and the state
+  cannot tell a replayed batch from new traffic;
+* population-relative pieces are explicit: the :class:`~detectors.features.topics.TopicModel`
+  and :class:`~detectors.ipintel.IPIntel` given to :meth:`FeatureState.start` are reused for
+  every update (refit the topic model → start a new state from all events); sharing counts
+  (accounts per IP), the population topic mix and model-release times are recomputed
+  from the merged tables in :meth:`FeatureState.features`, so they are always exact;
+* the time window is applied at day resolution: ``window_days=w`` keeps the UTC days from
+  ``floor(now - w)`` to now's day, where "now" is the newest event ever added;
+  :meth:`FeatureState.evict` drops older days for good to bound memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from detectors.base import FeatureExtractor, TableSpec, prepare_events
+from detectors.events import ACCOUNT_COLUMNS
+
+from detectors.features.aggregate import DAY_NS
+
+
+@dataclass(frozen=True)
+class FeatureState:
+    """Merged partial aggregates for a set of extractors (pickle it between detection runs)."""
+
+    extractors: tuple[FeatureExtractor, ...]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    now_ns: int | None = None
+    n_events: int = 0
+
+    @classmethod
+    def start(cls, *, extractors: Sequence[FeatureExtractor]) -> FeatureState:
+        """An empty state for already-fitted extractors (see :func:`detectors.features.default_extractors`)."""
+        return cls(extractors=tuple(extractors))
+
+    @property
+    def specs(self) -> dict[str, TableSpec]:
+        specs: dict[str, TableSpec] = {}
+        for extractor in self.extractors:
+            specs.update(extractor.table_specs())
+        return specs
+
+    def update(self, events: pd.DataFrame) -> FeatureState:
+        """A new state with ``events`` (never seen before) added; ``self`` is left unchanged."""
+        frame = prepare_events(events)
+        if frame.empty:
+            return self
+        new_tables: dict[str, pd.DataFrame] = {}
+        for extractor in self.extractors:
+            new_tables.update(extractor.partial(frame))
+        specs = self.specs
+        merged = {
+            name: _merge(self.tables.get(name), new_tables.get(name), specs[name]) for name in specs
+        }
+        newest = int(frame["ts"].array.asi8.max())
+        now = newest if self.now_ns is None else max(self.now_ns, newest)
+        return replace(self, tables=merged, now_ns=now, n_events=self.n_events + len(frame))
+
+    def evict(self, *, keep_days: float) -> FeatureState:
+        """Drop days older than the window ``keep_days`` before now (they can never come back)."""
+        if self.now_ns is None:
+            return self
+        return replace(self, tables=self._windowed(keep_days))
+
+    def features(self, accounts: pd.DataFrame | None = None, *, window_days: float | None = None) -> pd.DataFrame:
+        """Features per account with events in the window: index account_id (sorted), float columns."""
+        account_meta = _account_meta(accounts)
+        tables = self._windowed(window_days) if window_days is not None else dict(self.tables)
+        ids: set[str] = set()
+        for table in tables.values():
+            if not table.empty:
+                ids.update(table["account_id"].unique().tolist())
+        index = pd.Index(sorted(ids), dtype="string", name="account_id")
+        parts = [
+            extractor.finalize(tables, account_meta, now_ns=self.now_ns, index=index).reindex(index)
+            for extractor in self.extractors
+        ]
+        if not parts:
+            return pd.DataFrame(index=index)
+        out = pd.concat(parts, axis=1).astype("float64")
+        out.index.name = "account_id"
+        return out
+
+    def _windowed(self, window_days: float | None) -> dict[str, pd.DataFrame]:
+        if window_days is None or self.now_ns is None:
+            return dict(self.tables)
+        if window_days <= 0:
+            raise ValueError("window_days must be positive")
+        cutoff_day = (self.now_ns - int(window_days * DAY_NS)) // DAY_NS
+        return {name: table[table["day"] >= cutoff_day] for name, table in self.tables.items()}
+
+
+def _merge(old: pd.DataFrame | None, new: pd.DataFrame | None, spec: TableSpec) -> pd.DataFrame:
+    frames = [f for f in (old, new) if f is not None and not f.empty]
+    if not frames:
+        return new if new is not None else (old if old is not None else pd.DataFrame())
+    if len(frames) == 1 and old is not None and frames[0] is old:
+        return old
+    combined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if not spec.keys:
+        return combined.reset_index(drop=True)
+    # sorted keys make the merged table identical whatever order its rows arrived in
+    return combined.groupby(list(spec.keys), sort=True, observed=True, dropna=False).agg(spec.aggs).reset_index()
+
+
+def _account_meta(accounts: pd.DataFrame | None) -> pd.DataFrame:
+    """The account frame with every metadata column present (null where missing)."""
+    if accounts is None:
+        accounts = pd.DataFrame(index=pd.Index([], dtype="string", name="account_id"))
+    frame = accounts.copy()
+    if "account_id" in frame.columns:
+        frame = frame.set_index("account_id")
+    for column, dtype in ACCOUNT_COLUMNS.items():
+        if column != "account_id" and column not in frame.columns:
+            frame[column] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+    frame.index = frame.index.astype("string")
+    return frame[~frame.index.duplicated(keep="last")]
+
+
+def day_of(ts_ns: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    return (ts_ns // DAY_NS).astype(np.int64)
