@@ -77,6 +77,8 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 # Each domain package registers its own commands here (one line each).
+from app.simulation.cli import register as register_simulation  # noqa: E402
+register_simulation(cli)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from app.simulation.prompts import weighted
+from app.simulation.draw import weighted
 
 WINDOW_START = datetime(2026, 10, 1, tzinfo=UTC).timestamp()
 DAY = 86400.0
@@ -87,6 +87,6 @@ def local_hour_draw(rng: np.random.Generator, profile: np.ndarray) -> float:
 
 def rfc3339(ts: float) -> str:
     """Epoch seconds → ``2026-10-01T08:15:32.123Z`` (millisecond precision)."""
-    millis = int(round(ts * 1000))
+    millis = round(ts * 1000)
     whole = datetime.fromtimestamp(millis // 1000, tz=UTC)
     return f"{whole:%Y-%m-%dT%H:%M:%S}.{millis % 1000:03d}Z"

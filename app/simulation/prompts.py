@@ -17,19 +17,13 @@ import numpy as np
 import orjson
 
 from app.simulation import vocabulary as v
+from app.simulation.draw import pick
 
 CAPABILITIES: tuple[str, ...] = tuple(v.INSTRUCTION_TEMPLATES)
-CAMPAIGN_FOCUS = {"coding": 0.3, "agentic": 0.15, "reasoning": 0.3, "knowledge": 0.15, "writing": 0.05, "analysis": 0.05}
-
-
-def pick(rng: np.random.Generator, items: Sequence[Any]) -> Any:
-    return items[int(rng.random() * len(items))]
-
-
-def weighted(rng: np.random.Generator, weights: dict[str, float]) -> str:
-    keys = list(weights)
-    cumulative = np.cumsum([weights[k] for k in keys])
-    return keys[min(int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")), len(keys) - 1)]
+# what campaigns harvest most: agentic coding, tool use, reasoning
+CAMPAIGN_FOCUS = {
+    "coding": 0.3, "agentic": 0.15, "reasoning": 0.3, "knowledge": 0.15, "writing": 0.05, "analysis": 0.05,
+}  # fmt: skip
 
 
 @dataclass
