@@ -16,8 +16,6 @@ import pandas as pd
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-PAIR_COLUMNS = ("a", "b", "raw")
-
 
 def empty_pairs() -> pd.DataFrame:
     return pd.DataFrame({"a": np.empty(0, np.int64), "b": np.empty(0, np.int64), "raw": np.empty(0, np.float64)})
@@ -25,47 +23,43 @@ def empty_pairs() -> pd.DataFrame:
 
 def group_pairs(
     groups: IntArray, members: IntArray, *, max_group_size: int, degree: int, seed: int
-) -> tuple[IntArray, IntArray, IntArray]:
-    """Pairs ``(a < b)`` of members sharing a group, with the group of each pair.
+) -> tuple[IntArray, IntArray]:
+    """Row positions ``(i, j)`` of the pairs of memberships sharing a group, with ``members[i] < members[j]``.
 
-    ``groups``/``members`` are the distinct (group, member) memberships.
+    ``groups``/``members`` are distinct (group, member) memberships, one per row.
     """
+    empty = np.empty(0, np.int64)
     if len(groups) == 0:
-        empty = np.empty(0, np.int64)
-        return empty, empty.copy(), empty.copy()
-    order = np.lexsort((members, groups))
+        return empty, empty.copy()
+    order = np.lexsort((members, groups)).astype(np.int64)
     g_sorted = groups[order]
-    m_sorted = members[order]
-    group_ids, starts, counts = np.unique(g_sorted, return_index=True, return_counts=True)
-    out_a: list[IntArray] = []
-    out_b: list[IntArray] = []
-    out_g: list[IntArray] = []
+    _, starts, counts = np.unique(g_sorted, return_index=True, return_counts=True)
+    out_i: list[IntArray] = []
+    out_j: list[IntArray] = []
     for size in np.unique(counts):
         if size < 2:
             continue
-        chosen = counts == size
+        chosen_starts = starts[counts == size]
         if size <= max_group_size:
-            block = m_sorted[starts[chosen][:, None] + np.arange(size)]
+            block = order[chosen_starts[:, None] + np.arange(size)]
             left, right = np.triu_indices(int(size), 1)
-            out_a.append(block[:, left].ravel())
-            out_b.append(block[:, right].ravel())
-            out_g.append(np.repeat(group_ids[chosen], len(left)))
+            out_i.append(block[:, left].ravel())
+            out_j.append(block[:, right].ravel())
             continue
-        for group, start in zip(group_ids[chosen], starts[chosen], strict=True):
-            ring = np.random.default_rng([seed, int(group) & 0x7FFFFFFF]).permutation(m_sorted[start : start + size])
+        for start in chosen_starts:
+            rows = order[start : start + size]
+            # seeded by the group's members, not its code, so that input row order cannot change the ring
+            group_seed = [seed, int(members[rows].min()), int(members[rows].max()), int(size)]
+            ring = np.random.default_rng(group_seed).permutation(rows)
             steps = min(degree, int(size) // 2)
-            left_parts = [ring] * steps
-            right_parts = [np.roll(ring, -step) for step in range(1, steps + 1)]
-            out_a.append(np.concatenate(left_parts))
-            out_b.append(np.concatenate(right_parts))
-            out_g.append(np.full(len(ring) * steps, group, dtype=np.int64))
-    if not out_a:
-        empty = np.empty(0, np.int64)
-        return empty, empty.copy(), empty.copy()
-    a = np.concatenate(out_a).astype(np.int64)
-    b = np.concatenate(out_b).astype(np.int64)
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    return lo, hi, np.concatenate(out_g).astype(np.int64)
+            out_i.append(np.tile(ring, steps))
+            out_j.append(np.concatenate([np.roll(ring, -step) for step in range(1, steps + 1)]))
+    if not out_i:
+        return empty, empty.copy()
+    i = np.concatenate(out_i)
+    j = np.concatenate(out_j)
+    swap = members[i] > members[j]
+    return np.where(swap, j, i), np.where(swap, i, j)
 
 
 def sum_pairs(a: IntArray, b: IntArray, values: FloatArray, n_accounts: int) -> pd.DataFrame:
@@ -86,31 +80,39 @@ def resource_pairs(
     max_group_size: int,
     degree: int,
     seed: int,
-    group_column: str = "group",
-    resource_column: str = "resource",
+    share_column: str | None = None,
 ) -> pd.DataFrame:
-    """Pairs co-occurring in a group, each distinct shared resource counted once with its weight.
+    """Pairs of accounts co-occurring in a group, each distinct shared resource counted once with its weight.
 
-    ``memberships`` has columns account, ``group_column`` and ``resource_column`` (ints): a group is where
-    co-occurrence is observed (e.g. an IP within one time window), the resource is what is counted (the IP).
-    ``resource_weight`` maps a resource code to its evidence weight (e.g. its rarity).
+    ``memberships`` has int columns ``account``, ``group`` and ``resource``: a group is where co-occurrence is
+    observed (an IP within one time window), the resource is what is counted (the IP).  ``resource_weight``
+    maps a resource code to its evidence weight (its rarity).  With ``share_column`` (the share of each
+    account's traffic on that resource) a shared resource counts ``min(share_a, share_b)`` times its weight, so
+    one stray request on a popular template links nobody.
     """
-    distinct = memberships[["account", group_column, resource_column]].drop_duplicates([group_column, "account"])
-    a, b, groups = group_pairs(
-        distinct[group_column].to_numpy(np.int64),
-        distinct["account"].to_numpy(np.int64),
-        max_group_size=max_group_size,
-        degree=degree,
-        seed=seed,
+    columns = ["account", "group", "resource"] + ([share_column] if share_column else [])
+    distinct = memberships[columns].drop_duplicates(["group", "account"]).reset_index(drop=True)
+    members = distinct["account"].to_numpy(np.int64)
+    i, j = group_pairs(
+        distinct["group"].to_numpy(np.int64), members, max_group_size=max_group_size, degree=degree, seed=seed
     )
-    if len(a) == 0:
+    if len(i) == 0:
         return empty_pairs()
-    group_resource = distinct.drop_duplicates(group_column).set_index(group_column)[resource_column]
-    resources = group_resource.reindex(groups).to_numpy(np.int64)
-    shared = pd.DataFrame({"a": a, "b": b, "resource": resources}).drop_duplicates()
+    resources = distinct["resource"].to_numpy(np.int64)
+    shared = pd.DataFrame({"a": members[i], "b": members[j], "resource": resources[i]})
+    if share_column:
+        shares = distinct[share_column].to_numpy(np.float64)
+        shared["share"] = np.minimum(shares[i], shares[j])
+        shared = shared.groupby(["a", "b", "resource"], sort=False, as_index=False).agg(share=("share", "max"))
+    else:
+        shared = shared.drop_duplicates()
+        shared["share"] = 1.0
     weights = resource_weight.reindex(shared["resource"].to_numpy()).fillna(0.0).to_numpy(np.float64)
     return sum_pairs(
-        shared["a"].to_numpy(np.int64), shared["b"].to_numpy(np.int64), weights, n_accounts
+        shared["a"].to_numpy(np.int64),
+        shared["b"].to_numpy(np.int64),
+        weights * shared["share"].to_numpy(np.float64),
+        n_accounts,
     )
 
 
@@ -123,8 +125,10 @@ def rarity(n_accounts_using: pd.Series) -> pd.Series:
 
 
 def log_rarity(n_accounts_using: pd.Series, n_population: int) -> pd.Series:
-    """IDF-style rarity in [0, 1]: ``log(N / n) / log(N)``, for resources that large groups legitimately share
-    (prompt templates): gentler than :func:`rarity`, still 0 for a resource used by everyone."""
+    """IDF-style rarity in [0, 1]: ``log(N / n) / log(N)``, the log-likelihood ratio that two accounts share an
+    attribute because one actor chose it rather than by chance, normalised.  For attributes that large groups
+    legitimately share (prompt templates, client fingerprints): gentler than :func:`rarity`."""
     n = n_accounts_using.astype("float64").clip(lower=1.0)
     population = max(float(n_population), 2.0)
-    return (np.log(population / n) / np.log(population)).clip(lower=0.0)
+    weights: pd.Series = (np.log(population / n) / np.log(population)).clip(lower=0.0)
+    return weights

@@ -1,0 +1,209 @@
+"""Cluster-level features: what a cluster of accounts looks like as one actor.
+
+Computed with group-bys over all clusters at once (no per-cluster Python loop), indexed by cluster label.  The
+columns are also the numbers the evidence sentences quote (:mod:`.evidence`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from detectors.linking.config import EDGE_KINDS, LinkingConfig
+from detectors.linking.graph import weight_column
+from detectors.linking.inputs import LinkingInput
+from detectors.linking.signup import signup_keys
+from detectors.linking.synchrony import active_buckets, model_switches
+from detectors.linking.templates import TemplateIndex, template_families
+
+
+def _shared_values(pairs: pd.DataFrame, value: str, outside_users: pd.Series | None = None) -> pd.DataFrame:
+    """Per cluster: values used by two or more members, members using one, and (optionally) how many of those
+    values no account outside the cluster uses.  ``pairs`` has distinct (cluster, account, value) rows."""
+    users = pairs.groupby(["cluster", value], sort=False)["account"].transform("size")
+    shared = pairs[users.to_numpy() >= 2]
+    out = pd.DataFrame(
+        {
+            "values": pairs.groupby("cluster")[value].nunique(),
+            "shared": shared.groupby("cluster")[value].nunique(),
+            "members": shared.groupby("cluster")["account"].nunique(),
+        }
+    )
+    if outside_users is not None and not shared.empty:
+        per_value = shared.drop_duplicates(["cluster", value]).copy()
+        in_cluster = shared.groupby(["cluster", value], sort=False)["account"].nunique()
+        total = outside_users.reindex(per_value[value].to_numpy()).to_numpy()
+        inside = in_cluster.reindex(pd.MultiIndex.from_frame(per_value[["cluster", value]])).to_numpy()
+        per_value["exclusive"] = total == inside
+        out["exclusive"] = per_value.groupby("cluster")["exclusive"].sum()
+    return out.fillna(0)
+
+
+def _infrastructure(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
+    events = data.events
+    out = pd.DataFrame(index=pd.Index(label.unique(), name="cluster_label"))
+    ip_use = pd.DataFrame({"account": events["account"], "ip": events["ip"]}).dropna().drop_duplicates()
+    ip_use["cluster"] = label.to_numpy()[ip_use["account"].to_numpy()]
+    ip_users = ip_use.groupby("ip")["account"].size()
+    ips = _shared_values(ip_use, "ip", ip_users)
+    out["n_ips"] = ips["values"]
+    out["shared_ips"] = ips["shared"]
+    out["members_on_shared_ips"] = ips["members"]
+    out["shared_ips_exclusive"] = ips.get("exclusive", pd.Series(dtype="float64"))
+    accounts = data.accounts.assign(account=np.arange(data.n_accounts), cluster=label.to_numpy())
+    cards = _shared_values(accounts[["cluster", "account", "payment_fingerprint"]].dropna(), "payment_fingerprint")
+    out["n_payment_fingerprints"] = cards["values"]
+    out["shared_payment_fingerprints"] = cards["shared"]
+    out["members_sharing_payment"] = cards["members"]
+    combo = (events["tls_fingerprint"] + "\x1f" + events["user_agent"]).rename("combo")
+    combo_use = pd.DataFrame({"account": events["account"], "combo": combo}).dropna().drop_duplicates()
+    combo_use["cluster"] = label.to_numpy()[combo_use["account"].to_numpy()]
+    combos = _shared_values(combo_use, "combo", combo_use.groupby("combo")["account"].size())
+    out["shared_clients"] = combos["shared"]
+    out["members_sharing_client"] = combos["members"]
+    out["shared_clients_exclusive"] = combos.get("exclusive", pd.Series(dtype="float64"))
+    return out.fillna(0)
+
+
+def _organisation(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
+    """``same_org_share``: share of members in the cluster's most common declared org (metadata ``org_id``, else
+    a shared e-mail domain on a non-personal tier).  A cluster that is one org is common control by design; scoring
+    decides whether that exempts it."""
+    accounts = data.accounts
+    tier = accounts["tier"].astype("string").str.lower()
+    personal = tier.isna() | tier.isin(["free", "personal", "individual", "hobby", "consumer", "pro", "plus"])
+    domain_org = ("domain:" + accounts["email_domain"].astype("string").str.lower()).where(~personal)
+    org = accounts["org_id"].astype("string").fillna(domain_org)
+    frame = pd.DataFrame({"cluster": label.to_numpy(), "org": org.to_numpy()})
+    counts = frame.dropna().groupby(["cluster", "org"]).size()
+    sizes = label.value_counts()
+    out = pd.DataFrame(index=pd.Index(label.unique(), name="cluster_label"))
+    if counts.empty:
+        out["same_org_share"] = 0.0
+        out["top_org"] = pd.Series(pd.NA, index=out.index, dtype="string")
+        return out
+    top = counts.sort_values(ascending=False, kind="stable").reset_index().drop_duplicates("cluster")
+    top = top.set_index("cluster")
+    out["same_org_share"] = (top[0] / sizes.reindex(top.index)).reindex(out.index).fillna(0.0)
+    out["top_org"] = top["org"].reindex(out.index).astype("string")
+    return out
+
+
+def _signup(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
+    created = pd.to_datetime(data.accounts["created_at"], utc=True)
+    hours = (created.astype("int64") / 3.6e12).where(created.notna())
+    frame = pd.DataFrame({"cluster": label.to_numpy(), "created": hours.to_numpy(dtype=np.float64),
+                          "key": signup_keys(data.accounts).to_numpy()})  # fmt: skip
+    grouped = frame.dropna(subset=["created"]).groupby("cluster")["created"]
+    out = pd.DataFrame({"signup_spread_hours": grouped.max() - grouped.min()})
+    key_counts = frame.groupby(["cluster", "key"]).size().sort_values(ascending=False, kind="stable").reset_index()
+    top = key_counts.drop_duplicates("cluster").set_index("cluster")
+    out["top_signup_key"] = top["key"].astype("string")
+    out["top_signup_key_share"] = top[0] / label.value_counts().reindex(top.index)
+    return out
+
+
+def _activity(data: LinkingInput, label: pd.Series, config: LinkingConfig, topics_given: bool) -> pd.DataFrame:
+    events = data.events
+    by_cluster = events.groupby(label.to_numpy()[events["account"].to_numpy()])
+    out = pd.DataFrame({"total_requests": by_cluster.size()})
+    out["first_seen"] = pd.to_datetime(by_cluster["ts"].min(), unit="s", utc=True)
+    out["last_seen"] = pd.to_datetime(by_cluster["ts"].max(), unit="s", utc=True)
+    if topics_given:
+        known = events[events["topic"] >= 0]
+        account_topics = known[["account", "topic"]].drop_duplicates()
+        account_topics["cluster"] = label.to_numpy()[account_topics["account"].to_numpy()]
+        union = account_topics.groupby("cluster")["topic"].nunique()
+        summed = account_topics.groupby("cluster").size()
+        out["union_topic_coverage"] = union
+        out["mean_member_topics"] = summed / account_topics.groupby("cluster")["account"].nunique()
+        # 1.0: members' topic sets are disjoint (a sharded sweep); 1/size: every member covers the same topics
+        out["topic_disjointness"] = union / summed
+    # lockstep: share of member activity in buckets where at least half the cluster (two or more) is active
+    activity = active_buckets(data, config)
+    activity["cluster"] = label.to_numpy()[activity["account"].to_numpy()]
+    together = activity.groupby(["cluster", "bucket"])["account"].transform("size").to_numpy()
+    needed = np.maximum(2, np.ceil(label.value_counts().reindex(activity["cluster"]).to_numpy() / 2))
+    out["lockstep_share"] = pd.Series(together >= needed).groupby(activity["cluster"].to_numpy()).mean()
+    return out
+
+
+def _templates(data: LinkingInput, label: pd.Series, templates: TemplateIndex | None) -> pd.DataFrame:
+    if templates is None:
+        return pd.DataFrame(index=pd.Index([], name="cluster_label"))
+    has_doc = templates.event_doc >= 0
+    use = pd.DataFrame({"account": data.events["account"].to_numpy()[has_doc], "doc": templates.event_doc[has_doc]})
+    use["cluster"] = label.to_numpy()[use["account"].to_numpy()]
+    sizes = label.value_counts()
+    use = use[sizes.reindex(use["cluster"]).to_numpy() >= 2]
+    if use.empty:
+        return pd.DataFrame(index=pd.Index([], name="cluster_label"))
+    docs = np.unique(use["doc"].to_numpy())
+    family = pd.Series(template_families(templates, docs), index=docs)
+    use["family"] = use["cluster"].astype(str) + "#" + family.reindex(use["doc"]).astype(str).to_numpy()
+    members = use.groupby("family")["account"].nunique()
+    use["shared"] = members.reindex(use["family"]).to_numpy() >= 2
+    out = pd.DataFrame({"shared_templates": use[use["shared"]].groupby("cluster")["family"].nunique()})
+    out["template_request_share"] = use.groupby("cluster")["shared"].mean()
+    out["template_requests"] = use.groupby("cluster").size()
+    return out
+
+
+def _migration(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd.DataFrame:
+    switches = model_switches(data, config)
+    if switches.empty:
+        return pd.DataFrame(index=pd.Index([], name="cluster_label"))
+    switches["cluster"] = label.to_numpy()[switches["account"].to_numpy(np.int64)]
+    counts = switches.groupby(["cluster", "model"]).agg(n=("account", "size"), first=("ts", "min"), last=("ts", "max"))
+    top = counts.sort_values("n", ascending=False, kind="stable").reset_index().drop_duplicates("cluster")
+    top = top.set_index("cluster")
+    return pd.DataFrame({"migration_model": top["model"].astype("string"), "migrated_members": top["n"],
+                         "migration_spread_hours": (top["last"] - top["first"]) / 3600.0})  # fmt: skip
+
+
+def _edges(edges: pd.DataFrame, label: pd.Series) -> pd.DataFrame:
+    a_label = label.to_numpy()[edges["a"].to_numpy(np.int64)]
+    inside = edges[a_label == label.to_numpy()[edges["b"].to_numpy(np.int64)]]
+    grouped = inside.groupby(a_label[a_label == label.to_numpy()[edges["b"].to_numpy(np.int64)]])
+    out = pd.DataFrame({"internal_edges": grouped.size(), "internal_weight": grouped["weight"].sum()})
+    for kind in EDGE_KINDS:
+        out[weight_column(kind)] = grouped[weight_column(kind)].sum()
+    return out
+
+
+def cluster_features(
+    data: LinkingInput,
+    label: pd.Series,
+    edges: pd.DataFrame,
+    *,
+    templates: TemplateIndex | None,
+    topics_given: bool,
+    account_risk: pd.Series | None,
+    config: LinkingConfig,
+) -> pd.DataFrame:
+    """``label``: the cluster label of each account code (position = code)."""
+    sizes = label.value_counts().rename("size")
+    out = pd.DataFrame(sizes).rename_axis("cluster_label")
+    parts = [
+        _activity(data, label, config, topics_given),
+        _signup(data, label),
+        _infrastructure(data, label),
+        _organisation(data, label),
+        _templates(data, label, templates),
+        _migration(data, label, config),
+        _edges(edges, label),
+    ]
+    for part in parts:
+        out = out.join(part, how="left")
+    possible = out["size"] * (out["size"] - 1) / 2
+    out["internal_edges"] = out["internal_edges"].fillna(0).astype(np.int64)
+    out["density"] = (out["internal_edges"] / possible.where(possible > 0)).fillna(0.0)
+    fill_zero = [c for c in out.columns if c.endswith("_weight") or c.startswith(("shared_", "members_", "n_"))]
+    out[fill_zero] = out[fill_zero].fillna(0)
+    out["total_requests"] = out["total_requests"].fillna(0).astype(np.int64)
+    if account_risk is not None:
+        risk = pd.to_numeric(account_risk, errors="coerce").reindex(data.account_ids).to_numpy()
+        high = pd.Series(np.where(np.isnan(risk), np.nan, (risk >= config.high_risk_threshold).astype(np.float64)))
+        out["share_high_risk_members"] = high.groupby(label.to_numpy()).mean().reindex(out.index)
+        out["mean_member_risk"] = pd.Series(risk).groupby(label.to_numpy()).mean().reindex(out.index)
+    return out.sort_index()

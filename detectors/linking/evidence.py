@@ -1,0 +1,154 @@
+"""Evidence an analyst can read: for each cluster, the kinds of edges that hold it together, in plain words.
+
+One entry per kind that carries weight inside the cluster, strongest first, each with the sentence, the headline
+number (``value``) and the figures behind it (``stats``), e.g. "41 accounts share 3 payment fingerprints".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from detectors.linking.config import EDGE_KINDS
+from detectors.linking.graph import weight_column
+
+Entry = dict[str, Any]
+Row = pd.Series
+
+
+def _num(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if math.isnan(number) else number
+
+
+def _plural(n: float, word: str, plural: str | None = None) -> str:
+    count = round(n)
+    return f"{count:,} {word if count == 1 else (plural or word + 's')}"
+
+
+def _payment(row: Row) -> Entry | None:
+    members, cards = _num(row.get("members_sharing_payment")), _num(row.get("shared_payment_fingerprints"))
+    if members < 2:
+        return None
+    text = f"{_plural(members, 'account')} share {_plural(cards, 'payment fingerprint')}"
+    return {"value": int(cards), "text": text, "stats": {"members": int(members), "fingerprints": int(cards)}}
+
+
+def _ip(row: Row) -> Entry | None:
+    members, shared = _num(row.get("members_on_shared_ips")), _num(row.get("shared_ips"))
+    if members < 2:
+        return None
+    pool, exclusive = _num(row.get("n_ips")), _num(row.get("shared_ips_exclusive"))
+    if shared >= 20:
+        text = f"{_plural(members, 'account')} rotate through one pool of {_plural(pool, 'IP')}"
+    else:
+        text = f"{_plural(members, 'account')} share {_plural(shared, 'IP address', 'IP addresses')}"
+    if shared:
+        text += f" ({exclusive / shared:.0%} of the shared ones used by no account outside the cluster)"
+    stats = {"members": int(members), "shared_ips": int(shared), "ips": int(pool), "exclusive": int(exclusive)}
+    return {"value": int(shared), "text": text, "stats": stats}
+
+
+def _subnet(row: Row) -> Entry | None:
+    members = _num(row.get("members_on_shared_ips"))
+    if members >= 2:
+        return None  # said better by the IP sentence
+    return {"value": None, "text": "accounts come from the same /24 (or /48) networks at the same times", "stats": {}}
+
+
+def _client(row: Row) -> Entry | None:
+    members, combos = _num(row.get("members_sharing_client")), _num(row.get("shared_clients"))
+    if members < 2:
+        return None
+    exclusive = _num(row.get("shared_clients_exclusive"))
+    text = (
+        f"{_plural(members, 'account')} use {_plural(combos, 'rare TLS fingerprint + user-agent combination')}"
+        f" ({_plural(exclusive, 'of them', 'of them')} seen on no other account)"
+    )
+    return {"value": int(combos), "text": text, "stats": {"members": int(members), "combinations": int(combos)}}
+
+
+def _signup(row: Row) -> Entry | None:
+    spread, size = _num(row.get("signup_spread_hours")), _num(row.get("size"))
+    share, key = _num(row.get("top_signup_key_share")), row.get("top_signup_key")
+    channel, _, shape = str(key).partition("|") if isinstance(key, str) else ("?", "", "?")
+    members = share * size
+    text = (
+        f"{_plural(members, 'account')} signed up through '{channel}' with look-alike e-mail domains ({shape}); "
+        f"all members signed up within {spread:,.1f} hours"
+    )
+    stats = {"members": int(members), "channel": channel, "email_shape": shape, "spread_hours": spread}
+    return {"value": round(spread, 2), "text": text, "stats": stats}
+
+
+def _template(row: Row) -> Entry | None:
+    templates, share = _num(row.get("shared_templates")), _num(row.get("template_request_share"))
+    if templates < 1:
+        return None
+    requests = _num(row.get("template_requests"))
+    text = f"prompts follow {_plural(templates, 'shared template')} ({share:.0%} of {_plural(requests, 'request')})"
+    return {"value": int(templates), "text": text, "stats": {"templates": int(templates), "request_share": share}}
+
+
+def _sync(row: Row) -> Entry | None:
+    share = _num(row.get("lockstep_share"))
+    text = (
+        f"accounts act in lockstep: {share:.0%} of their activity falls in 5-minute windows where at least half of "
+        f"them are active"
+    )
+    return {"value": round(share, 3), "text": text, "stats": {"lockstep_share": share}}
+
+
+def _coverage(row: Row) -> Entry | None:
+    union, disjoint = _num(row.get("union_topic_coverage")), _num(row.get("topic_disjointness"))
+    if union < 1:
+        return None
+    text = (
+        f"members cover {_plural(union, 'topic')} between them with little overlap "
+        f"({disjoint:.0%} of their topic sets are distinct): a sharded sweep"
+    )
+    return {"value": int(union), "text": text, "stats": {"topics": int(union), "disjointness": disjoint}}
+
+
+def _migration(row: Row) -> Entry | None:
+    members, model = _num(row.get("migrated_members")), row.get("migration_model")
+    if members < 2:
+        return None
+    spread = _num(row.get("migration_spread_hours"))
+    text = f"{_plural(members, 'account')} moved to {model} within {spread:,.1f} hours of each other"
+    return {"value": int(members), "text": text, "stats": {"members": int(members), "model": str(model),
+                                                          "spread_hours": spread}}  # fmt: skip
+
+
+SENTENCES: dict[str, Callable[[Row], Entry | None]] = {
+    "payment": _payment, "ip": _ip, "subnet": _subnet, "tls_ua": _client, "signup": _signup,
+    "template": _template, "sync": _sync, "coverage": _coverage, "migration": _migration,
+}  # fmt: skip
+
+
+def cluster_evidence(features: pd.DataFrame) -> dict[str, list[Entry]]:
+    """Label → evidence entries (``kind``, ``text``, ``value``, ``stats``, ``weight``); empty for singletons."""
+    evidence: dict[str, list[Entry]] = {}
+    for label, row in features.iterrows():
+        entries: list[Entry] = []
+        if _num(row["size"]) >= 2:
+            weights = {kind: _num(row.get(weight_column(kind))) for kind in EDGE_KINDS}
+            for kind in sorted(EDGE_KINDS, key=lambda k: -weights[k]):
+                if weights[kind] <= 0:
+                    continue
+                entry = SENTENCES[kind](row)
+                if entry is not None:
+                    entries.append({"kind": kind, **entry, "weight": round(weights[kind], 3)})
+            org = _num(row.get("same_org_share"))
+            if org >= 0.5:
+                text = f"{org:.0%} of the accounts belong to one organisation ({row.get('top_org')})"
+                entries.append({"kind": "organisation", "text": text, "value": round(org, 3),
+                                "stats": {"org": str(row.get("top_org")), "share": org}, "weight": 0.0})  # fmt: skip
+        evidence[str(label)] = entries
+    return evidence

@@ -1,0 +1,98 @@
+"""The account graph: every kind of evidence of common control, combined into one weighted edge per pair.
+
+Each kind yields a raw, rarity-weighted score per pair (see the kind's module).  ``1 - exp(-raw)`` turns it into
+a strength in [0, 1) with diminishing returns (the tenth shared proxy IP adds less than the first), and the edge
+weight is the kind-weighted sum of strengths, so independent kinds add up while one kind saturates.  Edges
+lighter than ``min_edge_weight`` are pruned: they are the carrier NAT, the popular template, the coincidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from detectors.linking.config import EDGE_KINDS, LinkingConfig
+from detectors.linking.coverage import coverage_pairs
+from detectors.linking.infrastructure import client_pairs, ip_pairs, payment_pairs, subnet_pairs
+from detectors.linking.inputs import LinkingInput
+from detectors.linking.signup import signup_pairs
+from detectors.linking.synchrony import migration_pairs, sync_pairs
+from detectors.linking.templates import TemplateIndex, template_pairs
+
+# Pairs at least this share of the pruning threshold are the candidates complementary coverage may lift.
+COVERAGE_CANDIDATE_SHARE = 0.25
+
+PairBuilder = Callable[[LinkingInput, LinkingConfig], pd.DataFrame]
+
+
+def weight_column(kind: str) -> str:
+    return f"{kind}_weight"
+
+
+def edge_columns() -> list[str]:
+    return ["a", "b", "weight", "kinds", *(weight_column(kind) for kind in EDGE_KINDS)]
+
+
+def _combine(tables: dict[str, pd.DataFrame], n_accounts: int, config: LinkingConfig) -> pd.DataFrame:
+    """Per-kind raw pair scores → one row per pair with each kind's weighted strength and the total."""
+    present = {kind: table for kind, table in tables.items() if not table.empty}
+    columns = [weight_column(kind) for kind in EDGE_KINDS]
+    if not present:
+        empty = pd.DataFrame({column: pd.Series(dtype="float64") for column in ["weight", *columns]})
+        return empty.assign(a=pd.Series(dtype="int64"), b=pd.Series(dtype="int64"))[["a", "b", "weight", *columns]]
+    keys = np.concatenate(
+        [t["a"].to_numpy(np.int64) * n_accounts + t["b"].to_numpy(np.int64) for t in present.values()]
+    )
+    unique_keys, inverse = np.unique(keys, return_inverse=True)
+    contributions = np.zeros((len(unique_keys), len(EDGE_KINDS)))
+    offset = 0
+    for kind, table in present.items():
+        rows = inverse[offset : offset + len(table)]
+        strength = 1.0 - np.exp(-np.clip(table["raw"].to_numpy(np.float64), 0.0, None))
+        np.add.at(contributions[:, EDGE_KINDS.index(kind)], rows, config.kind_weight(kind) * strength)
+        offset += len(table)
+    out = pd.DataFrame({"a": unique_keys // n_accounts, "b": unique_keys % n_accounts})
+    out["weight"] = contributions.sum(axis=1)
+    for position, column in enumerate(columns):
+        out[column] = contributions[:, position]
+    return out
+
+
+def kind_labels(edges: pd.DataFrame, config: LinkingConfig) -> pd.Series:
+    """'ip+payment+template': the kinds present on each edge (in :data:`EDGE_KINDS` order)."""
+    weights = np.array([max(config.kind_weight(kind), 1e-12) for kind in EDGE_KINDS])
+    contributions = edges[[weight_column(kind) for kind in EDGE_KINDS]].to_numpy(np.float64)
+    present = contributions / weights >= config.min_kind_strength
+    masks = present @ (1 << np.arange(len(EDGE_KINDS)))
+    names = {
+        int(mask): "+".join(kind for bit, kind in enumerate(EDGE_KINDS) if int(mask) >> bit & 1)
+        for mask in np.unique(masks)
+    }
+    return pd.Series([names[int(mask)] for mask in masks], index=edges.index, dtype="string")
+
+
+def build_edges(data: LinkingInput, config: LinkingConfig, templates: TemplateIndex | None) -> pd.DataFrame:
+    """All evidence edges at or above ``min_edge_weight`` (codes in ``a`` < ``b``), sorted by (a, b)."""
+    builders: dict[str, PairBuilder] = {
+        "ip": ip_pairs,
+        "subnet": subnet_pairs,
+        "payment": payment_pairs,
+        "tls_ua": client_pairs,
+        "signup": signup_pairs,
+        "sync": sync_pairs,
+        "migration": migration_pairs,
+    }
+    tables = {kind: build(data, config) for kind, build in builders.items() if config.kind_weight(kind) > 0}
+    if templates is not None and config.kind_weight("template") > 0:
+        tables["template"] = template_pairs(data, templates, config)
+    combined = _combine(tables, data.n_accounts, config)
+    if config.kind_weight("coverage") > 0 and not combined.empty:
+        candidates = combined[combined["weight"] >= COVERAGE_CANDIDATE_SHARE * config.min_edge_weight]
+        tables["coverage"] = coverage_pairs(data, candidates, config)
+        if not tables["coverage"].empty:
+            combined = _combine(tables, data.n_accounts, config)
+    kept = combined[combined["weight"] >= config.min_edge_weight].sort_values(["a", "b"]).reset_index(drop=True)
+    kept.insert(3, "kinds", kind_labels(kept, config))
+    return kept

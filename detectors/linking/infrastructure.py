@@ -1,0 +1,121 @@
+"""Shared infrastructure: IPs and subnets seen together in a time window, payment cards, rare client fingerprints.
+
+Rarity does the work that allow-lists would otherwise do: a carrier-grade NAT, a corporate egress or a cloud NAT
+is shared by so many accounts that each of its pairs gets almost nothing (:func:`.pairs.rarity`), while a pool of
+proxy IPs that only one operator's accounts rotate through hands each pair a unit per shared IP.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import numpy as np
+import pandas as pd
+
+from detectors.linking.config import LinkingConfig
+from detectors.linking.inputs import LinkingInput, codes_of
+from detectors.linking.pairs import empty_pairs, log_rarity, rarity, resource_pairs
+
+
+def subnet_of(ip: str, *, ipv4_prefix: int = 24, ipv6_prefix: int = 48) -> str:
+    address = ipaddress.ip_address(ip)
+    prefix = ipv4_prefix if address.version == 4 else ipv6_prefix
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def subnets(ips: pd.Series, config: LinkingConfig) -> pd.Series:
+    """The /24 (IPv4) or /48 (IPv6) of each address, computed once per distinct address."""
+    distinct = pd.Series(ips.dropna().unique())
+    mapping: dict[str, str | None] = {}
+    for ip in distinct:
+        try:
+            mapping[str(ip)] = subnet_of(str(ip), ipv4_prefix=config.ipv4_prefix, ipv6_prefix=config.ipv6_prefix)
+        except ValueError:
+            mapping[str(ip)] = None
+    return ips.map(mapping).astype("string")
+
+
+def _windowed_pairs(data: LinkingInput, column: pd.Series, config: LinkingConfig) -> pd.DataFrame:
+    """Pairs that used one address (or subnet) within the same time window, summed over distinct addresses."""
+    resource, _ = codes_of(column)
+    present = resource >= 0
+    if not present.any():
+        return empty_pairs()
+    window = max(int(config.ip_window_hours * 3600), 1)
+    memberships = pd.DataFrame(
+        {
+            "account": data.events["account"].to_numpy()[present],
+            "resource": resource[present],
+            "bucket": data.events["ts"].to_numpy()[present] // window,
+        }
+    ).drop_duplicates()
+    memberships["group"] = pd.factorize(pd.MultiIndex.from_arrays([memberships["resource"], memberships["bucket"]]))[0]
+    users = memberships.drop_duplicates(["resource", "account"]).groupby("resource")["account"].size()
+    return resource_pairs(
+        memberships,
+        rarity(users),
+        n_accounts=data.n_accounts,
+        max_group_size=config.max_group_size,
+        degree=config.sparse_degree,
+        seed=config.seed,
+    )
+
+
+def ip_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
+    return _windowed_pairs(data, data.events["ip"], config)
+
+
+def subnet_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
+    return _windowed_pairs(data, subnets(data.events["ip"], config), config)
+
+
+def _attribute_pairs(
+    accounts: np.ndarray,
+    values: pd.Series,
+    weight_of_users: pd.Series | None,
+    data: LinkingInput,
+    config: LinkingConfig,
+) -> pd.DataFrame:
+    resource, _ = codes_of(values)
+    present = resource >= 0
+    memberships = pd.DataFrame({"account": accounts[present], "resource": resource[present]}).drop_duplicates()
+    users = memberships.groupby("resource")["account"].size()
+    weights = weight_of_users if weight_of_users is not None else pd.Series(1.0, index=users.index)
+    memberships = memberships[memberships["resource"].map(weights).fillna(0.0).to_numpy() > 0]
+    if memberships.empty:
+        return empty_pairs()
+    memberships["group"] = memberships["resource"]
+    return resource_pairs(
+        memberships,
+        weights,
+        n_accounts=data.n_accounts,
+        max_group_size=config.max_group_size,
+        degree=config.sparse_degree,
+        seed=config.seed,
+    )
+
+
+def payment_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
+    """One unit per shared card whatever its number of users: strangers do not share a card, members of one org
+    do, and :mod:`.clusters` reports that as ``same_org_share`` rather than pretending it is not common control."""
+    cards = data.accounts["payment_fingerprint"].astype("string")
+    return _attribute_pairs(np.arange(data.n_accounts, dtype=np.int64), cards, None, data, config)
+
+
+def client_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
+    """Same TLS fingerprint + user agent, weighted by how rare the combination is across accounts."""
+    events = data.events
+    both = events["tls_fingerprint"].notna() & events["user_agent"].notna()
+    combo = (events["tls_fingerprint"] + "\x1f" + events["user_agent"]).where(both)
+    resource, _ = codes_of(combo)
+    present = resource >= 0
+    users = (
+        pd.DataFrame({"account": events["account"].to_numpy()[present], "resource": resource[present]})
+        .drop_duplicates()
+        .groupby("resource")["account"]
+        .size()
+    )
+    population = int(events.loc[both, "account"].nunique()) if both.any() else 0
+    # A combination shared by more than max_group_size accounts is a stock client, not a fingerprint.
+    weights = log_rarity(users, population).where(users <= config.max_group_size, 0.0)
+    return _attribute_pairs(events["account"].to_numpy(np.int64), combo, weights, data, config)

@@ -1,0 +1,75 @@
+"""The event and account frames reduced to what linking reads, with accounts as dense integer codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from detectors.events import ACCOUNT_COLUMNS
+
+EVENT_FIELDS = ("ip", "user_agent", "tls_fingerprint", "model", "token_hashes", "template_hash")
+ACCOUNT_FIELDS = tuple(column for column in ACCOUNT_COLUMNS if column != "account_id")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkingInput:
+    """``account_ids[code]`` is the account of code ``code``; ``events.account`` and ``accounts``' index are codes.
+
+    ``events.ts`` is in epoch seconds; ``events.topic`` is -1 where unknown.
+    """
+
+    account_ids: pd.Index
+    events: pd.DataFrame
+    accounts: pd.DataFrame
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.account_ids)
+
+
+def account_metadata(accounts: pd.DataFrame | None) -> pd.DataFrame:
+    """Accept the account frame indexed by account_id or with an ``account_id`` column."""
+    if accounts is None or len(accounts) == 0:
+        return pd.DataFrame(columns=list(ACCOUNT_FIELDS), index=pd.Index([], dtype="string", name="account_id"))
+    frame = accounts.set_index("account_id") if "account_id" in accounts.columns else accounts
+    frame = frame[np.asarray(frame.index.notna())]
+    frame = frame[np.asarray(~frame.index.duplicated(keep="last"))]
+    for column in ACCOUNT_FIELDS:
+        if column not in frame.columns:
+            frame = frame.assign(**{column: pd.Series(pd.NA, index=frame.index, dtype=ACCOUNT_COLUMNS[column])})
+    frame.index = frame.index.astype(str)
+    return frame
+
+
+def prepare(events: pd.DataFrame, accounts: pd.DataFrame | None, topics: pd.Series | None) -> LinkingInput:
+    metadata = account_metadata(accounts)
+    known = (events["account_id"].notna() & events["ts"].notna()).to_numpy(dtype=bool)
+    usable = events.loc[known]
+    event_accounts = usable["account_id"].astype(str).to_numpy()
+    account_ids = pd.Index(np.unique(np.concatenate([event_accounts, metadata.index.to_numpy(dtype=str)])))
+    codes = account_ids.get_indexer(event_accounts).astype(np.int64)
+    ts = pd.to_datetime(usable["ts"], utc=True)
+    frame = pd.DataFrame(
+        {"account": codes, "ts": (ts.astype("int64") // 1_000_000_000).to_numpy(np.int64)},
+        index=usable.index,
+    )
+    for column in EVENT_FIELDS:
+        values = usable[column] if column in usable.columns else pd.Series(pd.NA, index=usable.index)
+        frame[column] = values.astype("string")
+    if topics is not None:
+        aligned = pd.to_numeric(topics.reindex(usable.index), errors="coerce").fillna(-1)
+        frame["topic"] = aligned.astype(np.int64).to_numpy()
+    else:
+        frame["topic"] = np.full(len(frame), -1, dtype=np.int64)
+    frame = frame.reset_index(drop=True)
+    meta = metadata.reindex(account_ids)
+    meta.index = pd.RangeIndex(len(account_ids))
+    return LinkingInput(account_ids=account_ids, events=frame, accounts=meta)
+
+
+def codes_of(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Dense integer codes of non-null values (-1 for null) and the distinct values they index."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64), pd.Index(uniques)

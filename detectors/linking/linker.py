@@ -1,0 +1,92 @@
+"""link_accounts: events + account metadata → campaign clusters, their features and readable evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from detectors.linking.clusters import cluster_features
+from detectors.linking.communities import detect_communities
+from detectors.linking.config import LinkingConfig
+from detectors.linking.evidence import cluster_evidence
+from detectors.linking.graph import build_edges
+from detectors.linking.identity import cluster_id_for
+from detectors.linking.inputs import prepare
+from detectors.linking.templates import index_templates
+
+
+@dataclass(frozen=True)
+class Linking:
+    """``clusters``: index account_id, column ``cluster_label`` (every account, singletons included);
+    ``edges``: the pruned evidence graph (a < b account ids, ``weight``, ``kinds``, ``<kind>_weight``);
+    ``cluster_features``: indexed by cluster_label; ``evidence``: cluster_label → readable entries;
+    ``stats``: sizes and timings of the run."""
+
+    clusters: pd.DataFrame
+    edges: pd.DataFrame
+    cluster_features: pd.DataFrame
+    evidence: dict[str, list[dict[str, Any]]]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def members(self) -> dict[str, set[str]]:
+        """cluster_label → its account ids (the shape :func:`match_clusters` takes)."""
+        grouped = self.clusters.groupby("cluster_label")
+        return {str(label): set(group.index.astype(str)) for label, group in grouped}
+
+
+def _labels(account_ids: pd.Index, communities: np.ndarray) -> pd.Series:
+    """Community numbers → labels that depend only on membership (``c_`` + hash of the sorted members)."""
+    frame = pd.DataFrame({"account": account_ids.astype(str), "community": communities})
+    names = frame.groupby("community")["account"].agg(lambda members: cluster_id_for(members))
+    return pd.Series(names.reindex(communities).to_numpy(), dtype="string")
+
+
+def link_accounts(
+    events: pd.DataFrame,
+    accounts: pd.DataFrame,
+    *,
+    topics: pd.Series | None = None,
+    account_risk: pd.Series | None = None,
+    config: LinkingConfig | None = None,
+) -> Linking:
+    """Link accounts run by one actor into clusters.
+
+    ``events``: the event frame (:data:`detectors.events.EVENT_COLUMNS`); ``accounts``: the account frame
+    (indexed by account_id, or with an ``account_id`` column); ``topics``: a topic id per event, aligned with
+    ``events``' index (-1 or NaN where unknown); ``account_risk``: a 0..1 risk per account_id, for the
+    ``share_high_risk_members`` cluster feature.
+    """
+    config = config or LinkingConfig()
+    data = prepare(events, accounts, topics)
+    templates = index_templates(data, config) if data.events["token_hashes"].notna().any() else None
+    edges = build_edges(data, config, templates)
+    communities = detect_communities(data.n_accounts, edges, config)
+    label = _labels(data.account_ids, communities)
+    features = cluster_features(
+        data, label, edges, templates=templates, topics_given=topics is not None,
+        account_risk=account_risk, config=config,
+    )  # fmt: skip
+    clusters = pd.DataFrame(
+        {"cluster_label": label.to_numpy()}, index=pd.Index(data.account_ids.astype(str), name="account_id")
+    ).astype({"cluster_label": "string"})
+    named_edges = edges.copy()
+    names = np.asarray(data.account_ids.astype(str))
+    named_edges["a"] = pd.array(names[edges["a"].to_numpy(np.int64)], dtype="string")
+    named_edges["b"] = pd.array(names[edges["b"].to_numpy(np.int64)], dtype="string")
+    stats = {
+        "accounts": data.n_accounts,
+        "events": len(data.events),
+        "edges": len(edges),
+        "clusters": int(features.shape[0]),
+        "multi_account_clusters": int((features["size"] >= 2).sum()),
+    }
+    return Linking(
+        clusters=clusters,
+        edges=named_edges,
+        cluster_features=features,
+        evidence=cluster_evidence(features),
+        stats=stats,
+    )

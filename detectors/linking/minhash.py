@@ -1,0 +1,62 @@
+"""MinHash signatures and LSH band keys over integer item sets, vectorised with numpy.
+
+Used for prompt templates (items: hashed token shingles) and for synchronized activity (items: active time
+buckets).  Hashes are 64-bit and seeded, so signatures are identical in every process.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+U64 = npt.NDArray[np.uint64]
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def splitmix64(values: U64) -> U64:
+    """A well-mixed 64-bit hash of each value (Steele et al.'s SplitMix64 finaliser)."""
+    with np.errstate(over="ignore"):
+        z = values.astype(np.uint64) + _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * _MIX1
+        z = (z ^ (z >> np.uint64(27))) * _MIX2
+        return z ^ (z >> np.uint64(31))
+
+
+def combine(left: U64, right: U64) -> U64:
+    with np.errstate(over="ignore"):
+        return splitmix64(left * np.uint64(0x100000001B3) ^ right)
+
+
+def signatures(items: U64, docs: npt.NDArray[np.int64], n_docs: int, *, n_perm: int, seed: int) -> U64:
+    """``(n_docs, n_perm)`` MinHash signatures; a document without items keeps the all-ones signature."""
+    out = np.full((n_docs, n_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+    if len(items) == 0:
+        return out
+    order = np.argsort(docs, kind="stable")
+    sorted_docs = docs[order]
+    base = splitmix64(items[order])
+    doc_ids, starts = np.unique(sorted_docs, return_index=True)
+    rng = np.random.default_rng(seed)
+    multipliers = rng.integers(1, 2**63 - 1, size=n_perm, dtype=np.int64).astype(np.uint64) | np.uint64(1)
+    offsets = rng.integers(0, 2**63 - 1, size=n_perm, dtype=np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        for perm in range(n_perm):
+            hashed = splitmix64(base * multipliers[perm] + offsets[perm])
+            out[doc_ids, perm] = np.minimum.reduceat(hashed, starts)
+    return out
+
+
+def band_keys(signature: U64, bands: int) -> U64:
+    """``(n_docs, bands)`` keys, one per band of ``n_perm / bands`` rows; band index is mixed into the key."""
+    n_docs, n_perm = signature.shape
+    rows = max(n_perm // bands, 1)
+    keys = np.empty((n_docs, bands), dtype=np.uint64)
+    for band in range(bands):
+        key = np.full(n_docs, band, dtype=np.uint64)
+        for column in range(band * rows, min((band + 1) * rows, n_perm)):
+            key = combine(key, signature[:, column])
+        keys[:, band] = key
+    return keys
