@@ -10,8 +10,8 @@ import pandas as pd
 from detectors.events import account_frame, to_event_frame
 
 BASE_TS = 1_790_000_000.0
-WORDS = ("cat dog why how sky blue code rust poem love war tax tree milk sun moon car bus rain song "
-         "bread city lake road wine gold iron salt").split()  # fmt: skip
+WORDS = ("cat", "dog", "why", "how", "sky", "blue", "code", "rust", "poem", "love", "war", "tax", "tree", "milk",
+         "sun", "moon", "car", "bus", "rain", "song", "bread", "city", "lake", "road", "wine", "gold")  # fmt: skip
 TOPICS = ("quantum chemistry", "plate tectonics", "graph theory", "tax law", "protein folding", "compilers",
           "game theory", "thermodynamics", "number theory", "microeconomics", "optics", "ecology")  # fmt: skip
 
