@@ -23,6 +23,7 @@ from typing import Any, Literal, Self
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from detectors.events import EVENT_COLUMNS, coerce_event_frame
 
@@ -86,6 +87,7 @@ class FeatureExtractor(AccountDetector):
     def transform(self, events: pd.DataFrame, accounts: pd.DataFrame | None = None) -> pd.DataFrame:
         from detectors.features.state import FeatureState  # the state module imports this one
 
+        check_is_fitted(self, "n_features_out_")
         return FeatureState.start(extractors=[self]).update(events).features(accounts)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray[Any, np.dtype[np.object_]]:

@@ -4,12 +4,12 @@ Loaded from a directory laid out like ``../shared/ipdata`` (see its README); eve
 is optional, so a partial directory (or :meth:`IPIntel.empty`) still works and simply
 knows less:
 
-* ``ip2asn/asn-ipv{4,6}.csv[.xz]`` – ``start_ip,end_ip,asn,org`` (a fifth column between
+* ``ip2asn/asn-ipv{4,6}.csv[.xz]`` - ``start_ip,end_ip,asn,org`` (a fifth column between
   asn and org, if present, is taken as the AS country: the iptoasn.com layout);
-* ``cloud_provider_ranges/<provider>_ipv{4,6}_merged.txt`` – one CIDR per line;
+* ``cloud_provider_ranges/<provider>_ipv{4,6}_merged.txt`` - one CIDR per line;
 * ``x4bnet_lists_vpn/{datacenter,vpn}_ipv{4,6}.txt`` and ``{datacenter,vpn}_asns.txt``;
-* ``ipcat_datacenters.csv`` – ``start_ip,end_ip,provider,url``;
-* ``bad_asn_list.csv`` – ``ASN,Entity`` hosting ASNs.
+* ``ipcat_datacenters.csv`` - ``start_ip,end_ip,provider,url``;
+* ``bad_asn_list.csv`` - ``ASN,Entity`` hosting ASNs.
 
 Lookups are vectorised: each list becomes sorted, disjoint integer intervals searched
 with ``np.searchsorted``, once per distinct address.  IPv6 is keyed by its top 64 bits
@@ -29,8 +29,8 @@ import re
 import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -237,14 +237,14 @@ class IPIntel:
         self._asn_table = (numbers, ranks, providers, countries)
 
     def _load_asn(self, version: int, file: Path) -> None:
-        raw = lzma.open(file, "rt", encoding="utf-8") if file.suffix == ".xz" else file.open(encoding="utf-8")
+        opener = lzma.open if file.suffix == ".xz" else open
         starts: list[int] = []
         ends: list[int] = []
         labels: list[int] = []
         numbers: list[int] = []
         orgs: list[str] = []
         countries: list[str | None] = []
-        with raw:
+        with opener(file, "rt", encoding="utf-8") as raw:
             for row in csv.reader(raw):
                 if len(row) < 3 or not row[2].strip().isdigit():
                     continue
@@ -351,14 +351,14 @@ class IPIntel:
         out = pd.DataFrame(
             {
                 "ip": series.astype("string").to_numpy(),
-                "ip_version": pd.array(np.where(version > 0, version, None), dtype="Int8"),
-                "asn": pd.array(np.where(asn >= 0, asn, None), dtype="Int64"),
+                "ip_version": _nullable(version, version > 0, "Int8"),
+                "asn": _nullable(asn, asn >= 0, "Int64"),
                 "as_org": pd.Categorical.from_codes(org, categories=_categories(self._orgs)),
                 "as_country": pd.Categorical.from_codes(country, categories=_categories(self._countries)),
-                "network_kind": pd.Categorical.from_codes(kind, categories=list(NETWORK_KINDS)),
+                "network_kind": pd.Categorical.from_codes(kind, categories=_categories(list(NETWORK_KINDS))),
                 "provider": pd.Categorical.from_codes(provider, categories=_categories(self._providers)),
-                "is_hosting": pd.array(np.where(kind >= 0, np.isin(kind, _HOSTING_CODES), None), dtype="boolean"),
-                "subnet_id": pd.array(np.where(subnet >= 0, subnet, None), dtype="Int64"),
+                "is_hosting": _nullable(np.isin(kind, _HOSTING_CODES), kind >= 0, "boolean"),
+                "subnet_id": _nullable(subnet, subnet >= 0, "Int64"),
             },
             index=series.index,
         )
@@ -473,6 +473,11 @@ def parse_ips(ips: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int8], npt.NDArray[
             version, key = ip_key(texts[i])
             versions[i], keys[i] = version, key
     return versions, keys
+
+
+def _nullable(values: npt.NDArray[Any], present: npt.NDArray[np.bool_], dtype: Any) -> Any:
+    """A nullable extension array of ``values``, null where not ``present``."""
+    return pd.Series(values).astype(dtype).where(present).array
 
 
 def _categories(values: list[str]) -> pd.Index:

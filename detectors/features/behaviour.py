@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from detectors.base import FeatureExtractor, TableSpec, empty_features
@@ -212,7 +213,7 @@ class BehaviourFeatures(FeatureExtractor):
         return out
 
 
-def _local_night_share(hours: np.ndarray, accounts: pd.DataFrame, index: pd.Index) -> np.ndarray:  # type: ignore[type-arg]
+def _local_night_share(hours: npt.NDArray[np.float64], accounts: pd.DataFrame, index: pd.Index) -> npt.NDArray[Any]:
     """Share of requests between 00:00 and 06:00 local time of the billing country."""
     country = accounts["country"].reindex(index).astype("object").to_numpy()
     offset = np.array([COUNTRY_UTC_OFFSET.get(str(c).upper(), np.nan) if isinstance(c, str) else np.nan

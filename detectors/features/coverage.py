@@ -223,7 +223,8 @@ def _js_divergence(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
     def kl(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(a > 0, a * np.log2(np.where(a > 0, a, 1.0) / np.where(b > 0, b, 1.0)), 0.0).sum(axis=1)
+            terms = np.where(a > 0, a * np.log2(np.where(a > 0, a, 1.0) / np.where(b > 0, b, 1.0)), 0.0)
+        return np.asarray(terms.sum(axis=1), dtype=np.float64)
 
     return np.clip(0.5 * kl(p, m) + 0.5 * kl(q.repeat(len(p), axis=0), m), 0.0, 1.0)
 

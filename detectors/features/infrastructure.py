@@ -11,9 +11,10 @@ over the account's requests, giving a value in [0, 1].
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from detectors.base import FeatureExtractor, TableSpec, check_events, empty_features
@@ -78,7 +79,7 @@ class InfrastructureFeatures(FeatureExtractor):
         has_ip = ip_codes >= 0
         safe = np.where(has_ip, ip_codes, 0)
 
-        def per_event(values: np.ndarray, missing: int) -> np.ndarray:  # type: ignore[type-arg]
+        def per_event(values: npt.NDArray[Any], missing: int) -> npt.NDArray[Any]:
             return np.where(has_ip, values[safe], missing) if len(values) else np.full(len(ts), missing)
 
         kind = per_event(facts.kind, -1)

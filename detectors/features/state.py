@@ -35,12 +35,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import numpy as np
 import pandas as pd
+from sklearn.utils.validation import check_is_fitted
 
 from detectors.base import FeatureExtractor, TableSpec, prepare_events
 from detectors.events import ACCOUNT_COLUMNS
-
 from detectors.features.aggregate import DAY_NS
 
 
@@ -55,12 +54,14 @@ class FeatureState:
 
     @classmethod
     def start(cls, *, extractors: Sequence[FeatureExtractor]) -> FeatureState:
-        """An empty state for already-fitted extractors (see :func:`detectors.features.default_extractors`)."""
+        """An empty state for already-fitted extractors (see :func:`detectors.features.fit_extractors`)."""
+        for extractor in extractors:
+            check_is_fitted(extractor, "n_features_out_")
         return cls(extractors=tuple(extractors))
 
     @property
     def specs(self) -> dict[str, TableSpec]:
-        specs: dict[str, TableSpec] = {}
+        specs: dict[str, TableSpec] = {_ACTIVITY: TableSpec(("account_id", "day"), {"n": "sum"})}
         for extractor in self.extractors:
             specs.update(extractor.table_specs())
         return specs
@@ -70,7 +71,7 @@ class FeatureState:
         frame = prepare_events(events)
         if frame.empty:
             return self
-        new_tables: dict[str, pd.DataFrame] = {}
+        new_tables: dict[str, pd.DataFrame] = {_ACTIVITY: _activity(frame)}
         for extractor in self.extractors:
             new_tables.update(extractor.partial(frame))
         specs = self.specs
@@ -91,11 +92,9 @@ class FeatureState:
         """Features per account with events in the window: index account_id (sorted), float columns."""
         account_meta = _account_meta(accounts)
         tables = self._windowed(window_days) if window_days is not None else dict(self.tables)
-        ids: set[str] = set()
-        for table in tables.values():
-            if not table.empty:
-                ids.update(table["account_id"].unique().tolist())
-        index = pd.Index(sorted(ids), dtype="string", name="account_id")
+        activity = tables.get(_ACTIVITY)
+        ids = [] if activity is None or activity.empty else sorted(activity["account_id"].unique().tolist())
+        index = pd.Index(ids, dtype="string", name="account_id")
         parts = [
             extractor.finalize(tables, account_meta, now_ns=self.now_ns, index=index).reindex(index)
             for extractor in self.extractors
@@ -113,6 +112,15 @@ class FeatureState:
             raise ValueError("window_days must be positive")
         cutoff_day = (self.now_ns - int(window_days * DAY_NS)) // DAY_NS
         return {name: table[table["day"] >= cutoff_day] for name, table in self.tables.items()}
+
+
+_ACTIVITY = "activity"  # events per account and day: defines which accounts have features
+
+
+def _activity(frame: pd.DataFrame) -> pd.DataFrame:
+    days = frame["ts"].array.asi8 // DAY_NS
+    rows = pd.DataFrame({"account_id": frame["account_id"].to_numpy(), "day": days, "n": 1})
+    return rows.groupby(["account_id", "day"], sort=True)["n"].sum().reset_index()
 
 
 def _merge(old: pd.DataFrame | None, new: pd.DataFrame | None, spec: TableSpec) -> pd.DataFrame:
@@ -140,7 +148,3 @@ def _account_meta(accounts: pd.DataFrame | None) -> pd.DataFrame:
             frame[column] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
     frame.index = frame.index.astype("string")
     return frame[~frame.index.duplicated(keep="last")]
-
-
-def day_of(ts_ns: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
-    return (ts_ns // DAY_NS).astype(np.int64)

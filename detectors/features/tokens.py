@@ -150,7 +150,7 @@ def _mix64(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 
 
 def minhash_bands(docs: Docs, *, bands: int = 4, rows: int = 2, seed: int = 1) -> npt.NDArray[np.int64]:
-    """LSH band keys (n_docs × bands) of MinHash signatures over token bigrams (unigrams for 1-token docs).
+    """LSH band keys (n_docs x bands) of MinHash signatures over token bigrams (unigrams for 1-token docs).
 
     Two documents share a band key with probability ≈ J**rows (J: Jaccard similarity of
     their bigram sets); the band index is mixed into the key so bands never collide.

@@ -1,0 +1,88 @@
+"""Incremental updates give exactly the full recompute, whatever the batching or order."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from detectors.events import RETENTION_MODES, Retention
+from detectors.features import FeatureState, compute_features, feature_names, fit_extractors
+from detectors.features.topics import TopicModel
+from tests.detectors.features.factory import at, event, frame, population
+
+
+def split(events: pd.DataFrame, parts: int, seed: int) -> list[pd.DataFrame]:
+    """Random (not time-ordered) batches: late-arriving events included."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, parts, len(events))
+    return [events[labels == p] for p in range(parts)]
+
+
+@pytest.fixture(scope="module")
+def topic_model() -> TopicModel:
+    events, _ = population(seed=8)
+    return TopicModel(n_topics=6, random_state=0).fit(frame(events))
+
+
+@pytest.mark.parametrize("retention", RETENTION_MODES)
+def test_batched_updates_equal_the_full_recompute(retention: Retention, topic_model: TopicModel) -> None:
+    events, meta = population(seed=2)
+    all_events = frame(events, retention)
+    full = compute_features(all_events, meta, topic_model=topic_model)
+    extractors = fit_extractors(all_events.iloc[:0], meta, topic_model=topic_model)
+    state = FeatureState.start(extractors=extractors)
+    for batch in split(all_events, 4, seed=1):
+        state = state.update(batch)
+    pd.testing.assert_frame_equal(state.features(meta), full)
+    assert list(full.columns) == feature_names()
+
+
+def test_window_applies_to_incremental_state_like_to_full(topic_model: TopicModel) -> None:
+    events, meta = population(seed=5)
+    all_events = frame(events)
+    full = compute_features(all_events, meta, topic_model=topic_model, window_days=1)
+    state = FeatureState.start(extractors=fit_extractors(all_events.iloc[:0], topic_model=topic_model))
+    for batch in split(all_events, 3, seed=4):
+        state = state.update(batch)
+    pd.testing.assert_frame_equal(state.features(meta, window_days=1), full)
+    pd.testing.assert_frame_equal(state.evict(keep_days=1).features(meta), full)
+
+
+def test_window_keeps_only_recent_days() -> None:
+    events = [event("old", at(days=0)), event("new", at(days=5)), event("both", at(days=0)),
+              event("both", at(days=5)), event("both", at(days=5, seconds=30))]
+    out = compute_features(frame(events), window_days=2)
+    assert list(out.index) == ["both", "new"]
+    assert out.loc["both", "request_count"] == 2
+
+
+def test_update_does_not_change_the_old_state_and_state_pickles(topic_model: TopicModel) -> None:
+    events, meta = population(seed=6)
+    all_events = frame(events)
+    first, second = split(all_events, 2, seed=0)
+    start = FeatureState.start(extractors=fit_extractors(all_events.iloc[:0], topic_model=topic_model))
+    after_first = start.update(first)
+    before = after_first.features(meta)
+    after_second = after_first.update(second)
+    pd.testing.assert_frame_equal(after_first.features(meta), before)
+    restored = pickle.loads(pickle.dumps(after_second))
+    pd.testing.assert_frame_equal(restored.features(meta), after_second.features(meta))
+    assert restored.n_events == len(all_events)
+
+
+def test_empty_update_is_a_no_op(topic_model: TopicModel) -> None:
+    events, _ = population(seed=6)
+    state = FeatureState.start(extractors=fit_extractors(frame(events).iloc[:0], topic_model=topic_model))
+    state = state.update(frame(events))
+    assert state.update(frame([])) is state
+
+
+def test_unfitted_extractors_are_refused() -> None:
+    from detectors.features import BehaviourFeatures
+
+    with pytest.raises(NotFittedError):
+        FeatureState.start(extractors=[BehaviourFeatures()])
