@@ -77,7 +77,10 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 # Each domain package registers its own commands here (one line each).
+from app.evaluation.cli import register as register_evaluation  # noqa: E402
 from app.simulation.cli import register as register_simulation  # noqa: E402
+
+register_evaluation(cli)
 register_simulation(cli)
 
 
