@@ -14,7 +14,10 @@ from app.config import Settings, get_settings
 from app.db import make_engine, session_factory
 from app.errors import install_error_handlers
 from app.health import router as health_router
+from app.ingest.router import router as ingest_router
 from app.observability import Metrics, configure_logging, install_request_middleware
+from app.review.router import install as install_review
+from app.ui.router import install as install_console
 
 log = logging.getLogger(__name__)
 
@@ -50,4 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(keys_router)
     # Each domain package adds its router here (one line each).
+    install_review(app)  # review API + webhook delivery loop
+    install_console(app)  # /console
+    app.include_router(ingest_router)
     return app
