@@ -1,0 +1,128 @@
+"""Event and account writes: the only SQL of the ingest package.
+
+Events go in batches through the fastest path each database has: PostgreSQL ``COPY`` into a
+temporary staging table, then one ``INSERT … SELECT … ORDER BY request_id ON CONFLICT DO
+NOTHING``; SQLite ``INSERT OR IGNORE`` through ``executemany``.  Both make a repeated
+``request_id`` a no-op (idempotent retries), also when identical batches arrive concurrently:
+PostgreSQL makes the second insert wait for the first transaction and then skip, and the sorted
+order means two overlapping batches always take row locks in the same order (no deadlock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.ingest.models import Account
+from detectors.events import EVENT_COLUMNS
+
+# storage order of an event row tuple (the events table minus its surrogate id)
+STORED_COLUMNS: tuple[str, ...] = (
+    "request_id", "account_id", "ts", "ingested_at",
+    *(c for c in EVENT_COLUMNS if c not in ("request_id", "account_id", "ts")),
+)  # fmt: skip
+
+_PG_TYPES = {"string": "text", "Int64": "integer", "Float64": "double precision", "boolean": "boolean"}
+_STAGING = "ingest_events_staging"
+_COLUMN_LIST = ", ".join(STORED_COLUMNS)
+
+
+def _staging_ddl() -> str:
+    types = {name: _PG_TYPES.get(dtype, "double precision") for name, dtype in EVENT_COLUMNS.items()}
+    types.update(ts="double precision", ingested_at="double precision")
+    columns = ", ".join(f"{name} {types[name]}" for name in STORED_COLUMNS)
+    return f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} ({columns}) ON COMMIT DROP"
+
+
+class EventWriter:
+    """Batches of event rows (tuples in STORED_COLUMNS order) written within the session's transaction.
+
+    ``add`` may be called many times; ``finish`` makes the rows visible in ``events`` and
+    ``accounts`` and returns how many events were new.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._connection = session.connection()
+        self._dialect = self._connection.dialect.name
+        self._driver: Any = self._connection.connection.driver_connection
+        self._inserted = 0
+        self._staged = False
+        self._accounts: set[str] = set()
+
+    def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if self._dialect == "postgresql":
+            self._copy(rows)
+        else:
+            self._sqlite_insert(rows)
+
+    def finish(self) -> int:
+        if self._dialect == "postgresql":
+            if self._staged:
+                self._pg_merge()
+        elif self._accounts:
+            cursor = self._driver.cursor()
+            cursor.executemany(
+                "INSERT OR IGNORE INTO accounts (account_id, has_metadata) VALUES (?, 0)",
+                [(account,) for account in sorted(self._accounts)],
+            )
+            cursor.close()
+            self._accounts.clear()
+        return self._inserted
+
+    def _copy(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self._driver.cursor() as cursor:
+            if not self._staged:
+                cursor.execute(_staging_ddl())
+                cursor.execute(f"TRUNCATE {_STAGING}")  # left over when one transaction writes twice
+                self._staged = True
+            with cursor.copy(f"COPY {_STAGING} ({_COLUMN_LIST}) FROM STDIN") as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+
+    def _pg_merge(self) -> None:
+        with self._driver.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO events ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGING} "
+                "ORDER BY request_id ON CONFLICT (request_id) DO NOTHING"
+            )
+            self._inserted += max(cursor.rowcount, 0)
+            cursor.execute(
+                "INSERT INTO accounts (account_id, has_metadata) "
+                f"SELECT DISTINCT account_id, false FROM {_STAGING} ORDER BY 1 ON CONFLICT (account_id) DO NOTHING"
+            )
+            cursor.execute(f"DROP TABLE {_STAGING}")
+        self._staged = False
+
+    def _sqlite_insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        cursor = self._driver.cursor()
+        placeholders = ", ".join("?" * len(STORED_COLUMNS))
+        cursor.executemany(f"INSERT OR IGNORE INTO events ({_COLUMN_LIST}) VALUES ({placeholders})", rows)
+        self._inserted += max(cursor.rowcount, 0)
+        cursor.close()
+        self._accounts.update(row[1] for row in rows)
+
+
+def upsert_accounts(*, session: Session, records: Iterable[dict[str, Any]]) -> int:
+    """Insert or update account metadata; fields absent from a record keep their stored value."""
+    by_fields: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for record in records:
+        by_fields.setdefault(tuple(sorted(record)), []).append(record)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = datetime.now(UTC)
+    count = 0
+    for fields, group in by_fields.items():
+        values = [{**record, "has_metadata": True, "updated_at": now} for record in group]
+        statement = insert(Account)
+        updated = {name: statement.excluded[name] for name in (*fields, "has_metadata", "updated_at")
+                   if name != "account_id"}  # fmt: skip
+        session.execute(statement.on_conflict_do_update(index_elements=["account_id"], set_=updated), values)
+        count += len(group)
+    return count

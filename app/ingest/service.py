@@ -1,0 +1,137 @@
+"""Ingest: records → validated canonical events → stored rows, with a per-record account of failures.
+
+Used by the HTTP routes and by the bulk importer alike.  A bad record is reported (index, field,
+reason) and never costs the good records of its batch; a repeated ``request_id`` is counted as a
+duplicate and stored once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.errors import PayloadTooLarge
+from app.ingest import repository
+from app.ingest.schemas import Errors, RejectedRecord, rejected, validate_account, validate_event
+from app.ingest.scrub import scrub_messages, scrub_text
+from detectors.events import Retention, event_row
+
+# a gateway record → a canonical event (or the reasons it cannot be one)
+Adapter = Callable[[Any], tuple[dict[str, Any] | None, Errors]]
+
+WRITE_EVERY = 5000  # rows handed to the database at a time, bounding memory for large bodies
+_MAX_REJECTED_LISTED = 1000  # kept by IngestResult.merge (bulk imports)
+_TEXT_COLUMNS = ("user_agent", "prompt_text", "system_text")
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[RejectedRecord] = field(default_factory=list)
+    rejected_count: int = 0
+
+    def merge(self, other: IngestResult) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected_count += other.rejected_count
+        room = _MAX_REJECTED_LISTED - len(self.rejected)
+        self.rejected.extend(other.rejected[: max(room, 0)])
+
+
+def stored_row(event: dict[str, Any], retention: Retention, ingested_at: float) -> tuple[Any, ...]:
+    """A validated canonical event → a row tuple in ``repository.STORED_COLUMNS`` order."""
+    messages = event.get("messages")
+    if messages:
+        event["messages"] = scrub_messages(messages)
+    prompt = event.get("prompt")
+    if prompt:
+        event["prompt"] = scrub_text(prompt)
+    row = event_row(event, retention)
+    row["ts"] = event["ts"]  # validate_event already made it epoch seconds
+    row["ingested_at"] = ingested_at
+    for name in _TEXT_COLUMNS:
+        text = row[name]
+        if text:
+            text = scrub_text(text)
+            row[name] = text.replace("\x00", "") if "\x00" in text else text
+    return tuple([row[name] for name in repository.STORED_COLUMNS])
+
+
+def ingest_records(
+    *,
+    session: Session,
+    records: Iterable[Any],
+    retention: Retention,
+    max_records: int | None = None,
+    adapter: Adapter | None = None,
+    index_offset: int = 0,
+) -> IngestResult:
+    """Validate and store ``records``; raises PayloadTooLarge past ``max_records`` (nothing is kept then)."""
+    result = IngestResult()
+    writer = repository.EventWriter(session)
+    seen: set[str] = set()
+    rows: list[tuple[Any, ...]] = []
+    ingested_at = time.time()
+    count = 0
+    for index, record in enumerate(records, start=index_offset):
+        count += 1
+        if max_records is not None and count > max_records:
+            raise PayloadTooLarge(
+                f"more than {max_records} records in one request; split the batch",
+                {"limit": max_records},
+            )
+        event, errors = (record, []) if adapter is None else adapter(record)
+        if event is not None:
+            event, errors = validate_event(event)
+        if event is None:
+            _reject(result, rejected(index, record, errors))
+            continue
+        request_id = event["request_id"]
+        if request_id in seen:
+            result.duplicates += 1
+            continue
+        seen.add(request_id)
+        try:
+            rows.append(stored_row(event, retention, ingested_at))
+        except (ValueError, TypeError, AttributeError) as exc:  # content the validators let through
+            _reject(result, rejected(index, record, [("", f"cannot be read: {exc}")]))
+            continue
+        if len(rows) >= WRITE_EVERY:
+            writer.add(rows)
+            rows = []
+    writer.add(rows)
+    inserted = writer.finish()
+    result.accepted = inserted
+    result.duplicates += len(seen) - inserted
+    return result
+
+
+def _reject(result: IngestResult, record: RejectedRecord) -> None:
+    result.rejected_count += 1
+    result.rejected.append(record)
+
+
+@dataclass
+class AccountsResult:
+    upserted: int = 0
+    rejected: list[RejectedRecord] = field(default_factory=list)
+
+
+def upsert_accounts(*, session: Session, records: Iterable[Any], max_records: int | None = None) -> AccountsResult:
+    result = AccountsResult()
+    merged: dict[str, dict[str, Any]] = {}  # a later record for the same account wins, field by field
+    for index, record in enumerate(records):
+        if max_records is not None and index >= max_records:
+            raise PayloadTooLarge(f"more than {max_records} records in one request", {"limit": max_records})
+        values, errors = validate_account(record)
+        if values is None:
+            result.rejected.append(rejected(index, record, errors))
+            continue
+        merged.setdefault(values["account_id"], {}).update(values)
+    result.upserted = repository.upsert_accounts(session=session, records=merged.values())
+    return result
