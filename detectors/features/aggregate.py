@@ -62,7 +62,7 @@ def entropy_of_groups(table: pd.DataFrame, count_column: str) -> pd.Series:
         return pd.Series([], dtype="float64", index=pd.Index([], dtype="string", name="account_id"))
     totals = table.groupby("account_id", sort=True, observed=True)[count_column].transform("sum")
     p = table[count_column].to_numpy(dtype="float64") / totals.to_numpy(dtype="float64")
-    terms = pd.Series(-p * np.log2(np.where(p > 0, p, 1.0)), index=table.index)
+    terms = pd.Series(0.0 - p * np.log2(np.where(p > 0, p, 1.0)), index=table.index)
     return terms.groupby(table["account_id"], sort=True, observed=True).sum()
 
 

@@ -32,6 +32,7 @@ Contract for callers:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -66,18 +67,25 @@ class FeatureState:
             specs.update(extractor.table_specs())
         return specs
 
-    def update(self, events: pd.DataFrame) -> FeatureState:
-        """A new state with ``events`` (never seen before) added; ``self`` is left unchanged."""
+    def update(self, events: pd.DataFrame, *, timings: dict[str, float] | None = None) -> FeatureState:
+        """A new state with ``events`` (never seen before) added; ``self`` is left unchanged.
+
+        ``timings``, if given, receives seconds per step (for benchmarks).
+        """
+        clock = _Clock(timings)
         frame = prepare_events(events)
         if frame.empty:
             return self
         new_tables: dict[str, pd.DataFrame] = {_ACTIVITY: _activity(frame)}
+        clock.lap("prepare events")
         for extractor in self.extractors:
             new_tables.update(extractor.partial(frame))
+            clock.lap(f"{type(extractor).__name__} map")
         specs = self.specs
         merged = {
             name: _merge(self.tables.get(name), new_tables.get(name), specs[name]) for name in specs
         }
+        clock.lap("merge")
         newest = int(frame["ts"].array.asi8.max())
         now = newest if self.now_ns is None else max(self.now_ns, newest)
         return replace(self, tables=merged, now_ns=now, n_events=self.n_events + len(frame))
@@ -88,17 +96,24 @@ class FeatureState:
             return self
         return replace(self, tables=self._windowed(keep_days))
 
-    def features(self, accounts: pd.DataFrame | None = None, *, window_days: float | None = None) -> pd.DataFrame:
+    def features(
+        self,
+        accounts: pd.DataFrame | None = None,
+        *,
+        window_days: float | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> pd.DataFrame:
         """Features per account with events in the window: index account_id (sorted), float columns."""
+        clock = _Clock(timings)
         account_meta = _account_meta(accounts)
         tables = self._windowed(window_days) if window_days is not None else dict(self.tables)
         activity = tables.get(_ACTIVITY)
         ids = [] if activity is None or activity.empty else sorted(activity["account_id"].unique().tolist())
         index = pd.Index(ids, dtype="string", name="account_id")
-        parts = [
-            extractor.finalize(tables, account_meta, now_ns=self.now_ns, index=index).reindex(index)
-            for extractor in self.extractors
-        ]
+        parts = []
+        for extractor in self.extractors:
+            parts.append(extractor.finalize(tables, account_meta, now_ns=self.now_ns, index=index).reindex(index))
+            clock.lap(f"{type(extractor).__name__} finalize")
         if not parts:
             return pd.DataFrame(index=index)
         out = pd.concat(parts, axis=1).astype("float64")
@@ -112,6 +127,18 @@ class FeatureState:
             raise ValueError("window_days must be positive")
         cutoff_day = (self.now_ns - int(window_days * DAY_NS)) // DAY_NS
         return {name: table[table["day"] >= cutoff_day] for name, table in self.tables.items()}
+
+
+class _Clock:
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.mark = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        if self.timings is not None:
+            now = time.perf_counter()
+            self.timings[name] = self.timings.get(name, 0.0) + now - self.mark
+            self.mark = now
 
 
 _ACTIVITY = "activity"  # events per account and day: defines which accounts have features

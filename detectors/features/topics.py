@@ -43,7 +43,7 @@ class TopicModel(BaseEstimator):  # type: ignore[misc]
         self,
         n_topics: int = 40,
         n_components: int = 32,
-        min_df: int = 2,
+        min_df: int = 1,
         max_fit_docs: int = 60_000,
         random_state: int = 0,
     ) -> None:

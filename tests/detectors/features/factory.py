@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import lzma
 import random
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -75,3 +77,30 @@ def population(seed: int = 0, *, n_benign: int = 12, n_campaign: int = 6) -> tup
                                 temperature=1.0, tools=1 if j % 5 == 0 else None, status=429 if j % 10 == 0 else 200,
                                 prompt_tokens=40, completion_tokens=1000, max_tokens=1000))
     return events, account_frame(records)
+
+
+def write_ipdata(root: Path) -> Path:
+    """A miniature ../shared/ipdata layout (documentation and private ranges only) in ``root``."""
+    (root / "ip2asn").mkdir(parents=True)
+    (root / "ip2asn" / "asn-ipv4.csv").write_text(
+        "192.0.2.0,192.0.2.255,64500,Example Residential ISP\n"
+        "198.51.100.0,198.51.100.255,64501,\"Example Cloud, Inc.\"\n"
+        "203.0.113.0,203.0.113.127,64502,Hosting Example\n"
+        "203.0.113.128,203.0.113.255,64503,Mobile Carrier\n"
+        "100.64.0.0,100.127.255.255,64504,Relay Net\n"
+    )
+    with lzma.open(root / "ip2asn" / "asn-ipv6.csv.xz", "wt") as handle:
+        handle.write("2001:db8::,2001:db8:ffff:ffff:ffff:ffff:ffff:ffff,64510,Example V6 ISP\n")
+    (root / "cloud_provider_ranges").mkdir()
+    (root / "cloud_provider_ranges" / "examplecloud_ipv4_merged.txt").write_text("198.51.100.0/25\n198.51.100.128/25\n")
+    (root / "cloud_provider_ranges" / "apple-proxy_ipv4_merged.txt").write_text("100.64.0.0/10\n")
+    (root / "cloud_provider_ranges" / "googlebot_ipv4_merged.txt").write_text("198.51.100.200/29\n")
+    (root / "cloud_provider_ranges" / "examplecloud_ipv6_merged.txt").write_text("2001:db8:cafe::/48\n")
+    (root / "x4bnet_lists_vpn").mkdir()
+    (root / "x4bnet_lists_vpn" / "vpn_ipv4.txt").write_text("192.0.2.128/26\n")
+    (root / "x4bnet_lists_vpn" / "datacenter_ipv4.txt").write_text("# comment line\n203.0.113.64/26\n")
+    (root / "x4bnet_lists_vpn" / "datacenter_asns.txt").write_text("AS64502 # Hosting Example, NL\n")
+    (root / "x4bnet_lists_vpn" / "vpn_asns.txt").write_text("AS64999 # Some VPN, SE\n")
+    (root / "bad_asn_list.csv").write_text('ASN,Entity\n"64501","Example Cloud, Inc., US"\n')
+    (root / "ipcat_datacenters.csv").write_text("10.0.0.0,10.0.0.255,Example DC,http://example.com/\n")
+    return root
