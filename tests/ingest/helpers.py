@@ -9,8 +9,10 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-WORDS = ("explain", "the", "difference", "between", "lists", "and", "tuples", "write", "a", "function", "that",
-         "sorts", "numbers", "summarise", "this", "article", "about", "rivers", "translate", "into", "french")  # fmt: skip
+WORDS = (
+    "explain", "the", "difference", "between", "lists", "and", "tuples", "write", "a", "function", "that",
+    "sorts", "numbers", "summarise", "this", "article", "about", "rivers", "translate", "into", "french",
+)  # fmt: skip
 
 
 def make_event(i: int, *, seed: int = 0, **overrides: Any) -> dict[str, Any]:

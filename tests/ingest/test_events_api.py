@@ -55,7 +55,9 @@ def test_times_are_utc_epoch_seconds_and_ips_are_normalised(ingest: Callable[...
     assert stored == {"192.0.2.7": 1767225600.0, "2001:db8::1": 1767225600.0, "192.0.2.9": 1767225600.0}
 
 
-def test_every_bad_record_is_listed_and_the_good_ones_are_stored(ingest: Callable[..., Any], db_session: Session) -> None:
+def test_every_bad_record_is_listed_and_the_good_ones_are_stored(
+    ingest: Callable[..., Any], db_session: Session
+) -> None:
     good = [make_event(i) for i in range(3)]
     bad = [
         make_event(10, max_tokens="many"),  # wrong type
@@ -88,7 +90,7 @@ def test_duplicates_within_and_across_batches_are_stored_once(ingest: Callable[.
     events = [make_event(i) for i in range(5)]
     first = ingest([*events, events[0], events[1]]).json()
     assert (first["accepted"], first["duplicates"]) == (5, 2)
-    retry = ingest(events + [make_event(5)]).json()  # a gateway retry with one new event
+    retry = ingest([*events, make_event(5)]).json()  # a gateway retry with one new event
     assert (retry["accepted"], retry["duplicates"]) == (1, 5)
     assert count(db_session) == 6
 

@@ -56,7 +56,7 @@ def test_array_elements_come_back_exactly_even_with_separators_inside_strings() 
     rng = random.Random(7)
     tricky = ["}, {", "},{", '"},{"', "\\", "é}, {ü", "}\n,\n{", "[{}, {}]"]
     records = [
-        {"i": i, "text": "".join(rng.choice(tricky + ["a", " "]) for _ in range(rng.randrange(0, 12))),
+        {"i": i, "text": "".join(rng.choice([*tricky, "a", " "]) for _ in range(rng.randrange(0, 12))),
          "nested": [{"x": rng.choice(tricky)}, {"y": [1, {"z": "},{"}]}]}
         for i in range(300)
     ]  # fmt: skip
