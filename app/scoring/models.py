@@ -131,3 +131,17 @@ class ModelVersion(Base):
     n_labels: Mapped[int] = mapped_column(Integer, default=0)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     artifact: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class DetectionArtifact(Base):
+    """Population-level state a run leaves for the next one: the merged feature state and fitted pieces.
+
+    Written in the run's final transaction, so an incremental run always starts from a finished run's state.
+    """
+
+    __tablename__ = "detection_artifacts"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
