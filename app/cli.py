@@ -10,6 +10,7 @@ from app import migrate
 from app.auth import service as keys_service
 from app.config import get_settings
 from app.db import make_engine, session_factory
+from app.ingest import cli as ingest_cli
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Detect distillation-extraction campaigns.")
 keys_cli = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
@@ -77,11 +78,14 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 # Each domain package registers its own commands here (one line each).
+ingest_cli.register(cli)
 from app.evaluation.cli import register as register_evaluation  # noqa: E402
 from app.simulation.cli import register as register_simulation  # noqa: E402
+from app.scoring.cli import register as register_scoring  # noqa: E402
 
 register_evaluation(cli)
 register_simulation(cli)
+register_scoring(cli)
 
 
 def main() -> None:

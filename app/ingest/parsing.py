@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import AsyncIterable, Iterator
+from collections.abc import AsyncIterable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,13 @@ class MalformedJSON(BadRequest):
             detail["line"] = line
         where = f"line {line}, byte {position}" if line is not None else f"byte {position}"
         super().__init__(f"malformed JSON at {where}: {reason}", detail)
+
+
+@dataclass(frozen=True, slots=True)
+class Unparsed:
+    """A line of a bulk-import file that is not JSON: reported as a rejected record, the rest goes on."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,3 +247,16 @@ def _byte_offset(data: bytes | memoryview, char_pos: int) -> int:
     if raw.isascii():
         return char_pos
     return len(raw.decode("utf-8", "replace")[:char_pos].encode("utf-8"))
+
+
+def iter_ndjson_lines(lines: Iterable[bytes]) -> Iterator[Any]:
+    """NDJSON from a file, line by line (files can be far larger than memory); bad lines become Unparsed."""
+    position = 0
+    for line_no, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                at = position + _byte_offset(line, exc.pos)
+                yield Unparsed(f"malformed JSON at line {line_no}, byte {at}: {exc.msg}")
+        position += len(line)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import PayloadTooLarge
 from app.ingest import repository
+from app.ingest.parsing import Unparsed
 from app.ingest.schemas import Errors, RejectedRecord, rejected, validate_account, validate_event
 from app.ingest.scrub import scrub_messages, scrub_text
 from detectors.events import Retention, event_row
@@ -85,6 +86,9 @@ def ingest_records(
                 f"more than {max_records} records in one request; split the batch",
                 {"limit": max_records},
             )
+        if isinstance(record, Unparsed):
+            _reject(result, rejected(index, None, [("", record.reason)]))
+            continue
         event, errors = (record, []) if adapter is None else adapter(record)
         if event is not None:
             event, errors = validate_event(event)
