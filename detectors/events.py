@@ -13,6 +13,7 @@ import ipaddress
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 import pandas as pd
@@ -105,6 +106,7 @@ def parse_ts(value: Any) -> datetime:
     raise ValueError(f"expected an RFC 3339 string or epoch seconds, got {type(value).__name__}")
 
 
+@lru_cache(maxsize=1 << 16)  # gateway traffic repeats the same client addresses
 def normalise_ip(value: str) -> str:
     """Canonical text of an IPv4/IPv6 address (IPv4-mapped IPv6 becomes IPv4); ValueError otherwise."""
     address = ipaddress.ip_address(value.strip().split("%", 1)[0])

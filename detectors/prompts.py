@@ -45,15 +45,72 @@ _RUBRIC_PATTERNS: tuple[tuple[str, float], ...] = (
     (r"output (only )?(the |a )?(score|rating|grade)|final (score|grade|verdict)", 0.5),
 )
 
-_COT = [(re.compile(pattern, re.I | re.S), weight) for pattern, weight in _COT_PATTERNS]
-_RUBRIC = [(re.compile(pattern, re.I | re.S), weight) for pattern, weight in _RUBRIC_PATTERNS]
+# What each pattern needs before it can match: every group must have one of its words in the
+# lower-cased text.  A pattern is run only on a text that passes (ingest runs these on every
+# request).  Exact for every text free of the four non-ASCII letters that IGNORECASE folds onto
+# ASCII; texts with one of them run every pattern.
+_Needs = tuple[tuple[str, ...], ...]
+_COT_NEEDS: tuple[_Needs, ...] = (
+    (("step",),),
+    (
+        ("show", "explain", "walk me through", "lay out", "write out", "detail"),
+        ("reason", "thought", "think", "work", "step", "logic", "derivation"),
+    ),
+    (("reason", "rationale", "thought", "logic", "internal"),),
+    (("reason", "rationale", "logic"),),
+    (("thought", "cot"),),
+    (("think through", "think aloud", "think out loud", "think carefully", "thinking process", "thought process"),),
+    (("monologue", "scratchpad", "<think>", "internal"),),
+    (("justify ",),),
+    (("before ",),),
+    (("reason", "derivation", "rationale", "trace"),),
+    (("explain why you", "explain how you"),),
+    (("reasoning ",),),
+)
+_RUBRIC_NEEDS: tuple[_Needs, ...] = (
+    (
+        ("grade", "score", "rate", "evaluate", "assess", "judge"),
+        ("response", "answer", "completion", "output", "essay", "solution"),
+    ),
+    (("rubric",),),
+    (("on a scale", "score of", "score from", "10"),),
+    (("better", "response a", "response b", "assistant a", "assistant b"),),
+    (("score", "rating", "grade"),),
+    (("preference", "reward", "judge", "grader"),),
+    (("score", "rating", "grade", "verdict"),),
+)
+# the characters that IGNORECASE matches with ASCII letters besides the ASCII letters themselves
+_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
+
+_Patterns = list[tuple[re.Pattern[str], float, _Needs]]
+_COT: _Patterns = [
+    (re.compile(pattern, re.I | re.S), weight, needs)
+    for (pattern, weight), needs in zip(_COT_PATTERNS, _COT_NEEDS, strict=True)
+]
+_RUBRIC: _Patterns = [
+    (re.compile(pattern, re.I | re.S), weight, needs)
+    for (pattern, weight), needs in zip(_RUBRIC_PATTERNS, _RUBRIC_NEEDS, strict=True)
+]
 
 
-def _combined(patterns: list[tuple[re.Pattern[str], float]], text: str) -> float:
+def _may_match(needs: _Needs, lowered: str) -> bool:
+    for group in needs:
+        for word in group:
+            if word in lowered:
+                break
+        else:
+            return False
+    return True
+
+
+def _combined(patterns: _Patterns, text: str) -> float:
     if not text:
         return 0.0
+    lowered = text.lower() if text.isascii() or not _FOLDS_TO_ASCII.search(text) else None
     keep = 1.0
-    for pattern, weight in patterns:
+    for pattern, weight, needs in patterns:
+        if lowered is not None and not _may_match(needs, lowered):
+            continue  # the pattern cannot match: skipping it saves time and changes nothing
         if pattern.search(text):
             keep *= 1.0 - weight
     return round(1.0 - keep, 4)

@@ -1,0 +1,67 @@
+"""The ingest speed-ups in detectors/prompts.py and detectors/text.py change no output.
+
+Each pattern is skipped only when a word it needs is absent, each slot substitution only when a
+character it needs is absent, and token hashes are memoised: the references below run every
+pattern and substitution unconditionally, on texts built to hit the edge cases (case folding,
+non-ASCII letters that IGNORECASE maps onto ASCII, digits in other scripts).
+"""
+
+from __future__ import annotations
+
+import random
+
+from detectors import prompts, text
+
+PIECES = (
+    "step by step", "Step-By-Step", "explain your reasoning", "EXPLAIN THE WORK", "walk me through the logic",
+    "articulate the rationale", "chain of thought", "CoT", "think carefully", "thought process", "<think>",
+    "inner monologue", "justify each step", "before answering, reason", "full derivation", "reasoning trace",
+    "explain why you arrived", "grade the response", "rubric", "on a scale of 1 to 10", "7/10", "score from 1 - 5",
+    "which response is better", "Response A", "assistant b", "helpfulness score", "as a judge", "reward model",
+    "final verdict", "output only the score", "rate",
+    "\u017ftep by \u017ftep", "\u212anow", "\u0130 think carefully", "\u0131",  # IGNORECASE folds these onto ASCII
+    "https://example.com/x?y=1", "mail me at a@b.io", '"quoted text"', "'single'", "`code`", "```py\nx=1\n```",
+    "abc123def", "٣٤٥", "12,345.67", "-3", "v2", "plain words", "\n", "  ", "\t", "é", "日本語",
+)  # fmt: skip
+
+
+def _texts(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(PIECES) + rng.choice(" \n.,;") for _ in range(rng.randrange(0, 14))) for _ in range(n)]
+
+
+def _reference_score(patterns: list[tuple[str, float]], body: str) -> float:
+    import re
+
+    if not body:
+        return 0.0
+    keep = 1.0
+    for pattern, weight in patterns:
+        if re.search(pattern, body, re.I | re.S):
+            keep *= 1.0 - weight
+    return round(1.0 - keep, 4)
+
+
+def _reference_mask(body: str) -> str:
+    for pattern, replacement in (
+        (text._CODE_BLOCK_RE, " <code> "), (text._URL_RE, " <url> "), (text._QUOTED_RE, " <quote> "),
+        (text._MIXED_RE, " <num> "), (text._NUMBER_RE, " <num> "),
+    ):  # fmt: skip
+        body = pattern.sub(replacement, body)
+    return text.normalise(body)
+
+
+def test_gated_scores_equal_running_every_pattern() -> None:
+    for body in _texts(3000, seed=11):
+        assert prompts.cot_score(body) == _reference_score(list(prompts._COT_PATTERNS), body), body
+        assert prompts.rubric_score(body) == _reference_score(list(prompts._RUBRIC_PATTERNS), body), body
+
+
+def test_gated_slot_masking_equals_running_every_substitution() -> None:
+    for body in _texts(3000, seed=12):
+        assert text.mask_slots(body) == _reference_mask(body), body
+
+
+def test_memoised_token_hashes_equal_fresh_ones() -> None:
+    for token in ("explain", "<num>", "don't", "explain"):
+        assert text.token_hash(token) == text.stable_hash(token, nbytes=3)
