@@ -1,0 +1,363 @@
+"""Every query of the scoring domain: reads for the API, the run queue, and a run's one-transaction write-back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, exists, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from app.ingest.models import Account, Event
+from app.review.models import Review
+from app.scoring.models import (
+    AccountScore,
+    AccountState,
+    Cluster,
+    ClusterHistory,
+    ClusterMember,
+    DetectionArtifact,
+    DetectionRun,
+    ModelVersion,
+)
+
+# PostgreSQL advisory-lock key that serialises run claims across worker processes ("dgrun" in ASCII)
+_CLAIM_LOCK_KEY = 0x6467_7275_6E
+_WRITE_CHUNK = 2000
+
+
+# ---- accounts ------------------------------------------------------------------------------------------------
+def list_accounts(
+    *,
+    session: Session,
+    flagged: bool | None,
+    min_score: float | None,
+    after: tuple[float | None, str] | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """Accounts (every one seen) with their score, by risk_score desc (unscored last), then account_id."""
+    score = AccountScore.risk_score
+    query = select(Account.account_id, AccountScore).outerjoin(
+        AccountScore, AccountScore.account_id == Account.account_id
+    )
+    if flagged is True:
+        query = query.where(AccountScore.flagged.is_(True))
+    elif flagged is False:
+        query = query.where(or_(AccountScore.flagged.is_(False), AccountScore.account_id.is_(None)))
+    if min_score is not None:
+        query = query.where(score >= min_score)
+    if after is not None:
+        after_score, after_id = after
+        if after_score is None:
+            query = query.where(score.is_(None), Account.account_id > after_id)
+        else:
+            query = query.where(
+                or_(
+                    score < after_score,
+                    and_(score == after_score, Account.account_id > after_id),
+                    score.is_(None),
+                )
+            )
+    query = query.order_by(score.desc().nulls_last(), Account.account_id).limit(limit)
+    return list(session.execute(query).all())
+
+
+def account_known(*, session: Session, account_id: str) -> bool:
+    return session.get(Account, account_id) is not None
+
+
+def account_score(*, session: Session, account_id: str) -> AccountScore | None:
+    return session.get(AccountScore, account_id)
+
+
+def scores_of(*, session: Session, account_ids: Sequence[str] | None = None) -> list[AccountScore]:
+    query = select(AccountScore)
+    if account_ids is not None:
+        query = query.where(AccountScore.account_id.in_(list(account_ids)))
+    return list(session.scalars(query))
+
+
+# ---- clusters ------------------------------------------------------------------------------------------------
+def list_clusters(
+    *,
+    session: Session,
+    flagged: bool | None,
+    status: str | None,
+    after: tuple[float, str] | None,
+    limit: int,
+) -> list[Cluster]:
+    query = select(Cluster).where(Cluster.active.is_(True))
+    if flagged is not None:
+        query = query.where(Cluster.flagged.is_(flagged))
+    if status is not None:
+        query = query.where(Cluster.status == status)
+    if after is not None:
+        after_score, after_id = after
+        query = query.where(
+            or_(Cluster.score < after_score, and_(Cluster.score == after_score, Cluster.cluster_id > after_id))
+        )
+    query = query.order_by(Cluster.score.desc(), Cluster.cluster_id).limit(limit)
+    return list(session.scalars(query))
+
+
+def get_cluster(*, session: Session, cluster_id: str) -> Cluster | None:
+    return session.get(Cluster, cluster_id)
+
+
+def cluster_members(*, session: Session, cluster_id: str) -> list[str]:
+    query = select(ClusterMember.account_id).where(ClusterMember.cluster_id == cluster_id)
+    return list(session.scalars(query.order_by(ClusterMember.account_id)))
+
+
+def cluster_history(*, session: Session, cluster_id: str, limit: int = 200) -> list[ClusterHistory]:
+    query = select(ClusterHistory).where(ClusterHistory.cluster_id == cluster_id)
+    return list(session.scalars(query.order_by(ClusterHistory.at.desc(), ClusterHistory.id.desc()).limit(limit)))
+
+
+def all_clusters(*, session: Session) -> list[Cluster]:
+    return list(session.scalars(select(Cluster)))
+
+
+def active_memberships(*, session: Session) -> dict[str, set[str]]:
+    """cluster_id → member account ids, for the clusters the previous run left active."""
+    query = select(ClusterMember.cluster_id, ClusterMember.account_id).join(
+        Cluster, Cluster.cluster_id == ClusterMember.cluster_id
+    )
+    members: dict[str, set[str]] = {}
+    for cluster_id, account_id in session.execute(query.where(Cluster.active.is_(True))):
+        members.setdefault(cluster_id, set()).add(account_id)
+    return members
+
+
+# ---- detection runs ------------------------------------------------------------------------------------------
+def add_run(*, session: Session, run: DetectionRun) -> DetectionRun:
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(*, session: Session, run_id: str) -> DetectionRun | None:
+    return session.get(DetectionRun, run_id)
+
+
+def list_runs(*, session: Session, limit: int) -> list[DetectionRun]:
+    return list(session.scalars(select(DetectionRun).order_by(DetectionRun.created_at.desc()).limit(limit)))
+
+
+def pending_run(*, session: Session) -> DetectionRun | None:
+    """The oldest queued run, if any (new requests coalesce into it)."""
+    query = select(DetectionRun).where(DetectionRun.status == "queued").order_by(DetectionRun.created_at)
+    return session.scalars(query.limit(1)).first()
+
+
+def has_unfinished_run(*, session: Session) -> bool:
+    return bool(session.scalar(select(exists().where(DetectionRun.status.in_(("queued", "running"))))))
+
+
+def last_finished_run(*, session: Session) -> DetectionRun | None:
+    query = select(DetectionRun).where(DetectionRun.status == "done").order_by(DetectionRun.finished_at.desc())
+    return session.scalars(query.limit(1)).first()
+
+
+def claim_next_run(*, session: Session, now: datetime) -> str | None:
+    """Atomically move the oldest queued run to running, unless a run is already running; its id or None.
+
+    The conditional UPDATE is the claim: of two workers racing for one run only one sees a row updated.
+    PostgreSQL also takes a transaction-level advisory lock so that two workers cannot claim two different
+    runs at once (runs must not overlap: each writes the whole result set).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK_KEY})
+    running = select(DetectionRun.id).where(DetectionRun.status == "running")
+    if session.execute(running.limit(1)).first() is not None:
+        return None
+    candidate = pending_run(session=session)
+    if candidate is None:
+        return None
+    result = session.execute(
+        update(DetectionRun)
+        .where(DetectionRun.id == candidate.id, DetectionRun.status == "queued")
+        .values(status="running", started_at=now, heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return candidate.id if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def heartbeat(*, session: Session, run_id: str, now: datetime, stats: dict[str, Any] | None = None) -> bool:
+    """Refresh a running run's heartbeat; False if the run is no longer running (e.g. marked failed)."""
+    values: dict[str, Any] = {"heartbeat_at": now}
+    if stats is not None:
+        values["stats"] = stats
+    result = session.execute(
+        update(DetectionRun)
+        .where(DetectionRun.id == run_id, DetectionRun.status == "running")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def fail_stale_runs(*, session: Session, now: datetime, timeout: timedelta) -> list[str]:
+    """Mark runs left running by a dead worker (no heartbeat within ``timeout``) as failed."""
+    cutoff = now - timeout
+    stale = list(
+        session.scalars(
+            select(DetectionRun.id).where(
+                DetectionRun.status == "running",
+                or_(DetectionRun.heartbeat_at.is_(None), DetectionRun.heartbeat_at < cutoff),
+            )
+        )
+    )
+    if stale:
+        session.execute(
+            update(DetectionRun)
+            .where(DetectionRun.id.in_(stale), DetectionRun.status == "running")
+            .values(status="failed", finished_at=now, error="the worker stopped sending heartbeats (crashed or killed)")
+            .execution_options(synchronize_session=False)
+        )
+    return stale
+
+
+def finish_run(
+    *, session: Session, run_id: str, status: str, now: datetime, stats: dict[str, Any], error: str | None = None,
+    model_version: str | None = None,
+) -> bool:  # fmt: skip
+    """Close a running run; False if it was not running any more (its results must then not be kept)."""
+    result = session.execute(
+        update(DetectionRun)
+        .where(DetectionRun.id == run_id, DetectionRun.status == "running")
+        .values(status=status, finished_at=now, heartbeat_at=now, stats=stats, error=error, model_version=model_version)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+# ---- inputs of a run -----------------------------------------------------------------------------------------
+def max_event_id(*, session: Session) -> int:
+    return int(session.scalar(select(func.max(Event.id))) or 0)
+
+
+def newest_event_ts(*, session: Session) -> float | None:
+    value = session.scalar(select(func.max(Event.ts)))
+    return float(value) if value is not None else None
+
+
+def event_rows(
+    *, session: Session, columns: Sequence[str], min_ts: float | None = None, after_id: int = 0,
+    up_to_id: int | None = None, account_ids: Sequence[str] | None = None,
+) -> tuple[list[str], list[tuple[Any, ...]]]:  # fmt: skip
+    """Raw event rows (id first) for a run: newer than ``after_id``, at or after ``min_ts``, up to ``up_to_id``."""
+    selected = [Event.id, *(getattr(Event, name) for name in columns)]
+    query = select(*selected).where(Event.id > after_id)
+    if up_to_id is not None:
+        query = query.where(Event.id <= up_to_id)
+    if min_ts is not None:
+        query = query.where(Event.ts >= min_ts)
+    if account_ids is not None:
+        query = query.where(Event.account_id.in_(list(account_ids)))
+    result = session.connection().execute(query.order_by(Event.id))
+    return ["id", *columns], [tuple(row) for row in result]
+
+
+def account_rows(*, session: Session, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    query = select(*(getattr(Account, name) for name in columns)).where(Account.has_metadata.is_(True))
+    return [tuple(row) for row in session.connection().execute(query)]
+
+
+def all_account_ids(*, session: Session) -> list[str]:
+    return list(session.scalars(select(Account.account_id)))
+
+
+def account_activity(*, session: Session) -> dict[str, tuple[float | None, float | None]]:
+    query = select(Account.account_id, Account.first_seen, Account.last_seen)
+    return {aid: (first, last) for aid, first, last in session.execute(query)}
+
+
+def account_last_event_ids(*, session: Session) -> dict[str, int]:
+    return dict(session.execute(select(AccountState.account_id, AccountState.last_event_id)).tuples().all())
+
+
+def get_artifact(*, session: Session, name: str) -> DetectionArtifact | None:
+    return session.get(DetectionArtifact, name)
+
+
+# ---- a run's results (called inside the run's one final transaction) ---------------------------------------
+def replace_scores(*, session: Session, rows: Iterable[dict[str, Any]], keep_unlisted: bool = False) -> int:
+    """Replace the score table's rows by ``rows`` (or only the listed accounts' rows if ``keep_unlisted``)."""
+    rows = list(rows)
+    if keep_unlisted:
+        ids = [row["account_id"] for row in rows]
+        for start in range(0, len(ids), _WRITE_CHUNK):
+            chunk = ids[start : start + _WRITE_CHUNK]
+            session.execute(delete(AccountScore).where(AccountScore.account_id.in_(chunk)))
+    else:
+        session.execute(delete(AccountScore))
+    for start in range(0, len(rows), _WRITE_CHUNK):
+        session.execute(insert(AccountScore), rows[start : start + _WRITE_CHUNK])
+    return len(rows)
+
+
+def upsert_account_states(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    ids = [row["account_id"] for row in rows]
+    for start in range(0, len(ids), _WRITE_CHUNK):
+        session.execute(delete(AccountState).where(AccountState.account_id.in_(ids[start : start + _WRITE_CHUNK])))
+    for start in range(0, len(rows), _WRITE_CHUNK):
+        session.execute(insert(AccountState), list(rows[start : start + _WRITE_CHUNK]))
+
+
+def clear_account_states(*, session: Session) -> None:
+    session.execute(delete(AccountState))
+
+
+def put_artifact(*, session: Session, artifact: DetectionArtifact) -> None:
+    session.merge(artifact)
+
+
+def add_cluster(*, session: Session, cluster: Cluster) -> None:
+    session.add(cluster)
+
+
+def replace_members(*, session: Session, members: dict[str, Sequence[str]]) -> None:
+    """cluster_members becomes exactly ``members`` (cluster_id → account ids)."""
+    session.execute(delete(ClusterMember))
+    rows = [{"cluster_id": cid, "account_id": aid} for cid, accounts in members.items() for aid in accounts]
+    for start in range(0, len(rows), _WRITE_CHUNK * 5):
+        session.execute(insert(ClusterMember), rows[start : start + _WRITE_CHUNK * 5])
+
+
+def add_history(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(ClusterHistory), list(rows))
+
+
+# ---- labels and models ---------------------------------------------------------------------------------------
+def reviews(*, session: Session) -> list[Review]:
+    """Every verdict, oldest first (a later verdict on a cluster supersedes an earlier one)."""
+    return list(session.scalars(select(Review).order_by(Review.created_at, Review.id)))
+
+
+def list_models(*, session: Session) -> list[ModelVersion]:
+    return list(session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc())))
+
+
+def get_model(*, session: Session, version: str) -> ModelVersion | None:
+    return session.get(ModelVersion, version)
+
+
+def model_with_status(*, session: Session, status: str) -> ModelVersion | None:
+    query = select(ModelVersion).where(ModelVersion.status == status).order_by(ModelVersion.created_at.desc())
+    return session.scalars(query.limit(1)).first()
+
+
+def add_model(*, session: Session, model: ModelVersion) -> ModelVersion:
+    session.add(model)
+    session.flush()
+    return model
+
+
+def set_model_status(*, session: Session, versions: Sequence[str], status: str) -> None:
+    session.execute(
+        update(ModelVersion).where(ModelVersion.version.in_(list(versions))).values(status=status)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip

@@ -1,0 +1,154 @@
+"""Reasons: the terms that moved a score most, with their values, contributions and a plain sentence.
+
+A contribution is the term's share of the score: hazards add up, so a term holding ``h`` of a total hazard ``H``
+is credited ``risk * h / H``; the contributions of all terms sum to the risk score.  Reasons are sorted by
+contribution; terms that contributed nothing are left out, and an account nothing moved gets one reason saying so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from detectors.scoring.clusters import ClusterScorer
+from detectors.scoring.model import ANOMALY_TERM, CLUSTER_TERM, Scores
+from detectors.scoring.prior import PriorModel, Term
+
+Reason = dict[str, Any]
+MAX_REASONS = 5
+MIN_CONTRIBUTION = 0.005
+
+
+def format_value(value: float, unit: str) -> str:
+    if unit == "share":
+        return f"{value:.0%}"
+    if unit == "hours":
+        return f"{value:.1f}"
+    if unit == "days":
+        return f"{value:.1f}"
+    if unit in {"count", "rate"}:
+        return f"{value:,.1f}" if value < 10 else f"{value:,.0f}"
+    return f"{value:.2f}"
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def _prior_sentence(term: Term, value: float, median: float) -> str:
+    shown, typical = format_value(value, term.unit), format_value(median, term.unit)
+    return f"{shown} {term.text} (typical account: {typical})"
+
+
+def account_reasons(
+    scores: Scores,
+    features: pd.DataFrame,
+    prior: PriorModel,
+    *,
+    cluster_ids: Mapping[str, str] | None = None,
+    cluster_evidence: Mapping[str, list[dict[str, Any]]] | None = None,
+    limit: int = MAX_REASONS,
+) -> dict[str, list[Reason]]:
+    """account_id → reasons, for every account of ``scores``."""
+    terms = scores.account_terms
+    total = terms.sum(axis=1).to_numpy()
+    risk = scores.accounts["risk_score"].to_numpy()
+    share = np.divide(risk, total, out=np.zeros_like(risk), where=total > 0)
+    contributions = terms.to_numpy() * share[:, None]
+    names = list(terms.columns)
+    inputs = prior.values(features.reindex(terms.index))
+    order = np.argsort(-contributions, axis=1, kind="stable")[:, :limit]
+    accounts = scores.accounts
+    out: dict[str, list[Reason]] = {}
+    for row, account_id in enumerate(terms.index):
+        reasons: list[Reason] = []
+        for column in order[row]:
+            contribution = float(contributions[row, column])
+            if contribution < MIN_CONTRIBUTION:
+                break
+            name = names[column]
+            if name == CLUSTER_TERM:
+                label = str(accounts["cluster_label"].iat[row])
+                size = int(scores.clusters.at[label, "size"])
+                reasons.append(_cluster_reason(label, size, float(accounts["cluster_score"].iat[row]), contribution,
+                                               cluster_ids, cluster_evidence))  # fmt: skip
+            elif name == ANOMALY_TERM:
+                pct = float(accounts["anomaly_percentile"].iat[row])
+                text = f"more unusual than {pct:.1%} of accounts across all features (isolation forest)"
+                reasons.append(_reason("anomaly_percentile", round(pct, 4), contribution, text))
+            else:
+                term = prior.term(name)
+                value = float(inputs[name].iat[row])
+                text = _prior_sentence(term, value, prior.center_[name])
+                reasons.append(_reason(name, round(value, 4), contribution, text))
+        if not reasons:
+            reasons.append(_reason(
+                "risk_score", round(float(risk[row]), 4), round(float(risk[row]), 4),
+                "no feature is outside the population's normal range and the account is in no suspicious cluster",
+            ))  # fmt: skip
+        out[str(account_id)] = reasons
+    return out
+
+
+def _cluster_reason(
+    label: str,
+    size: int,
+    score: float,
+    contribution: float,
+    cluster_ids: Mapping[str, str] | None,
+    cluster_evidence: Mapping[str, list[dict[str, Any]]] | None,
+) -> Reason:
+    cluster_id = (cluster_ids or {}).get(label, label)
+    text = f"member of cluster {cluster_id} ({size} accounts, cluster score {score:.2f})"
+    evidence = (cluster_evidence or {}).get(label) or []
+    if evidence:
+        text += ": " + "; ".join(str(entry["text"]) for entry in evidence[:2])
+    return _reason("cluster_score", round(score, 4), contribution, text)
+
+
+def cluster_reasons(
+    scores: Scores, scorer: ClusterScorer, *, limit: int = MAX_REASONS
+) -> dict[str, list[Reason]]:
+    """cluster label → its top reasons (cluster terms and the members' own risk)."""
+    terms = scores.cluster_terms
+    clusters = scores.clusters
+    out: dict[str, list[Reason]] = {}
+    for label in terms.index:
+        hazards = terms.loc[label]
+        total = float(hazards.sum())
+        score = float(clusters.at[label, "score"])
+        reasons: list[Reason] = []
+        for name, hazard in hazards.sort_values(ascending=False, kind="stable").items():
+            contribution = score * float(hazard) / total if total > 0 else 0.0
+            if contribution < MIN_CONTRIBUTION or len(reasons) >= limit:
+                break
+            if name == "members":
+                value = 1.0 - math.exp(-float(clusters.at[label, "member_hazard"]))
+                text = f"members' own traffic: mean prior risk {value:.2f}"
+                reasons.append(_reason("member_prior_risk", round(value, 4), contribution, text))
+                continue
+            term = scorer.term(str(name))
+            raw = _number(scores.cluster_values.at[label, name])
+            text = term.text.format(value=raw if raw is not None else float("nan"))
+            reasons.append(_reason(term.name, round(raw, 4) if raw is not None else None, contribution, text))
+        if not reasons:
+            reasons.append(_reason("cluster_score", round(score, 4), round(score, 4),
+                                   "linked accounts whose traffic and coordination look ordinary"))  # fmt: skip
+        if bool(clusters.at[label, "benign"]):
+            reasons.append(_reason("benign_organisation", 1.0, 0.0,
+                                   "most members belong to one declared organisation and show little extraction "
+                                   "intent: not flagged"))  # fmt: skip
+        out[str(label)] = reasons
+    return out
+
+
+def _reason(feature: str, value: float | str | None, contribution: float, text: str) -> Reason:
+    return {"feature": feature, "value": value, "contribution": round(float(contribution), 4), "text": text}

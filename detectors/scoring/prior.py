@@ -1,0 +1,194 @@
+"""The label-free prior: documented weights over features normalised against the population.
+
+Every term reads one feature and turns it into a *strength* in [0, 1] with a robust z-score against the
+population: ``z = (x - median) / scale``, ``scale = max(1.4826 * MAD, min_scale)`` (``min_scale`` is the smallest
+difference that counts as one unit of deviation, so a feature almost every account has at 0 does not turn a tiny
+value into a huge z), and ``strength = clip((z - 2) / (6 - 2), 0, 1)``: nothing inside two robust standard
+deviations of the population, full strength from six.  Per-request rates are first shrunk towards 0 for accounts
+with few requests (``rate * n / (n + 20)``).  A term adds ``weight * strength`` to the account's *hazard*; the risk
+is ``1 - exp(-hazard)``, so terms add up like independent pieces of evidence.
+
+Terms come in three groups:
+
+* ``intent`` — what the prompts ask for: step-by-step reasoning, rubric grading, several high-temperature samples
+  per prompt.  These are the hallmarks of harvesting training data (or using the model as a reward model) and
+  count on their own, but the group adds at most ``INTENT_CAP`` (0.63 risk): app backends with a reasoning system
+  prompt and eval runners ask for reasoning too.
+* ``shape`` — what a harvest looks like: broad topic coverage, round-the-clock single-turn collection, long
+  outputs, sweeps, a fast pivot to a new model.  Batch jobs, eval runners and coding agents show
+  some of these, so the group is *gated* by intent: each term is multiplied by the account's intent strength
+  (its strongest intent term), and says nothing about an account whose prompts are ordinary.
+* ``infrastructure`` — concealment: rotating residential proxies, hosting or VPN exits, brand-new accounts.
+  Gated by intent as well (app backends live on cloud IPs; mobile users rotate through CGNAT).
+
+So a lone heavy user, a batch job or a corporate NAT scores low however unusual it is, and an account needs both
+extraction-shaped prompts and the shape or concealment of a harvest to reach the review threshold (0.8, a hazard
+of 1.61) on its own.  Evidence that several accounts act as one (linking) is weighed by
+:mod:`detectors.scoring.clusters`, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Self
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+Group = Literal["intent", "shape", "infrastructure"]
+Unit = Literal["share", "count", "rate", "hours", "days", "score"]
+
+Z_START = 2.0
+Z_FULL = 6.0
+MAD_TO_SIGMA = 1.4826
+# Rates of accounts with few requests are shrunk towards 0 by this many pseudo-requests (empirical-Bayes style):
+# one step-by-step question among five requests is not a 20% elicitation rate.
+PSEUDO_REQUESTS = 20.0
+# The intent group as a whole adds at most this hazard (0.63 risk): intent alone never reaches the flag threshold.
+INTENT_CAP = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    feature: str
+    weight: float
+    group: Group
+    min_scale: float
+    unit: Unit
+    text: str  # completes "{value} ..." e.g. "of requests ask for step-by-step reasoning"
+    riskier: Literal["higher", "lower"] = "higher"
+    shrink: bool = False  # a per-request rate: shrink it for accounts with few requests
+
+
+# Weights are hazards at full strength (see the module docstring for the groups and the gate).
+DEFAULT_TERMS: tuple[Term, ...] = (
+    # intent: what the prompts ask for
+    Term("cot_elicitation_rate", 0.8, "intent", 0.03, "share", "of requests ask for step-by-step reasoning",
+         shrink=True),
+    Term("rubric_prompt_rate", 0.7, "intent", 0.03, "share", "of requests ask the model to grade or score answers",
+         shrink=True),
+    Term("multi_sample_high_temperature_share", 0.5, "intent", 0.03, "share",
+         "of requests sample several completions at high temperature", shrink=True),
+    # shape of a harvest (gated): broad coverage, round-the-clock single-turn collection, sweeps, pivots
+    Term("topic_breadth", 0.5, "shape", 0.1, "share", "of the population's topics covered"),
+    Term("active_hours_per_active_day", 0.35, "shape", 2.0, "hours", "active hours per active day"),
+    Term("single_turn_share", 0.15, "shape", 0.1, "share", "of requests are single-turn"),
+    Term("max_tokens_saturation_share", 0.15, "shape", 0.05, "share",
+         "of responses run into max_tokens (harvesting long outputs)", shrink=True),
+    Term("topic_late_novelty_share", 0.15, "shape", 0.1, "share",
+         "of topics first appear late in the window (a sweep that keeps moving on)"),
+    Term("successive_distance_nonnormality", 0.15, "shape", 0.1, "score",
+         "non-normality of distances between successive prompts (PRADA-style probing)"),
+    Term("new_model_traffic_share_24h", 0.25, "shape", 0.1, "share",
+         "of traffic moved to a newly released model within 24 h"),
+    # concealment (gated)
+    Term("ip_single_use_share", 0.3, "infrastructure", 0.1, "share",
+         "of IP addresses used for a single request (rotating proxy exits)", shrink=True),
+    Term("ip_distinct_per_day", 0.2, "infrastructure", 2.0, "count", "distinct IP addresses per day"),
+    Term("hosting_traffic_share", 0.2, "infrastructure", 0.1, "share",
+         "of traffic from cloud, data-centre or VPN addresses"),
+    Term("account_age_days_at_first_request", 0.15, "infrastructure", 30.0, "days",
+         "days old at its first request", riskier="lower"),
+    Term("ip_country_mismatch_share", 0.1, "infrastructure", 0.1, "share",
+         "of traffic from a country other than the account's", shrink=True),
+)  # fmt: skip
+
+
+def robust_center_scale(values: npt.NDArray[np.float64], min_scale: float) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, float(min_scale)
+    median = float(np.median(finite))
+    mad = float(np.median(np.abs(finite - median))) * MAD_TO_SIGMA
+    return median, max(mad, float(min_scale))
+
+
+def _column(frame: pd.DataFrame, name: str) -> npt.NDArray[np.float64]:
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return np.asarray(frame[name].to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
+
+
+class PriorModel(BaseEstimator):  # type: ignore[misc]
+    """Population-normalised, documented-weight hazard per account (higher = riskier).
+
+    ``fit(features)`` learns each term's median and robust scale from the population; ``hazards(features)``
+    gives one column per term (gating applied); ``score`` is ``1 - exp(-sum)``.  Terms whose feature is absent
+    from the frame are inactive; NaN values contribute nothing.
+    """
+
+    def __init__(self, terms: Sequence[Term] = DEFAULT_TERMS) -> None:
+        self.terms = terms
+
+    def fit(self, features: pd.DataFrame, y: Any = None) -> Self:
+        if not isinstance(features, pd.DataFrame):
+            raise TypeError("PriorModel.fit expects the feature DataFrame")
+        self.terms_ = tuple(term for term in self.terms if term.feature in features.columns)
+        self.center_: dict[str, float] = {}
+        self.scale_: dict[str, float] = {}
+        inputs = self.values(features)
+        for term in self.terms_:
+            values = inputs[term.feature].to_numpy()
+            self.center_[term.feature], self.scale_[term.feature] = robust_center_scale(values, term.min_scale)
+        return self
+
+    def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
+        return np.asarray([term.feature for term in self.terms_], dtype=object)
+
+    def values(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Each term's input: the feature, shrunk for rates of accounts with few requests."""
+        counts = _column(features, "request_count")
+        reliability = np.where(np.isnan(counts), 1.0, counts / (counts + PSEUDO_REQUESTS))
+        out = {}
+        for term in self.terms_:
+            values = _column(features, term.feature)
+            out[term.feature] = values * reliability if term.shrink else values
+        return pd.DataFrame(out, index=features.index, dtype="float64")
+
+    def strengths(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Per term, the robust-z strength in [0, 1] before weights and gating."""
+        inputs = self.values(features)
+        out = {}
+        for term in self.terms_:
+            values = inputs[term.feature].to_numpy()
+            z = (values - self.center_[term.feature]) / self.scale_[term.feature]
+            if term.riskier == "lower":
+                z = -z
+            out[term.feature] = np.nan_to_num(np.clip((z - Z_START) / (Z_FULL - Z_START), 0.0, 1.0), nan=0.0)
+        return pd.DataFrame(out, index=features.index, dtype="float64")
+
+    def hazards(self, features: pd.DataFrame) -> pd.DataFrame:
+        strength = self.strengths(features)
+        intent_terms = [t.feature for t in self.terms_ if t.group == "intent"]
+        gate = strength[intent_terms].max(axis=1) if intent_terms else pd.Series(0.0, index=features.index)
+        out = {}
+        for term in self.terms_:
+            value = strength[term.feature] * term.weight
+            out[term.feature] = value if term.group == "intent" else value * gate
+        hazards = pd.DataFrame(out, index=features.index, dtype="float64")
+        if intent_terms:
+            # cap the intent group, scaling its terms down together so each keeps its share of the explanation
+            total = hazards[intent_terms].sum(axis=1)
+            factor = (INTENT_CAP / total.where(total > INTENT_CAP)).fillna(1.0)
+            hazards[intent_terms] = hazards[intent_terms].mul(factor, axis=0)
+        return hazards
+
+    def intent(self, features: pd.DataFrame) -> pd.Series:
+        """The gate: the strongest intent term's strength, in [0, 1]."""
+        strength = self.strengths(features)
+        intent_terms = [t.feature for t in self.terms_ if t.group == "intent"]
+        if not intent_terms:
+            return pd.Series(0.0, index=features.index)
+        return strength[intent_terms].max(axis=1)
+
+    def score(self, features: pd.DataFrame) -> pd.Series:
+        return 1.0 - np.exp(-self.hazards(features).sum(axis=1))
+
+    def term(self, feature: str) -> Term:
+        for term in self.terms_:
+            if term.feature == feature:
+                return term
+        raise KeyError(feature)

@@ -1,0 +1,148 @@
+"""The supervised model trained from analysts' verdicts, and how it is judged against the current one.
+
+Labels come from reviews of clusters (confirmed → members positive, dismissed → negative).  The model is a
+histogram gradient-boosting classifier (it handles missing features natively) wrapped in a cross-validated
+sigmoid calibration, so its output is a probability that can stand in for the prior's risk at the same thresholds.
+Its inputs are the account features plus the label-free model's own outputs (:func:`model_inputs`), so it starts
+from what the prior already knows and learns corrections from the team's decisions.
+
+Explanations are occlusion attributions: a feature's contribution is how much the probability drops when that
+feature is replaced by its population median (computed for the model's most important features only, to keep
+runs fast).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from detectors.scoring.model import Scores
+
+MODEL_INPUT_SCORES = ("own_score", "prior_hazard", "intent", "anomaly_percentile", "cluster_score")
+EXPLAINED_FEATURES = 12
+
+
+def model_inputs(features: pd.DataFrame, scores: Scores) -> pd.DataFrame:
+    """The supervised model's input matrix: features plus the prior's outputs and the cluster's size and score."""
+    accounts = scores.accounts.reindex(features.index)
+    extra = accounts[list(MODEL_INPUT_SCORES)].astype("float64")
+    size = accounts["cluster_label"].map(scores.clusters["size"]).astype("float64").fillna(1.0)
+    return pd.concat([features.astype("float64"), extra.assign(cluster_size=size)], axis=1)
+
+
+class SupervisedRiskModel(BaseEstimator):  # type: ignore[misc]
+    def __init__(
+        self,
+        max_iter: int = 200,
+        learning_rate: float = 0.08,
+        max_leaf_nodes: int = 15,
+        min_samples_leaf: int = 5,
+        cv: int = 3,
+        random_state: int = 0,
+    ) -> None:
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.cv = cv
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: pd.Series | npt.ArrayLike) -> Self:
+        labels = np.asarray(y, dtype=np.int64)
+        if len(labels) != len(X):
+            raise ValueError("X and y have different lengths")
+        counts = np.bincount(labels, minlength=2)
+        if counts.size != 2 or counts.min() < 2:
+            raise ValueError(f"need at least 2 labels of each class, got {counts.tolist()}")
+        self.columns_ = list(X.columns)
+        matrix = X.to_numpy(dtype="float64", na_value=np.nan)
+        self.medians_ = np.nan_to_num(np.nanmedian(matrix, axis=0), nan=0.0) if len(matrix) else np.zeros(0)
+        booster = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=min(self.min_samples_leaf, max(1, int(counts.min()) // 2)),
+            random_state=self.random_state,
+        )  # fmt: skip
+        folds = int(min(self.cv, counts.min()))
+        self.model_ = CalibratedClassifierCV(booster, method="sigmoid", cv=folds).fit(matrix, labels)
+        self.importance_ = self._importance(matrix)
+        self.n_labels_ = len(labels)
+        self.n_positive_ = int(counts[1])
+        return self
+
+    def _matrix(self, X: pd.DataFrame) -> npt.NDArray[np.float64]:
+        return X.reindex(columns=self.columns_).to_numpy(dtype="float64", na_value=np.nan)
+
+    def predict_proba(self, X: pd.DataFrame) -> pd.Series:
+        if len(X) == 0:
+            return pd.Series([], index=X.index, dtype="float64")
+        proba = self.model_.predict_proba(self._matrix(X))[:, 1]
+        return pd.Series(proba, index=X.index, dtype="float64")
+
+    def _importance(self, matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Mean absolute occlusion effect per column on the training rows (a cheap, model-agnostic importance)."""
+        base = self.model_.predict_proba(matrix)[:, 1]
+        effects = np.zeros(matrix.shape[1])
+        for column in range(matrix.shape[1]):
+            occluded = matrix.copy()
+            occluded[:, column] = self.medians_[column]
+            effects[column] = float(np.mean(np.abs(base - self.model_.predict_proba(occluded)[:, 1])))
+        return effects
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per account, the probability lost when each of the most important features is set to its median."""
+        matrix = self._matrix(X)
+        base = self.model_.predict_proba(matrix)[:, 1] if len(matrix) else np.zeros(0)
+        top = np.argsort(-self.importance_)[:EXPLAINED_FEATURES]
+        out = {}
+        for column in top:
+            occluded = matrix.copy()
+            occluded[:, column] = self.medians_[column]
+            effect = base - self.model_.predict_proba(occluded)[:, 1] if len(matrix) else np.zeros(0)
+            out[self.columns_[column]] = effect
+        return pd.DataFrame(out, index=X.index, dtype="float64")
+
+    def explain(self, X: pd.DataFrame, *, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
+        proba = self.predict_proba(X)
+        effects = self.contributions(X)
+        out: dict[str, list[dict[str, Any]]] = {}
+        for account_id, row in effects.iterrows():
+            reasons = []
+            positive = row[row > 0.005].sort_values(ascending=False)[:limit]
+            for feature, effect in positive.items():
+                value = X.at[account_id, feature]
+                shown = None if pd.isna(value) else round(float(value), 4)
+                text = (f"{feature} = {shown} raises the supervised model's probability by {effect:.2f} "
+                        f"against a typical value")  # fmt: skip
+                reasons.append({"feature": str(feature), "value": shown, "contribution": round(float(effect), 4),
+                                "text": text})  # fmt: skip
+            if not reasons:
+                reasons.append({"feature": "risk_score", "value": round(float(proba[account_id]), 4),
+                                "contribution": round(float(proba[account_id]), 4),
+                                "text": "no single feature moves the supervised model's probability much"})
+            out[str(account_id)] = reasons
+        return out
+
+
+def evaluate(y_true: npt.ArrayLike, scores: npt.ArrayLike, *, max_fpr: float = 0.001) -> dict[str, float]:
+    """Average precision, ROC AUC and recall at the largest threshold keeping the false-positive rate <= max_fpr."""
+    y = np.asarray(y_true, dtype=np.int64)
+    s = np.nan_to_num(np.asarray(scores, dtype="float64"), nan=0.0)
+    if y.size == 0 or y.min() == y.max():
+        return {"n": float(y.size), "average_precision": float("nan"), "roc_auc": float("nan"),
+                "recall_at_fpr": float("nan")}  # fmt: skip
+    negatives = np.sort(s[y == 0])[::-1]
+    allowed = int(np.floor(max_fpr * negatives.size))
+    threshold = negatives[allowed] if allowed < negatives.size else -np.inf
+    return {
+        "n": float(y.size),
+        "average_precision": float(average_precision_score(y, s)),
+        "roc_auc": float(roc_auc_score(y, s)),
+        "recall_at_fpr": float(np.mean(s[y == 1] > threshold)),
+    }
