@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from app.simulation.clock import DAY, HOUR, LEISURE_HOURS, pick_country
+from app.simulation.clock import DAY, HOUR, LEISURE_HOURS, offset_of, pick_country
 from app.simulation.draw import hex_id, pick, poisson_times
 from app.simulation.network import client
 from app.simulation.personas import COMMON_WEBMAIL, card, company_domain, created_before, webmail
@@ -30,7 +30,9 @@ class Crew:
 
     def __init__(self, world: World, rng: np.random.Generator, campaign_id: str, p: dict[str, Any], n: int) -> None:
         self.world, self.rng, self.campaign_id, self.p, self.n = world, rng, campaign_id, p, n
-        self.cards = [card(rng) for _ in range(max(1, int(p["payment_cards"])))]
+        # payment_cards, like accounts, is a count at scale 1: keep the accounts-per-card ratio
+        cards = round(float(p["payment_cards"]) * n / max(float(p["accounts"]), 1.0))
+        self.cards = [card(rng) for _ in range(min(n, max(1, cards)))]
         self.client = client(rng, "script")
         self.catch_all = [f"{hex_id(rng, '', 3)}-mail.{pick(rng, ('xyz', 'online', 'site', 'top'))}" for _ in range(2)]
         self.proxies = (
@@ -60,6 +62,7 @@ class Crew:
             email_domain=email, payment=self.cards[len(self.accounts) % len(self.cards)], channel=channel,
             tier=tier, campaign=self.campaign_id,
         )  # fmt: skip
+        acct.notes["ip"] = self.world.ips.residential_ip(rng, country)  # archetypes may override
         self.sweeps[acct.account_id] = Sweep(rng, shard=shard, shards=self.n)
         self.accounts.append(acct)
         return acct
@@ -146,7 +149,8 @@ def hydra(crew: Crew) -> None:
     for i in range(crew.n):
         replacement = i >= crew.n - replacements
         created = (second_wave if replacement else first_wave) + rng.random() * burst
-        acct = crew.member(created, shard=i, country=pick(rng, PROXY_COUNTRIES), offset=0.0)
+        country = str(pick(rng, PROXY_COUNTRIES))  # claimed to match the proxy exits
+        acct = crew.member(created, shard=i, country=country, offset=offset_of(country))
         banned = i < replacements  # the accounts the replacements stand in for
         lifetimes.append((acct, second_wave - rng.random() * 12 * HOUR if banned else math.inf))
     ticks = operator_ticks(world, rng, p, offset=float(rng.choice([-5.0, 1.0, 3.0, 8.0])))

@@ -21,14 +21,21 @@ def weighted(rng: np.random.Generator, weights: dict[str, float]) -> str:
 
 
 def hex_id(rng: np.random.Generator, prefix: str, nbytes: int = 8) -> str:
-    return prefix + rng.bytes(nbytes).hex()
+    # scalar integers draws are several times faster than Generator.bytes
+    value = int(rng.integers(0, 1 << 64, dtype=np.uint64))
+    return f"{prefix}{value:016x}"[: len(prefix) + 2 * nbytes]
 
 
-def uuid4(rng: np.random.Generator) -> str:
-    raw = bytearray(rng.bytes(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
+def random_words(rng: np.random.Generator, n: int = 512) -> list[int]:
+    """A batch of 64-bit draws (one vector draw is far cheaper than many scalar ones)."""
+    return [int(x) for x in rng.integers(0, 1 << 64, size=n, dtype=np.uint64)]
+
+
+def uuid4(high: int, low: int) -> str:
+    """A version-4 UUID from two 64-bit random words."""
+    high = (high & ~(0xF << 12)) | (0x4 << 12)  # version 4
+    low = (low & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    h = f"{high:016x}{low:016x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -43,3 +50,14 @@ def poisson_times(rng: np.random.Generator, start: float, end: float, rate_per_s
         return np.empty(0)
     count = int(rng.poisson((end - start) * rate_per_s))
     return np.sort(start + rng.random(count) * (end - start))
+
+
+def quota(rng: np.random.Generator, n: int, share: float) -> list[bool]:
+    """Exactly ``round(n * share)`` True values (at least one when share > 0), in random order.
+
+    Used for persona variants so that every variant exists even in a small population.
+    """
+    k = min(n, max(1 if share > 0 else 0, round(n * share)))
+    flags = np.zeros(n, dtype=bool)
+    flags[:k] = True
+    return [bool(f) for f in rng.permutation(flags)]

@@ -49,7 +49,7 @@ CLOUD: dict[str, tuple[str, ...]] = {
     "azure": ("20.40.0.0/14", "40.76.0.0/15"), "digitalocean": ("159.65.0.0/16", "167.99.0.0/16", "139.59.0.0/16"),
     "hetzner": ("5.9.0.0/16",), "ovh": ("51.75.0.0/16",),
 }  # fmt: skip
-CGNAT_IPS_PER_CARRIER = 4
+CGNAT_IPS_PER_CARRIER = 2
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -203,8 +203,8 @@ _CLIENT_FAMILIES: dict[str, tuple[tuple[str, ...], str, float]] = {
 }  # fmt: skip
 
 CLIENT_MIXES: dict[str, dict[str, float]] = {
-    "desktop": {"chrome": 0.35, "firefox": 0.1, "safari": 0.1, "openai-python": 0.2, "openai-node": 0.1, "curl": 0.05,
-                "httpx": 0.1},
+    "desktop": {"chrome": 0.3, "firefox": 0.08, "safari": 0.08, "openai-python": 0.2, "async-python": 0.05,
+                "openai-node": 0.1, "curl": 0.04, "httpx": 0.08, "requests": 0.07},
     "mobile": {"ios-app": 0.55, "android-app": 0.45},
     "server": {"openai-python": 0.35, "openai-node": 0.2, "httpx": 0.15, "requests": 0.1, "go": 0.1, "axios": 0.1},
     "script": {"openai-python": 0.4, "async-python": 0.25, "httpx": 0.15, "requests": 0.2},

@@ -14,7 +14,7 @@ import numpy as np
 from app.simulation import vocabulary as v
 from app.simulation.clock import DAY, HOUR, LEISURE_HOURS, pick_country
 from app.simulation.config import SimulationConfig
-from app.simulation.draw import hex_id, pick
+from app.simulation.draw import hex_id, pick, quota
 from app.simulation.network import client
 from app.simulation.sessions import chat_session, session_starts, shaped_times, trimmed
 from app.simulation.world import MODEL_MINI, MODEL_NEW, World
@@ -124,13 +124,12 @@ def casual(world: World, rng: np.random.Generator, p: dict[str, Any], config: Si
         if cgnat is not None:
             acct.group = f"cgnat:{cgnat[0]}"
         power = rng.random() < p["power_user_share"]
-        active = 0.85 if power else float(rng.beta(1.5, 4.0))
+        active = 0.9 if power else float(rng.beta(1.5, 4.0))
+        sessions = float(rng.uniform(3.0, 7.0)) if power else 1.4
         system = world.prompts.plain_system(rng) if rng.random() < 0.2 else None
         interests = [pick(rng, v.ALL_TOPICS) for _ in range(4)]
         typo_rate = float(rng.random() * 0.15)
-        for start in session_starts(
-            world, acct, rng, LEISURE_HOURS, active_prob=active, sessions_mean=3.0 if power else 1.4
-        ):
+        for start in session_starts(world, acct, rng, LEISURE_HOURS, active_prob=active, sessions_mean=sessions):
             if rng.random() < 0.04:  # DHCP lease changes now and then
                 home = ips.residential_ip(rng, country)
             if cgnat is not None and rng.random() < 0.7:
@@ -145,7 +144,7 @@ def casual(world: World, rng: np.random.Generator, p: dict[str, Any], config: Si
                 acct,
                 rng,
                 start,
-                turns=int(rng.geometric(0.35)),
+                turns=int(rng.geometric(0.2 if power else 0.35)),
                 ip=ip,
                 system=system,
                 topic=topic,
@@ -155,7 +154,9 @@ def casual(world: World, rng: np.random.Generator, p: dict[str, Any], config: Si
 
 def app_backend(world: World, rng: np.random.Generator, p: dict[str, Any], config: SimulationConfig) -> None:
     """A product built on the API: cloud IPs, one system prompt, its end users' questions."""
-    for _ in range(config.scaled(p["accounts"], 3)):
+    n = config.scaled(p["accounts"], 3)
+    cot_systems, end_user_ids = quota(rng, n, p["cot_system_share"]), quota(rng, n, p["end_user_id_share"])
+    for index in range(n):
         country, offset = pick_country(rng)
         acct = world.account(
             rng, persona="app_backend", created_ts=created_before(world, rng, 200.0), country=country, offset=offset,
@@ -165,13 +166,13 @@ def app_backend(world: World, rng: np.random.Generator, p: dict[str, Any], confi
         )  # fmt: skip
         provider = world.ips.cloud_provider(rng)
         pool = [world.ips.cloud_ip(rng, provider) for _ in range(int(rng.integers(1, 4)))]
-        cot = rng.random() < p["cot_system_share"]  # tutoring apps ask for step-by-step in their system prompt
+        cot = cot_systems[index]  # tutoring apps ask for step-by-step in their system prompt
         system = world.prompts.cot_system(rng) if cot else world.prompts.plain_system(rng)
         acct.temperature = float(pick(rng, (0.2, 0.3, 0.7, 0.7, 1.0)))
         if rng.random() < 0.3:  # teams that ship the new model the day it is out
             acct.adopt_at = world.window.release + rng.uniform(2.0, 30.0) * HOUR
             acct.adopt_share = 1.0
-        end_users = int(rng.integers(20, 400)) if rng.random() < p["end_user_id_share"] else 0
+        end_users = int(rng.integers(20, 400)) if end_user_ids[index] else 0
         rate = p["requests_per_day"] * math.exp(0.9 * rng.standard_normal())
         for ts in shaped_times(world, rng, offset, rate, LEISURE_HOURS):
             history: list[dict[str, Any]] = [{"role": "system", "content": system}]
@@ -204,7 +205,9 @@ _BATCH_WRAPPERS = (
 
 def batch_job(world: World, rng: np.random.Generator, p: dict[str, Any], config: SimulationConfig) -> None:
     """Enterprise cron jobs: thousands of templated single-turn requests a night, from the cloud."""
-    for _ in range(config.scaled(p["accounts"], 2)):
+    n = config.scaled(p["accounts"], 2)
+    wrapping = quota(rng, n, p["corpus_template_share"])
+    for index in range(n):
         country, offset = pick_country(rng)
         acct = world.account(
             rng, persona="batch_job", created_ts=created_before(world, rng, 300.0), country=country, offset=offset,
@@ -215,7 +218,7 @@ def batch_job(world: World, rng: np.random.Generator, p: dict[str, Any], config:
         acct.model = MODEL_MINI if rng.random() < 0.4 else acct.model
         provider = world.ips.cloud_provider(rng)
         pool = [world.ips.cloud_ip(rng, provider) for _ in range(int(rng.integers(1, 3)))]
-        wraps_instructions = rng.random() < p["corpus_template_share"]
+        wraps_instructions = wrapping[index]
         template = pick(rng, _BATCH_WRAPPERS) if wraps_instructions else world.prompts.batch_template(rng)
         system = "You are a data-processing assistant. Follow the format exactly." if rng.random() < 0.5 else None
         cron_hour = float(pick(rng, (1.0, 2.0, 3.0, 4.0, 9.0, 13.0))) + int(rng.integers(0, 4)) * 0.25
@@ -249,7 +252,10 @@ def eval_runner(world: World, rng: np.random.Generator, p: dict[str, Any], confi
     """Benchmark runs: bursts of broad-coverage questions, temperature 0, often "think step by step"."""
     shared = [_benchmark(world, rng, int(p["questions"]), human=i == 0) for i in range(int(p["shared_benchmarks"]))]
     window = world.window
-    for _ in range(config.scaled(p["accounts"], 3)):
+    n = config.scaled(p["accounts"], 3)
+    judges, pass_at_k = quota(rng, n, p["judge_share"]), quota(rng, n, p["pass_at_k_share"])
+    cots, new_model = quota(rng, n, p["cot_share"]), quota(rng, n, p["new_model_share"])
+    for index in range(n):
         country, offset = pick_country(rng)
         acct = world.account(
             rng, persona="eval_runner", created_ts=created_before(world, rng, 250.0), country=country, offset=offset,
@@ -259,14 +265,14 @@ def eval_runner(world: World, rng: np.random.Generator, p: dict[str, Any], confi
         acct.stream, acct.adopt_at, acct.error_rate = False, math.inf, 0.008
         own = _benchmark(world, rng, int(p["questions"]) // 2, human=False)
         suites = [pick(rng, shared)] + ([own] if rng.random() < 0.6 else [])
-        cot = rng.random() < p["cot_share"]
+        cot = cots[index]
         suffix = "Let's think step by step." if rng.random() < 0.7 else world.prompts.cot_suffix(rng)
-        mode = "judge" if rng.random() < p["judge_share"] else ("pass@k" if rng.random() < p["pass_at_k_share"] else "")
+        mode = "judge" if judges[index] else ("pass@k" if pass_at_k[index] else "")
         temperature = 0.8 if mode == "pass@k" else 0.0
         ip_pool = [world.ips.cloud_ip(rng)] if rng.random() < 0.6 else [world.ips.residential_ip(rng, country)]
         run_starts = [window.start + rng.random() * (window.end - window.start) for _ in range(int(p["runs"]))]
         models = [acct.model] * len(run_starts)
-        if rng.random() < p["new_model_share"]:  # everybody benchmarks the new model on release day
+        if new_model[index]:  # everybody benchmarks the new model on release day
             run_starts.append(window.release + rng.uniform(1.0, 20.0) * HOUR)
             models.append(MODEL_NEW)
         for start, model in zip(run_starts, models, strict=True):

@@ -359,6 +359,8 @@ HUMAN_TEMPLATES: tuple[str, ...] = (
     "write an email to my landlord about {complaint}", "translate 'thank you for your help' to {language}",
     "ideas for dinner tonight, i have {food} and {food2}", "how many calories in {food}",
     "fix this: {snippet}", "make this sound more professional: {sentence}", "tell me a joke about {topic}",
+    "can you explain {topic} step by step", "walk me through {topic}, im confused", "solve this and show the steps: "
+    "{problem}", "{problem}", "why is the answer to this what it is? {problem} think it through step by step pls",
 )  # fmt: skip
 
 HUMAN_FOLLOWUPS: tuple[str, ...] = (

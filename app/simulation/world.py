@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from app.simulation.clock import DAY, Window, rfc3339
-from app.simulation.draw import hex_id, pick, uuid4
+from app.simulation.draw import hex_id, pick, random_words, uuid4
 from app.simulation.network import Client, IpSpace
 from app.simulation.prompts import PromptFactory
 
@@ -52,6 +52,7 @@ class Account:
     stream: bool = False
     error_rate: float = 0.004
     created_ts: float = 0.0
+    id_words: list[int] = field(default_factory=list)  # random words for request ids
     notes: dict[str, Any] = field(default_factory=dict)
 
 
@@ -149,8 +150,11 @@ class World:
         if status != 200:
             completion, latency = 0, 40.0 + 200.0 * rng.random()
         client = client or acct.client
+        words = acct.id_words
+        if len(words) < 2:
+            words.extend(random_words(rng))
         event = {
-            "request_id": uuid4(rng),
+            "request_id": uuid4(words.pop(), words.pop()),
             "account_id": acct.account_id,
             "ts": None,  # filled in (RFC 3339) once all events are ordered
             "api_key_id": acct.keys[0] if len(acct.keys) == 1 else pick(rng, acct.keys),
