@@ -17,6 +17,7 @@ from app.health import router as health_router
 from app.ingest.router import router as ingest_router
 from app.observability import Metrics, configure_logging, install_request_middleware
 from app.review.router import install as install_review
+from app.scoring.router import install as install_scoring
 from app.ui.router import install as install_console
 
 log = logging.getLogger(__name__)
@@ -56,4 +57,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_review(app)  # review API + webhook delivery loop
     install_console(app)  # /console
     app.include_router(ingest_router)
+    install_scoring(app)  # scoring API + embedded detection worker
     return app
