@@ -48,7 +48,9 @@ def register(cli: typer.Typer) -> None:
         if baselines:
             events_path = events or truth.parent / "events.ndjson"
             if not events_path.exists():
-                raise typer.BadParameter(f"{events_path} does not exist (baselines need the events)", "--events")
+                raise typer.BadParameter(
+                    f"{events_path} does not exist (baselines need the events)", param_hint="--events"
+                )
             event_frame = load_event_frame(events_path)
         if system is None and event_frame is None:
             raise typer.BadParameter("nothing to evaluate: give --api/--key or --scores, or keep the baselines")

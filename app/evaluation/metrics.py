@@ -146,7 +146,7 @@ def cluster_quality(
     dominant_total = 0
     best: dict[str, int] = dict.fromkeys(sizes, 0)
     for members in flagged_clusters.values():
-        counts = Counter(campaign_of[a] for a in members if campaign_of[a] is not None)
+        counts = Counter(str(campaign_of[a]) for a in members if campaign_of[a] is not None)
         dominant_total += max(counts.values(), default=0)
         for campaign, count in counts.items():
             best[campaign] = max(best[campaign], count)

@@ -91,11 +91,19 @@ def load_scores(path: Path) -> dict[str, AccountScore]:
     return parse_score_records(data)
 
 
-def fetch_scores(base_url: str, key: str, *, page_size: int = 1000, timeout: float = 60.0) -> dict[str, AccountScore]:
+def fetch_scores(
+    base_url: str,
+    key: str,
+    *,
+    page_size: int = 1000,
+    timeout: float = 60.0,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, AccountScore]:
     """Every account's risk from a running service, paging through ``GET /v1/accounts``."""
     records: list[dict[str, Any]] = []
     cursor: str | None = None
-    with httpx.Client(base_url=base_url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=timeout) as c:
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport) as c:
         while True:
             params: dict[str, Any] = {"limit": page_size}
             if cursor:
