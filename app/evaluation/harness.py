@@ -38,6 +38,7 @@ class Evaluation:
         personas = self.truth.get("personas", {})
         return {
             "n_accounts": len(self.accounts),
+            "n_dormant_excluded": len(self.truth.get("dormant", ())),
             "n_campaign_accounts": int(self.labels.sum()),
             "n_campaigns": len(self.truth.get("campaigns", {})),
             "campaigns": {
@@ -123,8 +124,12 @@ def evaluate(
     *,
     system_name: str = "distillguard",
 ) -> Evaluation:
-    """Metrics for the system (if given) and, when ``events`` are given, for the three baselines."""
-    campaign_of: dict[str, str | None] = dict(truth["accounts"])
+    """Metrics for the system (if given) and, when ``events`` are given, for the three baselines.
+
+    The population is every truth account except the ``dormant`` ones (no request in the window).
+    """
+    dormant = set(truth.get("dormant", ()))
+    campaign_of: dict[str, str | None] = {a: c for a, c in truth["accounts"].items() if a not in dormant}
     accounts = sorted(campaign_of)
     labels = np.array([campaign_of[a] is not None for a in accounts], dtype=bool)
     evaluation = Evaluation(accounts=accounts, labels=labels, truth=truth)

@@ -78,6 +78,7 @@ def _assemble(world: World, config: SimulationConfig, campaigns: dict[str, dict[
         event["ts"] = rfc3339(ts)
         events.append(event)
     ordered = sorted(world.accounts, key=lambda a: (a.created_ts, a.account_id))
+    active = {event["account_id"] for _, event in world.events}
     members: dict[str, int] = {}
     for acct in ordered:
         if acct.campaign is not None:
@@ -87,6 +88,8 @@ def _assemble(world: World, config: SimulationConfig, campaigns: dict[str, dict[
         "personas": {a.account_id: a.persona for a in ordered},
         "groups": {a.account_id: a.group for a in ordered},
         "timezones": {a.account_id: timezone_name(a.offset) for a in ordered},
+        # accounts with metadata but no request in the window: not scored by anyone, left out of evaluation
+        "dormant": sorted(a.account_id for a in ordered if a.account_id not in active),
         "campaigns": {
             cid: {
                 "archetype": p["archetype"],

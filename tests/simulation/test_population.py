@@ -79,6 +79,7 @@ def test_truth_describes_every_account_and_campaign(small_population: Population
     ids = {a["account_id"] for a in small_population.accounts}
     for key in ("accounts", "personas", "groups", "timezones"):
         assert set(truth[key]) == ids, key
+    assert set(truth["dormant"]) == ids - {e["account_id"] for e in small_population.events}
     assert set(truth["campaigns"]) == set(ARCHETYPES)
     members = Counter(c for c in truth["accounts"].values() if c is not None)
     for campaign_id, info in truth["campaigns"].items():
