@@ -82,36 +82,42 @@ _RUBRIC_NEEDS: tuple[_Needs, ...] = (
 # the characters that IGNORECASE matches with ASCII letters besides the ASCII letters themselves
 _FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
 
-_Patterns = list[tuple[re.Pattern[str], float, _Needs]]
-_COT: _Patterns = [
-    (re.compile(pattern, re.I | re.S), weight, needs)
-    for (pattern, weight), needs in zip(_COT_PATTERNS, _COT_NEEDS, strict=True)
-]
-_RUBRIC: _Patterns = [
-    (re.compile(pattern, re.I | re.S), weight, needs)
-    for (pattern, weight), needs in zip(_RUBRIC_PATTERNS, _RUBRIC_NEEDS, strict=True)
-]
+# (pattern for any text, the same pattern case-sensitive for lower-cased ASCII text, weight, needs):
+# on ASCII text IGNORECASE is exactly lower-casing (the patterns' literals are lower case), and
+# the case-sensitive pattern runs 2-20x faster
+_Patterns = list[tuple[re.Pattern[str], re.Pattern[str], float, _Needs]]
 
 
-def _may_match(needs: _Needs, lowered: str) -> bool:
-    for group in needs:
-        for word in group:
-            if word in lowered:
-                break
-        else:
-            return False
-    return True
+def _compile(patterns: tuple[tuple[str, float], ...], needs: tuple[_Needs, ...]) -> _Patterns:
+    return [
+        (re.compile(pattern, re.I | re.S), re.compile(pattern, re.S), weight, need)
+        for (pattern, weight), need in zip(patterns, needs, strict=True)
+    ]
+
+
+_COT = _compile(_COT_PATTERNS, _COT_NEEDS)
+_RUBRIC = _compile(_RUBRIC_PATTERNS, _RUBRIC_NEEDS)
 
 
 def _combined(patterns: _Patterns, text: str) -> float:
     if not text:
         return 0.0
-    lowered = text.lower() if text.isascii() or not _FOLDS_TO_ASCII.search(text) else None
+    ascii_text = text.isascii()
+    lowered = text.lower() if ascii_text or not _FOLDS_TO_ASCII.search(text) else None
     keep = 1.0
-    for pattern, weight, needs in patterns:
-        if lowered is not None and not _may_match(needs, lowered):
-            continue  # the pattern cannot match: skipping it saves time and changes nothing
-        if pattern.search(text):
+    for any_case, lower_case, weight, needs in patterns:
+        if lowered is not None:
+            for group in needs:
+                for word in group:
+                    if word in lowered:
+                        break
+                else:
+                    break  # no word of this group: the pattern cannot match
+            else:
+                if (lower_case.search(lowered) if ascii_text else any_case.search(text)) is not None:
+                    keep *= 1.0 - weight
+            continue
+        if any_case.search(text) is not None:
             keep *= 1.0 - weight
     return round(1.0 - keep, 4)
 

@@ -49,7 +49,8 @@ def token_hash(token: str) -> str:
 
 
 def normalise(text: str) -> str:
-    return _SPACE_RE.sub(" ", text.strip().lower())
+    # str.split() splits on exactly the characters \s matches: the same as _SPACE_RE.sub on the stripped text
+    return " ".join(text.lower().split())
 
 
 def mask_slots(text: str) -> str:

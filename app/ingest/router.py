@@ -93,8 +93,6 @@ async def post_accounts(request: Request, session: SessionDep, principal: Ingest
     settings: Settings = request.app.state.settings
     records = await _records(request)
     result = await run_in_threadpool(
-        partial(
-            service.upsert_accounts, session=session, records=records, max_records=settings.max_records_per_request
-        )
+        partial(service.upsert_accounts, session=session, records=records, max_records=settings.max_records_per_request)
     )
     return AccountsResponse(upserted=result.upserted, rejected=result.rejected)

@@ -48,7 +48,11 @@ def _reference_mask(body: str) -> str:
         (text._MIXED_RE, " <num> "), (text._NUMBER_RE, " <num> "),
     ):  # fmt: skip
         body = pattern.sub(replacement, body)
-    return text.normalise(body)
+    return _reference_normalise(body)
+
+
+def _reference_normalise(body: str) -> str:
+    return text._SPACE_RE.sub(" ", body.strip().lower())
 
 
 def test_gated_scores_equal_running_every_pattern() -> None:
@@ -60,6 +64,14 @@ def test_gated_scores_equal_running_every_pattern() -> None:
 def test_gated_slot_masking_equals_running_every_substitution() -> None:
     for body in _texts(3000, seed=12):
         assert text.mask_slots(body) == _reference_mask(body), body
+
+
+def test_normalise_splits_on_exactly_what_backslash_s_matches() -> None:
+    spaces = "".join(chr(c) for c in range(0x3100) if chr(c).isspace()) + "\u3000\ufeff\u200b"
+    rng = random.Random(13)
+    for body in _texts(500, seed=14):
+        noisy = "".join(ch + (rng.choice(spaces) if rng.random() < 0.2 else "") for ch in body)
+        assert text.normalise(noisy) == _reference_normalise(noisy)
 
 
 def test_memoised_token_hashes_equal_fresh_ones() -> None:

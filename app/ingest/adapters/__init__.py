@@ -7,6 +7,10 @@ from typing import Any
 from detectors.events import normalise_ip
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def lookup(record: dict[str, Any], path: str) -> Any:
     """``record["a"]["b"]`` for the path ``"a.b"``; None where any step is missing."""
     value: Any = record

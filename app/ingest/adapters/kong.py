@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from app.ingest.adapters import first_text, ip_or_none, lookup, text_or_none
+from app.ingest.adapters import as_dict, first_text, ip_or_none, lookup, text_or_none
 from app.ingest.schemas import ROLES, Errors
 
 _PARAMETERS: dict[str, type | tuple[type, ...]] = {
@@ -75,14 +75,14 @@ def kong_event(record: Any, *, account_fields: list[str]) -> tuple[dict[str, Any
     started = record.get("started_at")
     if not isinstance(started, int | float) or isinstance(started, bool):
         return None, [("started_at", "required: epoch milliseconds")]
-    request = record.get("request") if isinstance(record.get("request"), dict) else {}
+    request = as_dict(record.get("request"))
     headers = request.get("headers")
     request_id = text_or_none(request.get("id")) or _header(headers, "x-kong-request-id")
     if request_id is None:
         digest = hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
         request_id = f"kong-{digest}"
     blocks = _ai_blocks(record)
-    meta = next((b["meta"] for b in blocks if isinstance(b.get("meta"), dict)), {})
+    meta: dict[str, Any] = next((b["meta"] for b in blocks if isinstance(b.get("meta"), dict)), {})
     body = _payload_request(blocks)
     uri = text_or_none(request.get("uri")) or text_or_none(record.get("upstream_uri"))
     messages = body.get("messages")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ingest.adapters import first_text, ip_or_none, lookup, text_or_none
+from app.ingest.adapters import as_dict, first_text, ip_or_none, lookup, text_or_none
 from app.ingest.schemas import ROLES, Errors
 from app.ingest.scrub import key_identity
 
@@ -67,8 +67,8 @@ def litellm_event(record: Any, *, account_fields: list[str]) -> tuple[dict[str, 
         account = key_identity(account)
     if errors:
         return None, errors
-    metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
-    parameters = record.get("model_parameters") if isinstance(record.get("model_parameters"), dict) else {}
+    metadata = as_dict(record.get("metadata"))
+    parameters = as_dict(record.get("model_parameters"))
     messages, prompt = _messages(record.get("messages"))
     start, end = record.get("startTime"), record.get("endTime")
     latency = None
