@@ -1,0 +1,132 @@
+"""Account and cluster risk together: inheritance from risky clusters, none for lone users or benign orgs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detectors.scoring.clusters import ClusterScorer
+from detectors.scoring.explain import account_reasons, cluster_reasons
+from detectors.scoring.model import CLUSTER_TERM, RiskModel, prior_version
+
+
+def population(seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "request_count": rng.integers(5, 100, n).astype(float),
+            "cot_elicitation_rate": 0.0,
+            "topic_breadth": rng.uniform(0.05, 0.3, n),
+            "active_hours_per_active_day": rng.uniform(0.5, 3.0, n),
+            "single_turn_share": rng.uniform(0.2, 0.7, n),
+        },
+        index=pd.Index([f"u{i:03d}" for i in range(n)], name="account_id"),
+    )
+    columns = list(frame.columns)
+    extra = {f"c{i}": [150.0, 0.3, 0.7, 2.0, 0.5] for i in range(6)}  # campaign: reasoning over broad topics
+    extra |= {f"o{i}": [40.0, 0.0, 0.2, 8.0, 0.4] for i in range(6)}  # one company's ordinary staff
+    extra["lone"] = [60_000.0, 0.0, 0.9, 24.0, 1.0]  # a lone heavy user with ordinary prompts
+    rows = pd.DataFrame.from_dict(extra, orient="index", columns=columns)
+    rows.index.name = "account_id"
+    return pd.concat([frame, rows]).astype(float)
+
+
+def cluster_features(org_share: float) -> pd.DataFrame:
+    row = {
+        "size": 6, "members_sharing_payment": 6, "members_on_shared_ips": 6, "internal_weight": 9.0,
+        "lockstep_share": 0.7, "template_request_share": 0.5, "same_org_share": 0.0,
+    }  # fmt: skip
+    return pd.DataFrame([row, {**row, "same_org_share": org_share}], index=pd.Index(["camp", "org"]))
+
+
+@pytest.fixture
+def scored() -> tuple[RiskModel, pd.DataFrame, pd.Series]:
+    frame = population()
+    labels = pd.Series(pd.NA, index=frame.index, dtype="string")
+    labels[[f"c{i}" for i in range(6)]] = "camp"
+    labels[[f"o{i}" for i in range(6)]] = "org"
+    return RiskModel().fit(frame), frame, labels
+
+
+def test_campaign_members_inherit_and_the_lone_heavy_user_does_not(scored) -> None:  # type: ignore[no-untyped-def]
+    model, frame, labels = scored
+    scores = model.score(frame, cluster_of=labels, cluster_features=cluster_features(org_share=1.0))
+    accounts = scores.accounts
+    assert scores.clusters.loc["camp", "score"] > 0.9
+    members = [f"c{i}" for i in range(6)]
+    assert (accounts.loc[members, "risk_score"] >= scores.clusters.loc["camp", "score"] - 1e-9).all()
+    assert accounts.loc["lone", "risk_score"] < 0.2
+    assert pd.isna(accounts.loc["lone", "cluster_label"])
+
+
+def test_a_declared_organisation_with_ordinary_traffic_is_benign(scored) -> None:  # type: ignore[no-untyped-def]
+    model, frame, labels = scored
+    scores = model.score(frame, cluster_of=labels, cluster_features=cluster_features(org_share=1.0))
+    assert bool(scores.clusters.loc["org", "benign"])
+    assert scores.clusters.loc["org", "score"] < 0.5
+    assert (scores.accounts.loc[[f"o{i}" for i in range(6)], "cluster_hazard"] == 0).all()
+    hidden = model.score(frame, cluster_of=labels, cluster_features=cluster_features(org_share=0.0))
+    assert hidden.clusters.loc["org", "score"] > scores.clusters.loc["org", "score"]
+
+
+def test_no_inheritance_from_dismissed_clusters(scored) -> None:  # type: ignore[no-untyped-def]
+    model, frame, labels = scored
+    scores = model.score(frame, cluster_of=labels, cluster_features=cluster_features(1.0), no_inheritance=["camp"])
+    members = [f"c{i}" for i in range(6)]
+    assert (scores.accounts.loc[members, "cluster_hazard"] == 0).all()
+    pd.testing.assert_series_equal(
+        scores.accounts.loc[members, "risk_score"], scores.accounts.loc[members, "own_score"], check_names=False
+    )
+
+
+def test_contributions_sum_to_the_score_and_every_account_has_reasons(scored) -> None:  # type: ignore[no-untyped-def]
+    model, frame, labels = scored
+    scores = model.score(frame, cluster_of=labels, cluster_features=cluster_features(1.0))
+    reasons = account_reasons(scores, frame, model.prior, limit=50)
+    assert set(reasons) == set(frame.index)
+    for account_id, items in reasons.items():
+        assert items, account_id
+        total = sum(r["contribution"] for r in items)
+        assert total == pytest.approx(scores.accounts.loc[account_id, "risk_score"], abs=0.01 + 0.005 * len(items))
+        for reason in items:
+            assert set(reason) == {"feature", "value", "contribution", "text"}
+            assert isinstance(reason["text"], str) and reason["text"]
+    member = reasons["c0"]
+    assert member[0]["feature"] == "cluster_score"
+    assert "camp" in member[0]["text"]
+    assert any(r["feature"] == "cot_elicitation_rate" and "step-by-step" in r["text"] for r in member)
+    assert scores.account_terms.loc["c0", CLUSTER_TERM] > 0
+
+
+def test_cluster_reasons_name_their_terms(scored) -> None:  # type: ignore[no-untyped-def]
+    model, frame, labels = scored
+    scores = model.score(frame, cluster_of=labels, cluster_features=cluster_features(1.0))
+    reasons = cluster_reasons(scores, ClusterScorer())
+    names = {r["feature"] for r in reasons["camp"]}
+    assert {"lockstep_share", "members_sharing_payment_share"} <= names
+    assert any(r["feature"] == "benign_organisation" for r in reasons["org"])
+
+
+def test_scores_are_deterministic_and_bounded(scored) -> None:  # type: ignore[no-untyped-def]
+    model, frame, labels = scored
+    first = model.score(frame, cluster_of=labels, cluster_features=cluster_features(0.5)).accounts
+    second = RiskModel().fit(frame).score(frame, cluster_of=labels, cluster_features=cluster_features(0.5)).accounts
+    pd.testing.assert_frame_equal(first, second)
+    assert first["risk_score"].between(0, 1).all()
+
+
+def test_version_changes_with_the_weights() -> None:
+    from detectors.scoring.prior import DEFAULT_TERMS
+
+    changed = (DEFAULT_TERMS[0].__class__(**{**{s: getattr(DEFAULT_TERMS[0], s) for s in DEFAULT_TERMS[0].__slots__},
+                                               "weight": 0.1}), *DEFAULT_TERMS[1:])  # fmt: skip
+    assert prior_version() == prior_version()
+    assert prior_version(changed) != prior_version()
+
+
+def test_empty_population() -> None:
+    frame = population().iloc[:0]
+    scores = RiskModel().fit(frame).score(frame)
+    assert scores.accounts.empty and scores.clusters.empty

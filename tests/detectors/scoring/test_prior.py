@@ -1,0 +1,112 @@
+"""The label-free prior: population-relative strengths, intent gating, capped intent, shrinkage, NaN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detectors.scoring.prior import DEFAULT_TERMS, INTENT_CAP, PriorModel, Term
+
+
+def population(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "request_count": rng.integers(5, 200, n).astype(float),
+            "cot_elicitation_rate": np.where(rng.random(n) < 0.9, 0.0, rng.uniform(0, 0.05, n)),
+            "rubric_prompt_rate": 0.0,
+            "topic_breadth": rng.uniform(0.05, 0.3, n),
+            "active_hours_per_active_day": rng.uniform(0.5, 3.0, n),
+            "single_turn_share": rng.uniform(0.2, 0.7, n),
+            "ip_single_use_share": rng.uniform(0.0, 0.1, n),
+        },
+        index=pd.Index([f"a{i:04d}" for i in range(n)], name="account_id"),
+    )
+    return frame
+
+
+def with_row(frame: pd.DataFrame, account_id: str, **values: float) -> pd.DataFrame:
+    row = frame.median().to_dict() | values
+    return pd.concat([frame, pd.DataFrame([row], index=pd.Index([account_id], name="account_id"))])
+
+
+def test_ordinary_accounts_get_no_hazard() -> None:
+    frame = population()
+    model = PriorModel().fit(frame)
+    assert (model.score(frame) < 0.05).mean() > 0.95
+
+
+def test_shape_without_intent_says_nothing() -> None:
+    """A round-the-clock, broad, single-turn account with ordinary prompts (a batch job, an app) scores 0."""
+    frame = with_row(population(), "heavy", request_count=50_000, topic_breadth=1.0, active_hours_per_active_day=24,
+                     single_turn_share=1.0, ip_single_use_share=1.0)  # fmt: skip
+    model = PriorModel().fit(frame)
+    assert model.intent(frame).loc["heavy"] == 0.0
+    assert model.score(frame).loc["heavy"] == 0.0
+
+
+def test_intent_alone_is_capped_below_the_review_threshold() -> None:
+    frame = with_row(population(), "asker", request_count=500, cot_elicitation_rate=1.0, rubric_prompt_rate=1.0)
+    model = PriorModel().fit(frame)
+    hazards = model.hazards(frame).loc["asker"]
+    intent = [t.feature for t in model.terms_ if t.group == "intent"]
+    assert hazards[intent].sum() == pytest.approx(INTENT_CAP)
+    assert model.score(frame).loc["asker"] < 0.8
+
+
+def test_intent_with_harvest_shape_reaches_the_threshold() -> None:
+    frame = with_row(population(), "harvester", request_count=5000, cot_elicitation_rate=0.4, topic_breadth=0.95,
+                     active_hours_per_active_day=24, single_turn_share=1.0, ip_single_use_share=0.9)  # fmt: skip
+    model = PriorModel().fit(frame)
+    assert model.score(frame).loc["harvester"] >= 0.8
+
+
+def test_rates_of_small_accounts_are_shrunk() -> None:
+    base = population()
+    small = with_row(base, "small", request_count=3, cot_elicitation_rate=0.34)
+    large = with_row(base, "large", request_count=3000, cot_elicitation_rate=0.34)
+    frame = pd.concat([small, large.loc[["large"]]])
+    model = PriorModel().fit(frame)
+    strengths = model.strengths(frame)["cot_elicitation_rate"]
+    assert strengths.loc["small"] < strengths.loc["large"]
+    assert strengths.loc["large"] == 1.0
+
+
+def test_missing_features_and_nan_contribute_nothing() -> None:
+    frame = population().drop(columns=["rubric_prompt_rate"])
+    frame.loc[frame.index[:10], "cot_elicitation_rate"] = np.nan
+    model = PriorModel().fit(frame)
+    assert "rubric_prompt_rate" not in model.get_feature_names_out()
+    hazards = model.hazards(frame)
+    assert not hazards.isna().any().any()
+    assert (hazards.loc[frame.index[:10], "cot_elicitation_rate"] == 0).all()
+
+
+def test_row_order_does_not_matter() -> None:
+    frame = with_row(population(), "x", request_count=900, cot_elicitation_rate=0.3, topic_breadth=0.9)
+    model = PriorModel().fit(frame)
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    again = PriorModel().fit(shuffled)
+    pd.testing.assert_series_equal(model.score(frame), again.score(shuffled).reindex(frame.index))
+
+
+def test_lower_is_riskier_terms_flip_the_z_score() -> None:
+    terms = (
+        Term("cot_elicitation_rate", 0.8, "intent", 0.03, "share", "x"),
+        Term("account_age_days_at_first_request", 0.5, "infrastructure", 30.0, "days", "y", riskier="lower"),
+    )
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"cot_elicitation_rate": 1.0, "account_age_days_at_first_request": rng.uniform(300, 400, 50)})
+    frame.loc[0, "account_age_days_at_first_request"] = 0.0
+    strengths = PriorModel(terms).fit(frame).strengths(frame)["account_age_days_at_first_request"]
+    assert strengths.iloc[0] == 1.0
+    assert (strengths.iloc[1:] == 0.0).all()
+
+
+def test_every_default_weight_is_documented_and_bounded() -> None:
+    for term in DEFAULT_TERMS:
+        assert 0 < term.weight <= 1.0, term
+        assert term.text, term
+        assert term.min_scale > 0, term
+    assert len({term.feature for term in DEFAULT_TERMS}) == len(DEFAULT_TERMS)
