@@ -82,10 +82,12 @@ ingest_cli.register(cli)
 from app.evaluation.cli import register as register_evaluation  # noqa: E402
 from app.simulation.cli import register as register_simulation  # noqa: E402
 from app.scoring.cli import register as register_scoring  # noqa: E402
+from app.demo import register as register_demo  # noqa: E402
 
 register_evaluation(cli)
 register_simulation(cli)
 register_scoring(cli)
+register_demo(cli)
 
 
 def main() -> None:

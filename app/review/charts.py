@@ -7,6 +7,8 @@ and cached per data version (the newest event id), so opening many clusters cost
 
 from __future__ import annotations
 
+import logging
+import pickle
 import re
 import threading
 from collections import Counter
@@ -22,8 +24,12 @@ from app.ingest.models import Event
 from app.review import evidence_repository as evidence
 from app.review.layout import spring_layout
 from app.review.redact import redact
+from app.scoring.execution import STATE_ARTIFACT, STATE_FORMAT
+from detectors import pipeline
 from detectors.features.tokens import CAPABILITIES, capability_of_docs, unique_docs
 from detectors.features.topics import TopicModel
+
+log = logging.getLogger(__name__)
 
 MAX_DAYS = 14
 CLUSTER_TEXT_SAMPLE = 4000
@@ -47,6 +53,12 @@ def _cached(key: Hashable, build: Callable[[], T]) -> T:
             _cache.clear()
         _cache[key] = value
     return value
+
+
+def clear_cache() -> None:
+    """Forget cached population figures (tests that reuse a database, tools that rewrite events)."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def _version(session: Session) -> tuple[str, int]:
@@ -152,9 +164,30 @@ def _topic_label(texts: list[str], overall: Counter[str], n_overall: int) -> str
     return redact(" · ".join(best), limit=60) if best else None
 
 
-def _fit_topics(sample: list[tuple[str | None, str | None]]) -> _Topics:
+def _detection_topic_model(session: Session) -> tuple[str | None, TopicModel | None]:
+    """The topic model the last detection run fitted, so the chart's topics are the ones detection scored."""
+    version = evidence.artifact_version(session=session, name=STATE_ARTIFACT)
+    if version is None:
+        return None, None
+
+    def load() -> TopicModel | None:
+        payload = evidence.artifact_payload(session=session, name=STATE_ARTIFACT)
+        try:
+            meta = pickle.loads(payload) if payload else {}
+            if meta.get("format") != STATE_FORMAT:
+                return None
+            return pipeline.topic_model_of(pipeline.load_state(meta["state"], ip_intel=None))
+        except Exception:  # a state written by another version: fit a model of our own instead
+            log.warning("cannot read the detection state's topic model", exc_info=True)
+            return None
+
+    return version, _cached(("detection-topics", str(session.get_bind().engine.url), version), load)
+
+
+def _topics_of(model: TopicModel | None, sample: list[tuple[str | None, str | None]]) -> _Topics:
     frame = pd.DataFrame({"token_hashes": pd.Series([t for t, _ in sample], dtype="string")})
-    model = TopicModel(n_topics=N_TOPICS, n_components=24, random_state=0).fit(frame)
+    if model is None:
+        model = TopicModel(n_topics=N_TOPICS, n_components=24, random_state=0).fit(frame)
     topics = model.transform_events(frame).to_numpy()
     texts = [text for _, text in sample if text]
     overall = Counter(w for text in texts for w in set(_WORD.findall(text.lower())))
@@ -171,7 +204,8 @@ def topic_coverage(*, session: Session, cluster_id: str, max_bars: int = 10) -> 
     population = _population_sample(session)
     if not cluster or len(population) < 2:
         return None
-    fitted = _cached(("topics", *_version(session)), lambda: _fit_topics(population))
+    model_version, model = _detection_topic_model(session)
+    fitted = _cached(("topics", *_version(session), model_version), lambda: _topics_of(model, population))
     frame = pd.DataFrame({"token_hashes": pd.Series([t for t, _ in cluster], dtype="string")})
     shares = _shares(fitted.model.transform_events(frame).to_numpy(), fitted.model.n_topics_)
     order = [int(i) for i in np.argsort(-shares, kind="stable") if shares[i] > 0][:max_bars]

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Row, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, cast, func, select
 from sqlalchemy.orm import Session
 
 from app.ingest.models import Account, Event
-from app.scoring.models import AccountScore, Cluster, ClusterMember
+from app.scoring.models import AccountScore, Cluster, ClusterMember, DetectionArtifact
 
 CHUNK = 500
 
@@ -80,7 +80,7 @@ def members(*, session: Session, cluster_id: str, limit: int) -> list[MemberRow]
         .order_by(AccountScore.risk_score.desc().nulls_last(), ClusterMember.account_id)
         .limit(limit)
     )
-    return [MemberRow(*row) for row in session.execute(query)]
+    return [MemberRow(**row._mapping) for row in session.execute(query)]
 
 
 def event_counts(*, session: Session, account_ids: Sequence[str]) -> dict[str, int]:
@@ -97,7 +97,8 @@ def text_sample(*, session: Session, cluster_id: str | None, limit: int) -> list
     query = select(Event.token_hashes, Event.prompt_text).where(Event.token_hashes.is_not(None))
     if cluster_id is not None:
         query = query.where(_member_of(cluster_id))
-    return [tuple(row) for row in session.execute(query.order_by(Event.id.desc()).limit(limit))]
+    rows = session.execute(query.order_by(Event.id.desc()).limit(limit))
+    return [(hashes, text) for hashes, text in rows]
 
 
 def account_links(
@@ -138,12 +139,14 @@ def account_score(*, session: Session, account_id: str) -> AccountScore | None:
     return session.get(AccountScore, account_id)
 
 
-def account_activity(*, session: Session, account_id: str) -> Row[tuple[int, int, float | None, float | None]]:
-    return session.execute(
+def account_activity(*, session: Session, account_id: str) -> tuple[int, int, float | None, float | None]:
+    """(requests, distinct IPs, first and last request time) of one account."""
+    count, ips, first, last = session.execute(
         select(func.count(), func.count(func.distinct(Event.ip)), func.min(Event.ts), func.max(Event.ts)).where(
             Event.account_id == account_id
         )
     ).one()
+    return int(count), int(ips), first, last
 
 
 def clusters_of_account(*, session: Session, account_id: str) -> list[Cluster]:
@@ -154,3 +157,15 @@ def clusters_of_account(*, session: Session, account_id: str) -> list[Cluster]:
         .order_by(Cluster.active.desc(), Cluster.score.desc())
     )
     return list(session.scalars(query))
+
+
+def artifact_version(*, session: Session, name: str) -> str | None:
+    """Which run last wrote a detection artifact (cheap: the payload is not read)."""
+    row = session.execute(
+        select(DetectionArtifact.run_id, DetectionArtifact.updated_at).where(DetectionArtifact.name == name)
+    ).first()
+    return None if row is None else f"{row[0]}@{row[1]}"
+
+
+def artifact_payload(*, session: Session, name: str) -> bytes | None:
+    return session.scalar(select(DetectionArtifact.payload).where(DetectionArtifact.name == name))

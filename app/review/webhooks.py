@@ -54,7 +54,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int) -> float:
         base = min(self.max_delay, self.base_delay * 2 ** max(attempts - 1, 0))
-        return base * (1 + random.uniform(-self.jitter, self.jitter)) if self.jitter else base
+        return float(base * (1 + random.uniform(-self.jitter, self.jitter))) if self.jitter else float(base)
 
 
 def webhook_targets(settings: Settings) -> list[str]:

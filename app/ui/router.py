@@ -23,7 +23,7 @@ from app.errors import AppError, Forbidden, NotFound
 from app.review import casefile, export, repository, service, webhooks
 from app.review.repository import QUEUE_STATUSES, QueueFilter
 from app.review.router import wake_deliverer
-from app.review.schemas import VERDICTS
+from app.review.schemas import VERDICTS, ExportFormat
 from app.ui import session as sessions
 from app.ui import svg
 from app.ui.templating import templates
@@ -195,7 +195,7 @@ def review(
     if verdict not in VERDICTS:
         return redirect(request, f"/console/clusters/{quote(cluster_id)}", flash=f"Unknown verdict {verdict!r}.")
     service.review_cluster(
-        session=db, cluster_id=cluster_id, verdict=verdict, note=note, principal=user,  # type: ignore[arg-type]
+        session=db, cluster_id=cluster_id, verdict=verdict, note=note, principal=user,
         webhook_urls=webhooks.webhook_targets(_settings(request)),
     )  # fmt: skip
     background.add_task(wake_deliverer, request.app)
@@ -224,10 +224,8 @@ def account_page(request: Request, account_id: str, user: ConsoleUser, db: Sessi
 
 
 @router.get("/exports/confirmed.{format}")
-def export_confirmed(format: str, user: ConsoleUser, db: SessionDep) -> Response:
-    if format not in ("csv", "json"):
-        raise NotFound(f"no export format {format!r}")
-    return export.response(service.confirmed_accounts(session=db), format)  # type: ignore[arg-type]
+def export_confirmed(format: ExportFormat, user: ConsoleUser, db: SessionDep) -> Response:
+    return export.response(service.confirmed_accounts(session=db), format)
 
 
 def _admin(user: Principal) -> None:

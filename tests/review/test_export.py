@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -49,8 +50,8 @@ def test_export_lists_confirmed_accounts_only(client: TestClient, auth_headers: 
 
 def test_csv_cells_are_spreadsheet_safe() -> None:
     row = ConfirmedAccount(account_id="+cmd|' /C calc'!A0", cluster_id="c", review_id=1,
-                           confirmed_at="2026-03-02T00:00:00Z", reviewer="r", cluster_score=0.9, risk_score=None,
-                           note=None)  # type: ignore[arg-type]  # fmt: skip
+                           confirmed_at=datetime(2026, 3, 2, tzinfo=UTC), reviewer="r", cluster_score=0.9,
+                           risk_score=None, note=None)  # fmt: skip
     parsed = list(csv.reader(io.StringIO(to_csv([row]))))
     assert parsed[0][0] == "account_id"
     assert parsed[1][0] == "'+cmd|' /C calc'!A0"

@@ -16,7 +16,7 @@ from tests.review.seed import grow, seed_campaign, seed_population
 Headers = Callable[[str], dict[str, str]]
 
 
-def _queue_ids(client: TestClient, headers: dict[str, str], **params: object) -> list[str]:
+def _queue_ids(client: TestClient, headers: dict[str, str], **params: str | float) -> list[str]:
     response = client.get("/v1/review/queue", params=params, headers=headers)
     assert response.status_code == 200, response.text
     return [item["cluster_id"] for item in response.json()["items"]]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -37,10 +38,16 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def _deliverer(settings: Settings, urls: list[str], clock: Clock, **policy: float) -> webhooks.Deliverer:
-    sessions = session_factory(make_engine(settings.database_url))
+@contextmanager
+def _deliverer(settings: Settings, urls: list[str], clock: Clock, **policy: float) -> Iterator[webhooks.Deliverer]:
+    engine = make_engine(settings.database_url)
     rules = webhooks.RetryPolicy(**{"base_delay": 10.0, "jitter": 0.0, "timeout": 5.0, **policy})  # type: ignore[arg-type]
-    return webhooks.Deliverer(sessions, secret=SECRET, urls=urls, policy=rules, clock=clock)
+    deliverer = webhooks.Deliverer(session_factory(engine), secret=SECRET, urls=urls, policy=rules, clock=clock)
+    try:
+        yield deliverer
+    finally:
+        deliverer.stop()
+        engine.dispose()
 
 
 def _deliveries(session: Session) -> list[WebhookDelivery]:
@@ -68,33 +75,29 @@ def test_failing_receiver_is_retried_with_backoff_then_delivered(settings: Setti
     seeded = seed_campaign(db_session)
     db_session.commit()
     clock = Clock()
-    with receiver(500, 503, 200) as hook:
-        deliverer = _deliverer(settings, [hook.url], clock)
-        try:
-            cluster = db_session.get(Cluster, seeded.cluster_id)
-            assert webhooks.notify_cluster_flagged(db_session, cluster, urls=[hook.url]) == 1  # type: ignore[arg-type]
-            assert webhooks.notify_cluster_flagged(db_session, cluster, urls=[hook.url]) == 0  # type: ignore[arg-type]
-            db_session.commit()
+    with receiver(500, 503, 200) as hook, _deliverer(settings, [hook.url], clock) as deliverer:
+        cluster = db_session.get(Cluster, seeded.cluster_id)
+        assert webhooks.notify_cluster_flagged(db_session, cluster, urls=[hook.url]) == 1  # type: ignore[arg-type]
+        assert webhooks.notify_cluster_flagged(db_session, cluster, urls=[hook.url]) == 0  # type: ignore[arg-type]
+        db_session.commit()
 
-            assert deliverer.run_once() == 1
-            (delivery,) = _deliveries(db_session)
-            assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
-            assert _utc(delivery.next_attempt_at) == clock.now + timedelta(seconds=10)
-            assert deliverer.run_once() == 0, "not due yet"
+        assert deliverer.run_once() == 1
+        (delivery,) = _deliveries(db_session)
+        assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
+        assert _utc(delivery.next_attempt_at) == clock.now + timedelta(seconds=10)
+        assert deliverer.run_once() == 0, "not due yet"
 
-            clock.advance(10)
-            assert deliverer.run_once() == 1
-            (delivery,) = _deliveries(db_session)
-            assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 2, 503)
-            assert _utc(delivery.next_attempt_at) == clock.now + timedelta(seconds=20), "the delay doubles"
+        clock.advance(10)
+        assert deliverer.run_once() == 1
+        (delivery,) = _deliveries(db_session)
+        assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 2, 503)
+        assert _utc(delivery.next_attempt_at) == clock.now + timedelta(seconds=20), "the delay doubles"
 
-            clock.advance(20)
-            assert deliverer.run_once() == 1
-            (delivery,) = _deliveries(db_session)
-            assert (delivery.status, delivery.attempts, delivery.last_error) == ("delivered", 3, None)
-            assert delivery.delivered_at is not None and delivery.next_attempt_at is None
-        finally:
-            deliverer.stop()
+        clock.advance(20)
+        assert deliverer.run_once() == 1
+        (delivery,) = _deliveries(db_session)
+        assert (delivery.status, delivery.attempts, delivery.last_error) == ("delivered", 3, None)
+        assert delivery.delivered_at is not None and delivery.next_attempt_at is None
     assert len(hook.calls) == 3
     bodies = {call.body for call in hook.calls}
     assert len(bodies) == 1, "every retry sends the same body"
@@ -112,15 +115,11 @@ def test_gives_up_after_max_attempts(settings: Settings, db_session: Session) ->
     seed_campaign(db_session)
     db_session.commit()
     clock = Clock()
-    with receiver(500) as hook:
-        deliverer = _deliverer(settings, [hook.url], clock, max_attempts=3)
-        try:
-            deliverer.run_once()  # the sweep announces the flagged cluster nobody announced yet
-            for _ in range(5):
-                clock.advance(3600)
-                deliverer.run_once()
-        finally:
-            deliverer.stop()
+    with receiver(500) as hook, _deliverer(settings, [hook.url], clock, max_attempts=3) as deliverer:
+        deliverer.run_once()  # the sweep announces the flagged cluster nobody announced yet
+        for _ in range(5):
+            clock.advance(3600)
+            deliverer.run_once()
     (delivery,) = _deliveries(db_session)
     assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 3, None)
     assert delivery.last_error is not None and "500" in delivery.last_error
@@ -133,11 +132,8 @@ def test_unreachable_receiver_records_the_error(settings: Settings, db_session: 
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/hook"
-    deliverer = _deliverer(settings, [url], Clock())
-    try:
+    with _deliverer(settings, [url], Clock()) as deliverer:
         assert deliverer.run_once() == 1
-    finally:
-        deliverer.stop()
     (delivery,) = _deliveries(db_session)
     assert delivery.status == "pending" and delivery.attempts == 1 and delivery.last_status_code is None
     assert delivery.last_error is not None and "Connect" in delivery.last_error

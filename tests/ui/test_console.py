@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -16,24 +15,9 @@ from app.main import create_app
 from app.scoring.models import Cluster
 from app.ui.session import COOKIE, ConsoleSession, SessionCodec
 from tests.review.seed import seed_campaign, seed_population
+from tests.ui.helpers import csrf_of, login
 
 MakeKey = Callable[[str], str]
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _csrf(html: str) -> str:
-    match = CSRF.search(html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
-def login(client: TestClient, key: str) -> str:
-    """Log in through the form; returns the CSRF token of the logged-in session."""
-    token = _csrf(client.get("/console/login").text)
-    response = client.post("/console/login", data={"api_key": key, "csrf_token": token, "next": "/console"},
-                           follow_redirects=False)  # fmt: skip
-    assert response.status_code == 303, response.text
-    return _csrf(client.get("/console").text)
 
 
 def test_pages_need_a_login(client: TestClient) -> None:
@@ -45,7 +29,7 @@ def test_pages_need_a_login(client: TestClient) -> None:
 
 
 def test_login_rules(client: TestClient, make_key: MakeKey) -> None:
-    token = _csrf(client.get("/console/login").text)
+    token = csrf_of(client.get("/console/login").text)
     assert "HttpOnly" in client.get("/console/login").headers.get("set-cookie", "HttpOnly")
     ingest = client.post("/console/login", data={"api_key": make_key("ingest"), "csrf_token": token})
     assert ingest.status_code == 403 and "cannot open the console" in ingest.text
