@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 
 from app.simulation.clock import DAY, HOUR, LEISURE_HOURS, offset_of, pick_country
-from app.simulation.draw import hex_id, pick, poisson_times
+from app.simulation.draw import end_user_ids, hex_id, pick, poisson_times
 from app.simulation.network import client
-from app.simulation.personas import COMMON_WEBMAIL, card, company_domain, created_before, webmail
+from app.simulation.personas import COMMON_WEBMAIL, PRIVACY_RELAYS, card, company_domain, created_before, webmail
 from app.simulation.prompts import Sweep
 from app.simulation.sessions import session_starts, shaped_times
-from app.simulation.world import Account, World
+from app.simulation.world import MODEL_CURRENT, Account, World
 
 PROXY_COUNTRIES = ["US", "US", "US", "GB", "DE", "CA", "FR", "IN", "BR", "JP", "AU"]
 
@@ -34,11 +34,14 @@ class Crew:
         cards = round(float(p["payment_cards"]) * n / max(float(p["accounts"]), 1.0))
         self.cards = [card(rng) for _ in range(min(n, max(1, cards)))]
         self.client = client(rng, "script")
-        self.catch_all = [f"{hex_id(rng, '', 3)}-mail.{pick(rng, ('xyz', 'online', 'site', 'top'))}" for _ in range(2)]
+        # throwaway addresses: privacy relays everyone uses, plus the operator's own catch-all domain
+        own = f"{pick(rng, ('inbox', 'mail', 'post', 'box'))}{hex_id(rng, '', 2)}.{pick(rng, ('xyz', 'online', 'top'))}"
+        self.throwaway = [*PRIVACY_RELAYS, own]
         self.proxies = (
             world.ips.proxy_pool(rng, int(p["proxy_pool"]), PROXY_COUNTRIES) if int(p["proxy_pool"]) > 0 else []
         )
         self.accounts: list[Account] = []
+        self.end_users: list[str] = []  # set by archetypes whose traffic passes end-user ids
         self.sweeps: dict[str, Sweep] = {}
 
     def member(
@@ -56,13 +59,16 @@ class Crew:
         if country is None or offset is None:
             country, offset = pick_country(rng)
         if email is None:
-            email = pick(rng, self.catch_all) if rng.random() < 0.3 else pick(rng, COMMON_WEBMAIL)
+            email = pick(rng, self.throwaway) if rng.random() < 0.3 else pick(rng, COMMON_WEBMAIL)
+        if channel == "web" and rng.random() < 0.3:
+            channel = "oauth_google"
         acct = self.world.account(
             rng, persona=self.p["archetype"], created_ts=created, country=country, offset=offset, client=self.client,
             email_domain=email, payment=self.cards[len(self.accounts) % len(self.cards)], channel=channel,
             tier=tier, campaign=self.campaign_id,
         )  # fmt: skip
         acct.notes["ip"] = self.world.ips.residential_ip(rng, country)  # archetypes may override
+        acct.model = MODEL_CURRENT  # harvest the best model, not the cheap one
         self.sweeps[acct.account_id] = Sweep(rng, shard=shard, shards=self.n)
         self.accounts.append(acct)
         return acct
@@ -82,10 +88,12 @@ class Crew:
         temperature: Any = None,
         text: str | None = None,
         cover: bool = True,
+        n: int | None = None,
     ) -> None:
         """One harvesting request (or cover traffic), optionally dressed as a multi-turn chat."""
         rng, prompts, p = self.rng, self.world.prompts, self.p
         messages: list[dict[str, Any]] = []
+        tools: int | None = None
         if text is None and cover and rng.random() < p["cover_share"]:
             text, kind = prompts.human_opening(rng), "chat"  # replayed human prompts as cover
         else:
@@ -95,6 +103,8 @@ class Crew:
                 corpus_text = prompts.corpus_item(index) if rng.random() < prompts.corpus_share else None
                 text = corpus_text or prompts.instruction(rng, cap, topic)
                 kind = "code" if cap == "coding" else "chat"
+                if cap == "agentic":  # tool-use traces need tool definitions in the request
+                    tools = int(rng.integers(3, 13))
             if rng.random() < p["cot_share"]:
                 kind = "cot"
                 if rng.random() < 0.3:
@@ -112,8 +122,9 @@ class Crew:
         conversation = hex_id(rng, "conv_", 8) if acct.sends_conversation_id else None
         kwargs: dict[str, Any] = {} if temperature is None else {"temperature": temperature}
         self.world.emit(
-            acct, rng, ts, messages, ip=self.ip(acct), kind=kind, model=model, conversation_id=conversation, **kwargs
-        )
+            acct, rng, ts, messages, ip=self.ip(acct), kind=kind, model=model, conversation_id=conversation,
+            tools=tools, n=n, end_user_id=pick(rng, self.end_users) if self.end_users else None, **kwargs
+        )  # fmt: skip
 
 
 def operator_ticks(world: World, rng: np.random.Generator, p: dict[str, Any], offset: float) -> np.ndarray:
@@ -204,7 +215,8 @@ def reseller(crew: Crew) -> None:
         provider = world.ips.cloud_provider(rng)
         pool = [world.ips.cloud_ip(rng, provider) for _ in range(2)]
         acct.notes["ip"] = pool[0]
-        customers = int(rng.integers(100, 600))
+        customers = end_user_ids(rng, int(rng.integers(100, 600)))
+        crew.end_users = customers[:3]  # the harvesting "customers" of the reseller
         customer_rate = p["requests_per_day"] * p["cover_share"]
         # customers live everywhere, so their rhythm is a flattened day
         flat = LEISURE_HOURS + LEISURE_HOURS.mean()
@@ -214,7 +226,7 @@ def reseller(crew: Crew) -> None:
         for ts, is_customer in sorted(stream):
             acct.notes["ip"] = pick(rng, pool)
             if is_customer:
-                end_user = f"cust_{int(rng.integers(0, customers)):05d}"
+                end_user = str(pick(rng, customers))
                 text = world.prompts.human_opening(rng)
                 world.emit(
                     acct, rng, ts, [{"role": "user", "content": text}], ip=acct.notes["ip"], end_user_id=end_user
@@ -263,8 +275,9 @@ def repeated_sampling(crew: Crew) -> None:
             question = world.prompts.corpus_item(index) if rng.random() < 0.5 else None
             question = question or world.prompts.instruction(rng, cap, topic)
             ts = float(start)
-            for _ in range(k):
-                crew.request(acct, ts, temperature=p["temperature"], text=question)
+            n = 4 if rng.random() < 0.3 else None  # sometimes several samples per request
+            for _ in range(k // (n or 1)):
+                crew.request(acct, ts, temperature=p["temperature"], text=question, n=n)
                 ts += p["jitter_s"] * math.exp(0.5 * rng.standard_normal())
 
 

@@ -26,6 +26,11 @@ def hex_id(rng: np.random.Generator, prefix: str, nbytes: int = 8) -> str:
     return f"{prefix}{value:016x}"[: len(prefix) + 2 * nbytes]
 
 
+def end_user_ids(rng: np.random.Generator, n: int) -> list[str]:
+    """Opaque end-user ids as products pass them (hashed user ids), the same shape for every sender."""
+    return [f"{int(x):012x}" for x in rng.integers(0, 1 << 48, size=max(n, 1), dtype=np.int64)]
+
+
 def random_words(rng: np.random.Generator, n: int = 512) -> list[int]:
     """A batch of 64-bit draws (one vector draw is far cheaper than many scalar ones)."""
     return [int(x) for x in rng.integers(0, 1 << 64, size=n, dtype=np.uint64)]

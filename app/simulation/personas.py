@@ -14,7 +14,7 @@ import numpy as np
 from app.simulation import vocabulary as v
 from app.simulation.clock import DAY, HOUR, LEISURE_HOURS, pick_country
 from app.simulation.config import SimulationConfig
-from app.simulation.draw import hex_id, pick, quota
+from app.simulation.draw import end_user_ids, hex_id, pick, quota
 from app.simulation.network import client
 from app.simulation.sessions import chat_session, session_starts, shaped_times, trimmed
 from app.simulation.world import MODEL_MINI, MODEL_NEW, World
@@ -24,6 +24,7 @@ WEBMAIL: dict[str, tuple[str, ...]] = {
     "JP": ("yahoo.co.jp", "gmail.com", "docomo.ne.jp"), "KR": ("naver.com", "gmail.com", "daum.net"),
     "BR": ("gmail.com", "hotmail.com", "uol.com.br"), "GB": ("gmail.com", "outlook.com", "btinternet.com"),
 }  # fmt: skip
+PRIVACY_RELAYS = ("duck.com", "simplelogin.com", "tutanota.com", "mailbox.org")
 COMMON_WEBMAIL = (
     "gmail.com",
     "gmail.com",
@@ -77,6 +78,8 @@ _TLDS = (".io", ".com", ".ai", ".app", ".co", ".dev")
 
 
 def webmail(rng: np.random.Generator, country: str) -> str:
+    if rng.random() < 0.03:  # people who hide their address behind a relay
+        return str(pick(rng, PRIVACY_RELAYS))
     return str(pick(rng, WEBMAIL.get(country, COMMON_WEBMAIL)))
 
 
@@ -155,7 +158,7 @@ def casual(world: World, rng: np.random.Generator, p: dict[str, Any], config: Si
 def app_backend(world: World, rng: np.random.Generator, p: dict[str, Any], config: SimulationConfig) -> None:
     """A product built on the API: cloud IPs, one system prompt, its end users' questions."""
     n = config.scaled(p["accounts"], 3)
-    cot_systems, end_user_ids = quota(rng, n, p["cot_system_share"]), quota(rng, n, p["end_user_id_share"])
+    cot_systems, passes_end_users = quota(rng, n, p["cot_system_share"]), quota(rng, n, p["end_user_id_share"])
     for index in range(n):
         country, offset = pick_country(rng)
         acct = world.account(
@@ -172,7 +175,8 @@ def app_backend(world: World, rng: np.random.Generator, p: dict[str, Any], confi
         if rng.random() < 0.3:  # teams that ship the new model the day it is out
             acct.adopt_at = world.window.release + rng.uniform(2.0, 30.0) * HOUR
             acct.adopt_share = 1.0
-        end_users = int(rng.integers(20, 400)) if end_user_ids[index] else 0
+        end_users = end_user_ids(rng, int(rng.integers(20, 400))) if passes_end_users[index] else []
+        tools = int(rng.integers(2, 9)) if rng.random() < 0.25 else None  # function calling
         rate = p["requests_per_day"] * math.exp(0.9 * rng.standard_normal())
         for ts in shaped_times(world, rng, offset, rate, LEISURE_HOURS):
             history: list[dict[str, Any]] = [{"role": "system", "content": system}]
@@ -182,7 +186,7 @@ def app_backend(world: World, rng: np.random.Generator, p: dict[str, Any], confi
                     {"role": "assistant", "content": world.prompts.assistant_reply(rng, "that")},
                 ]
             history.append({"role": "user", "content": world.prompts.human_opening(rng)})
-            end_user = f"eu_{int(rng.integers(0, end_users)):05d}" if end_users else None
+            end_user = str(pick(rng, end_users)) if end_users else None
             world.emit(
                 acct,
                 rng,
@@ -190,6 +194,7 @@ def app_backend(world: World, rng: np.random.Generator, p: dict[str, Any], confi
                 trimmed(history),
                 ip=str(pick(rng, pool)),
                 end_user_id=end_user,
+                tools=tools,
                 kind="cot" if cot else "chat",
             )
 
@@ -269,6 +274,7 @@ def eval_runner(world: World, rng: np.random.Generator, p: dict[str, Any], confi
         suffix = "Let's think step by step." if rng.random() < 0.7 else world.prompts.cot_suffix(rng)
         mode = "judge" if judges[index] else ("pass@k" if pass_at_k[index] else "")
         temperature = 0.8 if mode == "pass@k" else 0.0
+        batched_samples = rng.random() < 0.5
         ip_pool = [world.ips.cloud_ip(rng)] if rng.random() < 0.6 else [world.ips.residential_ip(rng, country)]
         run_starts = [window.start + rng.random() * (window.end - window.start) for _ in range(int(p["runs"]))]
         models = [acct.model] * len(run_starts)
@@ -277,7 +283,9 @@ def eval_runner(world: World, rng: np.random.Generator, p: dict[str, Any], confi
             models.append(MODEL_NEW)
         for start, model in zip(run_starts, models, strict=True):
             questions = [q for suite in suites for q in suite]
-            samples = 5 if mode == "pass@k" else 1
+            # pass@k: k separate requests, or one request with n=k
+            samples = 5 if mode == "pass@k" and not batched_samples else 1
+            n_param = 5 if mode == "pass@k" and batched_samples else None
             times = start + np.cumsum(rng.exponential(rng.uniform(0.3, 2.0), size=len(questions) * samples))
             for i, ts in enumerate(times):
                 question = questions[i // samples]
@@ -294,4 +302,5 @@ def eval_runner(world: World, rng: np.random.Generator, p: dict[str, Any], confi
                     model=model,
                     temperature=temperature,
                     kind=kind,
+                    n=n_param,
                 )

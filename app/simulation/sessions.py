@@ -16,6 +16,7 @@ from app.simulation.world import Account, World
 
 IpChoice = Callable[[float], str]  # session start → IP used for the session
 MAX_HISTORY = 10
+REGENERATE_PROB = 0.04
 
 AGENT_SYSTEM_PROMPTS = (
     "You are an autonomous coding agent working in the user's repository. Use the tools to read, search and "
@@ -99,7 +100,11 @@ def chat_session(
         else:
             text = prompts.human_followup(rng, typo_rate=typo_rate)
         history = [*history, {"role": "user", "content": text}]
-        world.emit(acct, rng, ts, trimmed(history), ip=ip, conversation_id=conversation, end_user_id=end_user_id)
+        sent = trimmed(history)
+        world.emit(acct, rng, ts, sent, ip=ip, conversation_id=conversation, end_user_id=end_user_id)
+        if rng.random() < REGENERATE_PROB:  # "regenerate": the identical request again, seconds later
+            ts += 5.0 + 20.0 * rng.random()
+            world.emit(acct, rng, ts, sent, ip=ip, conversation_id=conversation, end_user_id=end_user_id)
         history = [*history, {"role": "assistant", "content": prompts.assistant_reply(rng, topic or "it")}]
         ts += think_s * math.exp(0.8 * rng.standard_normal()) + 5.0 + len(text) * 0.15
     return ts

@@ -40,7 +40,7 @@ def test_corporate_org_is_many_accounts_one_card_one_domain_one_egress(small_pop
 
 
 def test_mobile_cgnat_address_is_shared_by_hundreds_at_default_scale() -> None:
-    config = SimulationConfig(seed=5, scale=1.0, days=4)
+    config = SimulationConfig(seed=5, scale=1.0, days=6)  # default scale; 10 days only adds sharing
     window = Window(config.days)
     world = World(seed=5, window=window, prompts=PromptFactory(), ips=IpSpace(rng_for(5, "ip-space")))
     casual(world, rng_for(5, "persona:casual"), dict(PERSONA_DEFAULTS["casual"]), config)
