@@ -14,7 +14,10 @@ from detectors.linking.graph import weight_column
 from detectors.linking.inputs import LinkingInput
 from detectors.linking.signup import signup_keys
 from detectors.linking.synchrony import active_buckets, model_switches
-from detectors.linking.templates import TemplateIndex, template_families
+from detectors.linking.templates import TemplateIndex
+
+# Tier names that mean an organisation's contract rather than a person's (team plans, enterprise, education).
+ORGANISATIONAL_TIERS = r"enterprise|business|team|org|edu|corporate|company"
 
 
 def _shared_values(pairs: pd.DataFrame, value: str, outside_users: pd.Series | None = None) -> pd.DataFrame:
@@ -67,12 +70,12 @@ def _infrastructure(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
 
 def _organisation(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
     """``same_org_share``: share of members in the cluster's most common declared org (metadata ``org_id``, else
-    a shared e-mail domain on a non-personal tier).  A cluster that is one org is common control by design; scoring
-    decides whether that exempts it."""
+    a shared e-mail domain on an organisational tier).  A cluster that is one org is common control by design;
+    scoring decides whether that exempts it."""
     accounts = data.accounts
-    tier = accounts["tier"].astype("string").str.lower()
-    personal = tier.isna() | tier.isin(["free", "personal", "individual", "hobby", "consumer", "pro", "plus"])
-    domain_org = ("domain:" + accounts["email_domain"].astype("string").str.lower()).where(~personal)
+    tier = accounts["tier"].astype("string").str.lower().fillna("")
+    organisational = tier.str.contains(ORGANISATIONAL_TIERS, regex=True).to_numpy(dtype=bool)
+    domain_org = ("domain:" + accounts["email_domain"].astype("string").str.lower()).where(organisational)
     org = accounts["org_id"].astype("string").fillna(domain_org)
     frame = pd.DataFrame({"cluster": label.to_numpy(), "org": org.to_numpy()})
     counts = frame.dropna().groupby(["cluster", "org"]).size()
@@ -103,6 +106,30 @@ def _signup(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
     return out
 
 
+def _lockstep_share(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd.Series:
+    """Per cluster: share of its members' active minutes in which another member is active too (±1 minute)."""
+    activity = active_buckets(data, config)
+    if activity.empty:
+        return pd.Series(dtype="float64")
+    cluster, _ = pd.factorize(label.to_numpy()[activity["account"].to_numpy()])
+    stride = np.int64(int(activity["bucket"].max()) + 3)
+    cell = cluster.astype(np.int64) * stride + activity["bucket"].to_numpy() + 1
+    cells, counts = np.unique(cell, return_counts=True)
+    own = np.sort(activity["account"].to_numpy() * stride + activity["bucket"].to_numpy() + 1)
+
+    def lookup(sorted_keys: np.ndarray, values: np.ndarray | None, keys: np.ndarray) -> np.ndarray:
+        position = np.clip(np.searchsorted(sorted_keys, keys), 0, len(sorted_keys) - 1)
+        found = sorted_keys[position] == keys
+        return np.where(found, values[position] if values is not None else 1, 0)
+
+    others = np.zeros(len(cell), dtype=np.int64)
+    own_key = activity["account"].to_numpy() * stride + activity["bucket"].to_numpy() + 1
+    for shift in (-1, 0, 1):
+        others += lookup(cells, counts, cell + shift) - lookup(own, None, own_key + shift)
+    together = pd.Series(others > 0, index=activity.index)
+    return together.groupby(label.to_numpy()[activity["account"].to_numpy()]).mean()
+
+
 def _activity(data: LinkingInput, label: pd.Series, config: LinkingConfig, topics_given: bool) -> pd.DataFrame:
     events = data.events
     by_cluster = events.groupby(label.to_numpy()[events["account"].to_numpy()])
@@ -119,30 +146,19 @@ def _activity(data: LinkingInput, label: pd.Series, config: LinkingConfig, topic
         out["mean_member_topics"] = summed / account_topics.groupby("cluster")["account"].nunique()
         # 1.0: members' topic sets are disjoint (a sharded sweep); 1/size: every member covers the same topics
         out["topic_disjointness"] = union / summed
-    # lockstep: share of member activity in buckets where at least half the cluster (two or more) is active
-    activity = active_buckets(data, config)
-    activity["cluster"] = label.to_numpy()[activity["account"].to_numpy()]
-    together = activity.groupby(["cluster", "bucket"])["account"].transform("size").to_numpy()
-    needed = np.maximum(2, np.ceil(label.value_counts().reindex(activity["cluster"]).to_numpy() / 2))
-    out["lockstep_share"] = pd.Series(together >= needed).groupby(activity["cluster"].to_numpy()).mean()
+    out["lockstep_share"] = _lockstep_share(data, label, config)
     return out
 
 
 def _templates(data: LinkingInput, label: pd.Series, templates: TemplateIndex | None) -> pd.DataFrame:
     if templates is None:
         return pd.DataFrame(index=pd.Index([], name="cluster_label"))
-    has_doc = templates.event_doc >= 0
-    use = pd.DataFrame({"account": data.events["account"].to_numpy()[has_doc], "doc": templates.event_doc[has_doc]})
+    family = templates.event_family()
+    has_family = family >= 0
+    use = pd.DataFrame({"account": data.events["account"].to_numpy()[has_family], "family": family[has_family]})
     use["cluster"] = label.to_numpy()[use["account"].to_numpy()]
-    sizes = label.value_counts()
-    use = use[sizes.reindex(use["cluster"]).to_numpy() >= 2]
-    if use.empty:
-        return pd.DataFrame(index=pd.Index([], name="cluster_label"))
-    docs = np.unique(use["doc"].to_numpy())
-    family = pd.Series(template_families(templates, docs), index=docs)
-    use["family"] = use["cluster"].astype(str) + "#" + family.reindex(use["doc"]).astype(str).to_numpy()
-    members = use.groupby("family")["account"].nunique()
-    use["shared"] = members.reindex(use["family"]).to_numpy() >= 2
+    members = use.groupby(["cluster", "family"])["account"].transform("nunique")
+    use["shared"] = members.to_numpy() >= 2
     out = pd.DataFrame({"shared_templates": use[use["shared"]].groupby("cluster")["family"].nunique()})
     out["template_request_share"] = use.groupby("cluster")["shared"].mean()
     out["template_requests"] = use.groupby("cluster").size()

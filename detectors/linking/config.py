@@ -22,15 +22,17 @@ EDGE_KINDS: tuple[str, ...] = (
 )
 
 DEFAULT_KIND_WEIGHTS: dict[str, float] = {
-    # A shared card is near-proof of one payer; rarity is already in the raw score of the others.
+    # Strong kinds can link a pair on their own: strangers do not share a card, nor a rare IP at the same time.
     "payment": 1.5,
     "ip": 1.0,
+    # Weak kinds top out below `min_edge_weight`: each happens between strangers by chance (a sign-up in the same
+    # hour, the same popular SDK, a popular template, office hours), so an edge needs two of them, or one strong.
     "subnet": 0.5,
     "tls_ua": 0.5,
-    "signup": 0.8,
-    "template": 0.8,
-    "sync": 0.8,
-    "coverage": 0.4,
+    "signup": 0.5,
+    "template": 0.5,
+    "sync": 0.5,
+    "coverage": 0.5,
     "migration": 0.5,
 }
 
@@ -54,15 +56,14 @@ class LinkingConfig:
     signup_window_hours: float = 2.0
     signup_min_burst: int = 3
     # --- prompt templates (MinHash LSH over slot-masked token shingles) ---
-    minhash_permutations: int = 32
-    minhash_bands: int = 8
+    minhash_permutations: int = 16
+    minhash_bands: int = 4
     shingle_size: int = 3
     min_template_tokens: int = 5
+    min_template_share: float = 0.05
     # --- synchronized activity ---
-    sync_bucket_minutes: float = 5.0
+    sync_bucket_minutes: float = 1.0
     sync_min_active_buckets: int = 8
-    sync_lsh_bands: int = 16
-    sync_lsh_rows: int = 2
     # --- complementary coverage ---
     coverage_min_topics: int = 3
     # --- migration to a new model ---

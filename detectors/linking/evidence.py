@@ -16,6 +16,8 @@ from detectors.linking.config import EDGE_KINDS
 from detectors.linking.graph import weight_column
 
 Entry = dict[str, Any]
+# A kind carrying less than this share of a cluster's internal edge weight does not hold it together: not told.
+MIN_WEIGHT_SHARE = 0.05
 Row = pd.Series
 
 
@@ -30,6 +32,14 @@ def _num(value: Any) -> float:
 def _plural(n: float, word: str, plural: str | None = None) -> str:
     count = round(n)
     return f"{count:,} {word if count == 1 else (plural or word + 's')}"
+
+
+def _exclusive_phrase(exclusive: float, shared: float, noun: str) -> str:
+    if exclusive >= shared:
+        return f"no account outside the cluster uses {'it' if shared == 1 else 'any of them'}"
+    if exclusive == 0:
+        return f"{'it is' if shared == 1 else 'they are'} also used outside the cluster"
+    return f"{exclusive / shared:.0%} of these {noun}s are used by no account outside the cluster"
 
 
 def _payment(row: Row) -> Entry | None:
@@ -50,7 +60,7 @@ def _ip(row: Row) -> Entry | None:
     else:
         text = f"{_plural(members, 'account')} share {_plural(shared, 'IP address', 'IP addresses')}"
     if shared:
-        text += f" ({exclusive / shared:.0%} of the shared ones used by no account outside the cluster)"
+        text += f"; {_exclusive_phrase(exclusive, shared, 'IP')}"
     stats = {"members": int(members), "shared_ips": int(shared), "ips": int(pool), "exclusive": int(exclusive)}
     return {"value": int(shared), "text": text, "stats": stats}
 
@@ -68,8 +78,8 @@ def _client(row: Row) -> Entry | None:
         return None
     exclusive = _num(row.get("shared_clients_exclusive"))
     text = (
-        f"{_plural(members, 'account')} use {_plural(combos, 'rare TLS fingerprint + user-agent combination')}"
-        f" ({_plural(exclusive, 'of them', 'of them')} seen on no other account)"
+        f"{_plural(members, 'account')} use {_plural(combos, 'rare TLS fingerprint + user-agent combination')}; "
+        f"{_exclusive_phrase(exclusive, combos, 'combination')}"
     )
     return {"value": int(combos), "text": text, "stats": {"members": int(members), "combinations": int(combos)}}
 
@@ -98,10 +108,7 @@ def _template(row: Row) -> Entry | None:
 
 def _sync(row: Row) -> Entry | None:
     share = _num(row.get("lockstep_share"))
-    text = (
-        f"accounts act in lockstep: {share:.0%} of their activity falls in 5-minute windows where at least half of "
-        f"them are active"
-    )
+    text = f"accounts act in lockstep: {share:.0%} of their active minutes coincide with another member's (±1 minute)"
     return {"value": round(share, 3), "text": text, "stats": {"lockstep_share": share}}
 
 
@@ -139,8 +146,9 @@ def cluster_evidence(features: pd.DataFrame) -> dict[str, list[Entry]]:
         entries: list[Entry] = []
         if _num(row["size"]) >= 2:
             weights = {kind: _num(row.get(weight_column(kind))) for kind in EDGE_KINDS}
+            total = sum(weights.values())
             for kind in sorted(EDGE_KINDS, key=lambda k: -weights[k]):
-                if weights[kind] <= 0:
+                if weights[kind] <= 0 or weights[kind] < MIN_WEIGHT_SHARE * total:
                     continue
                 entry = SENTENCES[kind](row)
                 if entry is not None:

@@ -21,8 +21,9 @@ from detectors.linking.signup import signup_pairs
 from detectors.linking.synchrony import migration_pairs, sync_pairs
 from detectors.linking.templates import TemplateIndex, template_pairs
 
-# Pairs at least this share of the pruning threshold are the candidates complementary coverage may lift.
-COVERAGE_CANDIDATE_SHARE = 0.25
+# Pairs whose identity evidence reaches this share of the pruning threshold are the candidates that behaviour
+# (sign-up bursts, synchrony, migration, complementary coverage) may lift over it.
+CANDIDATE_SHARE = 0.25
 
 PairBuilder = Callable[[LinkingInput, LinkingConfig], pd.DataFrame]
 
@@ -74,25 +75,40 @@ def kind_labels(edges: pd.DataFrame, config: LinkingConfig) -> pd.Series:
 
 
 def build_edges(data: LinkingInput, config: LinkingConfig, templates: TemplateIndex | None) -> pd.DataFrame:
-    """All evidence edges at or above ``min_edge_weight`` (codes in ``a`` < ``b``), sorted by (a, b)."""
-    builders: dict[str, PairBuilder] = {
+    """All evidence edges at or above ``min_edge_weight`` (codes in ``a`` < ``b``), sorted by (a, b).
+
+    Identity kinds (what the accounts *are*: card, addresses, client build, prompt templates) propose the
+    candidate pairs; behaviour kinds (what they *do*: sign up, tick, pivot, split topics) only add to them.
+    Behaviour alone says "a distiller", not "the same distiller": two campaigns that both pivot on release day
+    and both tick on a quarter-hour cron are not one actor.
+    """
+    identity: dict[str, PairBuilder] = {
         "ip": ip_pairs,
         "subnet": subnet_pairs,
         "payment": payment_pairs,
         "tls_ua": client_pairs,
-        "signup": signup_pairs,
-        "sync": sync_pairs,
-        "migration": migration_pairs,
     }
-    tables = {kind: build(data, config) for kind, build in builders.items() if config.kind_weight(kind) > 0}
+    tables = {kind: build(data, config) for kind, build in identity.items() if config.kind_weight(kind) > 0}
     if templates is not None and config.kind_weight("template") > 0:
         tables["template"] = template_pairs(data, templates, config)
     combined = _combine(tables, data.n_accounts, config)
-    if config.kind_weight("coverage") > 0 and not combined.empty:
-        candidates = combined[combined["weight"] >= COVERAGE_CANDIDATE_SHARE * config.min_edge_weight]
-        tables["coverage"] = coverage_pairs(data, candidates, config)
-        if not tables["coverage"].empty:
-            combined = _combine(tables, data.n_accounts, config)
+    candidates = combined.loc[combined["weight"] >= CANDIDATE_SHARE * config.min_edge_weight, ["a", "b"]]
+    behaviour: dict[str, Callable[[], pd.DataFrame]] = {
+        "signup": lambda: signup_pairs(data, config),
+        "migration": lambda: migration_pairs(data, config),
+        "sync": lambda: sync_pairs(data, candidates, config),
+        "coverage": lambda: coverage_pairs(data, candidates, config),
+    }
+    for kind, build in behaviour.items():
+        if config.kind_weight(kind) > 0 and not candidates.empty:
+            tables[kind] = _restrict(build(), candidates, data.n_accounts)
+    combined = _combine(tables, data.n_accounts, config)
     kept = combined[combined["weight"] >= config.min_edge_weight].sort_values(["a", "b"]).reset_index(drop=True)
     kept.insert(3, "kinds", kind_labels(kept, config))
     return kept
+
+
+def _restrict(pairs: pd.DataFrame, candidates: pd.DataFrame, n_accounts: int) -> pd.DataFrame:
+    keys = pairs["a"].to_numpy(np.int64) * n_accounts + pairs["b"].to_numpy(np.int64)
+    allowed = candidates["a"].to_numpy(np.int64) * n_accounts + candidates["b"].to_numpy(np.int64)
+    return pairs[np.isin(keys, allowed)].reset_index(drop=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,17 @@ class Linking:
         return {str(label): set(group.index.astype(str)) for label, group in grouped}
 
 
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
+
+
 def _labels(account_ids: pd.Index, communities: np.ndarray) -> pd.Series:
     """Community numbers → labels that depend only on membership (``c_`` + hash of the sorted members)."""
     frame = pd.DataFrame({"account": account_ids.astype(str), "community": communities})
@@ -60,15 +72,20 @@ def link_accounts(
     ``share_high_risk_members`` cluster feature.
     """
     config = config or LinkingConfig()
+    clock = _Stopwatch()
     data = prepare(events, accounts, topics)
     templates = index_templates(data, config) if data.events["token_hashes"].notna().any() else None
     edges = build_edges(data, config, templates)
+    clock.lap("graph")
     communities = detect_communities(data.n_accounts, edges, config)
     label = _labels(data.account_ids, communities)
+    clock.lap("communities")
     features = cluster_features(
         data, label, edges, templates=templates, topics_given=topics is not None,
         account_risk=account_risk, config=config,
     )  # fmt: skip
+    evidence = cluster_evidence(features)
+    clock.lap("features")
     clusters = pd.DataFrame(
         {"cluster_label": label.to_numpy()}, index=pd.Index(data.account_ids.astype(str), name="account_id")
     ).astype({"cluster_label": "string"})
@@ -82,11 +99,12 @@ def link_accounts(
         "edges": len(edges),
         "clusters": int(features.shape[0]),
         "multi_account_clusters": int((features["size"] >= 2).sum()),
+        "seconds": clock.laps,
     }
     return Linking(
         clusters=clusters,
         edges=named_edges,
         cluster_features=features,
-        evidence=cluster_evidence(features),
+        evidence=evidence,
         stats=stats,
     )

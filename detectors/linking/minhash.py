@@ -31,20 +31,28 @@ def combine(left: U64, right: U64) -> U64:
 
 
 def signatures(items: U64, docs: npt.NDArray[np.int64], n_docs: int, *, n_perm: int, seed: int) -> U64:
-    """``(n_docs, n_perm)`` MinHash signatures; a document without items keeps the all-ones signature."""
-    out = np.full((n_docs, n_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+    """``(n_docs, n_perm)`` MinHash signatures; a document without items keeps the all-ones signature.
+
+    Items are mixed once to 32 bits; each permutation is then a random odd multiply-add modulo 2**32 (a
+    universal hash family), two cheap operations per item and permutation instead of a full mix.
+    """
+    out = np.full((n_docs, n_perm), np.iinfo(np.uint32).max, dtype=np.uint64)
     if len(items) == 0:
         return out
-    order = np.argsort(docs, kind="stable")
-    sorted_docs = docs[order]
-    base = splitmix64(items[order])
+    if len(docs) > 1 and bool(np.all(docs[1:] >= docs[:-1])):
+        sorted_docs, base = docs, (splitmix64(items) >> np.uint64(32)).astype(np.uint32)
+    else:
+        order = np.argsort(docs, kind="stable")
+        sorted_docs, base = docs[order], (splitmix64(items[order]) >> np.uint64(32)).astype(np.uint32)
     doc_ids, starts = np.unique(sorted_docs, return_index=True)
     rng = np.random.default_rng(seed)
-    multipliers = rng.integers(1, 2**63 - 1, size=n_perm, dtype=np.int64).astype(np.uint64) | np.uint64(1)
-    offsets = rng.integers(0, 2**63 - 1, size=n_perm, dtype=np.int64).astype(np.uint64)
+    multipliers = rng.integers(1, 2**31, size=n_perm, dtype=np.int64).astype(np.uint32) * np.uint32(2) + np.uint32(1)
+    offsets = rng.integers(0, 2**32, size=n_perm, dtype=np.int64).astype(np.uint32)
+    hashed = np.empty_like(base)
     with np.errstate(over="ignore"):
         for perm in range(n_perm):
-            hashed = splitmix64(base * multipliers[perm] + offsets[perm])
+            np.multiply(base, multipliers[perm], out=hashed)
+            hashed += offsets[perm]
             out[doc_ids, perm] = np.minimum.reduceat(hashed, starts)
     return out
 

@@ -93,26 +93,41 @@ def resource_pairs(
     columns = ["account", "group", "resource"] + ([share_column] if share_column else [])
     distinct = memberships[columns].drop_duplicates(["group", "account"]).reset_index(drop=True)
     members = distinct["account"].to_numpy(np.int64)
-    i, j = group_pairs(
-        distinct["group"].to_numpy(np.int64), members, max_group_size=max_group_size, degree=degree, seed=seed
-    )
+    groups = distinct["group"].to_numpy(np.int64)
+    i, j = group_pairs(groups, members, max_group_size=max_group_size, degree=degree, seed=seed)
     if len(i) == 0:
         return empty_pairs()
     resources = distinct["resource"].to_numpy(np.int64)
-    shared = pd.DataFrame({"a": members[i], "b": members[j], "resource": resources[i]})
-    if share_column:
-        shares = distinct[share_column].to_numpy(np.float64)
-        shared["share"] = np.minimum(shares[i], shares[j])
-        shared = shared.groupby(["a", "b", "resource"], sort=False, as_index=False).agg(share=("share", "max"))
-    else:
-        shared = shared.drop_duplicates()
-        shared["share"] = 1.0
-    weights = resource_weight.reindex(shared["resource"].to_numpy()).fillna(0.0).to_numpy(np.float64)
-    return sum_pairs(
-        shared["a"].to_numpy(np.int64),
-        shared["b"].to_numpy(np.int64),
-        weights * shared["share"].to_numpy(np.float64),
-        n_accounts,
+    a, b, resource = members[i], members[j], resources[i]
+    share = (
+        np.minimum(distinct[share_column].to_numpy(np.float64)[i], distinct[share_column].to_numpy(np.float64)[j])
+        if share_column
+        else np.ones(len(i))
+    )
+    if not np.array_equal(groups, resources):
+        # one resource seen in several groups (an IP on several days) counts once per pair, at its best share
+        a, b, resource, share = _best_per_pair_and_resource(a, b, resource, share, n_accounts)
+    weights = resource_weight.reindex(resource).fillna(0.0).to_numpy(np.float64)
+    return sum_pairs(a, b, weights * share, n_accounts)
+
+
+def _best_per_pair_and_resource(
+    a: IntArray, b: IntArray, resource: IntArray, share: FloatArray, n_accounts: int
+) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+    n_resources = int(resource.max()) + 1
+    if float(n_accounts) ** 2 * n_resources < 2**62:
+        key = (a * np.int64(n_accounts) + b) * np.int64(n_resources) + resource
+        order = np.lexsort((-share, key))
+        first = np.concatenate([[True], key[order][1:] != key[order][:-1]])
+        keep = order[first]
+        return a[keep], b[keep], resource[keep], share[keep]
+    table = pd.DataFrame({"a": a, "b": b, "resource": resource, "share": share})
+    best = table.groupby(["a", "b", "resource"], sort=False, as_index=False).agg(share=("share", "max"))
+    return (
+        best["a"].to_numpy(np.int64),
+        best["b"].to_numpy(np.int64),
+        best["resource"].to_numpy(np.int64),
+        best["share"].to_numpy(np.float64),
     )
 
 

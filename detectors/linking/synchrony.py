@@ -1,10 +1,12 @@
 """Acting together: synchronized activity (SynchroTrap / CopyCatch style) and a shared move to a new model.
 
-Synchrony compares accounts' sets of active time buckets.  Candidates come from MinHash LSH over those sets (no
-all-pairs scan); for each candidate pair we count the buckets where one is active and the other is active in the
-same or an adjacent bucket (tolerating jitter), and compare that with what two independent accounts with the same
-activity would share given the population's own daily rhythm.  Only the excess over that expectation counts, so
-two office workers in one timezone, or two 24/7 batch jobs, are not "synchronized".
+Synchrony compares accounts' sets of active minutes.  For each candidate pair we count the minutes where one is
+active and the other is active within a minute of it (tolerating jitter), and compare that with what two
+independent accounts with the same amount of activity would share given the population's own rhythm, smoothed
+over an hour: the null keeps office hours and time zones, while a job runner's ticks stand out against it.  Only
+the excess over that expectation counts, so two office workers in one timezone, or two 24/7 batch jobs, are not
+"synchronized".  Time alone happens between strangers (two cron jobs at :00), so synchrony is a weak kind scored
+only on pairs that other evidence already brought together.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from scipy.stats import poisson
 from detectors.linking.bursts import burst_pairs, find_bursts
 from detectors.linking.config import LinkingConfig
 from detectors.linking.inputs import LinkingInput
-from detectors.linking.minhash import band_keys, signatures
-from detectors.linking.pairs import empty_pairs, group_pairs
+from detectors.linking.pairs import empty_pairs
 
-# Buckets where an account counts as "always on": its overlap with anyone is expected, not evidence.
+# An account active in more than this share of the window is "always on": overlap with it is expected.
 MAX_ACTIVE_FRACTION = 0.5
 # Excess overlap of 1.0 (perfect lockstep) is worth this much raw evidence.
 LOCKSTEP_RAW = 2.0
+# The population rhythm that defines "chance" is the activity load smoothed over this many minutes.
+RHYTHM_MINUTES = 60
+# Bound the work per pair: at most this many of an account's active buckets are compared.
+MAX_BUCKETS_COMPARED = 400
 
 
 def active_buckets(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
@@ -35,69 +40,62 @@ def active_buckets(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     return pd.DataFrame({"account": data.events["account"].to_numpy(), "bucket": buckets}).drop_duplicates()
 
 
-def _candidates(activity: pd.DataFrame, config: LinkingConfig) -> pd.DataFrame:
-    accounts, docs = np.unique(activity["account"].to_numpy(), return_inverse=True)
-    n_perm = config.sync_lsh_bands * config.sync_lsh_rows
-    signature = signatures(
-        activity["bucket"].to_numpy().astype(np.uint64), docs.astype(np.int64), len(accounts),
-        n_perm=n_perm, seed=config.seed,
-    )  # fmt: skip
-    keys = band_keys(signature, config.sync_lsh_bands)
-    groups, _ = pd.factorize(keys.ravel())
-    members = np.repeat(accounts, config.sync_lsh_bands).astype(np.int64)
-    i, j = group_pairs(
-        groups.astype(np.int64), members, max_group_size=config.max_group_size,
-        degree=config.sparse_degree, seed=config.seed,
-    )  # fmt: skip
-    pairs = pd.DataFrame({"a": members[i], "b": members[j]})
-    return pairs[pairs["a"] != pairs["b"]].drop_duplicates().reset_index(drop=True)
+def _chance(activity: pd.DataFrame, n_buckets: int, bucket_minutes: float) -> np.ndarray:
+    """Per bucket: the probability that one unit of an account's activity lands within one bucket of it."""
+    load = np.bincount(activity["bucket"].to_numpy(), minlength=n_buckets).astype(np.float64)
+    span = max(int(RHYTHM_MINUTES / max(bucket_minutes, 1e-9)), 1)
+    kernel = np.ones(2 * span + 1) / (2 * span + 1)
+    rhythm = np.convolve(load, kernel, mode="same")
+    chance: np.ndarray = 3.0 * rhythm / max(float(rhythm.sum()), 1e-12)
+    return chance
 
 
-def _covered(pairs: pd.DataFrame, activity: pd.DataFrame, profile: np.ndarray, n_buckets: int) -> pd.DataFrame:
-    """Per pair and direction: buckets of ``a`` with ``b`` active within one bucket, and the count expected."""
-    by_account = activity.sort_values(["account", "bucket"])
-    starts = by_account.groupby("account").size()
-    first = starts.cumsum() - starts
-    counts_a = starts.reindex(pairs["a"]).to_numpy()
+def _covered(pairs: pd.DataFrame, activity: pd.DataFrame, chance: np.ndarray, n_buckets: int) -> pd.DataFrame:
+    """Per pair, one direction: buckets of ``a`` with ``b`` active within one bucket, and the number expected."""
+    by_account = activity.sort_values(["account", "bucket"]).reset_index(drop=True)
+    sizes = by_account.groupby("account").size()
+    first = sizes.cumsum() - sizes
+    counts_a = np.minimum(sizes.reindex(pairs["a"]).to_numpy(), MAX_BUCKETS_COMPARED)
     rows = np.repeat(np.arange(len(pairs)), counts_a)
     within = np.arange(len(rows)) - np.repeat(np.cumsum(counts_a) - counts_a, counts_a)
-    buckets = by_account["bucket"].to_numpy()[np.repeat(first.reindex(pairs["a"]).to_numpy(), counts_a) + within]
+    # evenly spaced subset when an account has more buckets than we compare
+    stride = np.repeat(np.maximum(sizes.reindex(pairs["a"]).to_numpy() / np.maximum(counts_a, 1), 1.0), counts_a)
+    picked = np.repeat(first.reindex(pairs["a"]).to_numpy(), counts_a) + (within * stride).astype(np.int64)
+    buckets = by_account["bucket"].to_numpy()[picked]
     partner = pairs["b"].to_numpy()[rows]
-    present = np.sort(by_account["account"].to_numpy() * np.int64(n_buckets + 2) + by_account["bucket"].to_numpy())
+    stride_key = np.int64(n_buckets + 2)
+    present = by_account["account"].to_numpy() * stride_key + by_account["bucket"].to_numpy()
     hit = np.zeros(len(rows), dtype=bool)
     for shift in (-1, 0, 1):
-        keys = partner * np.int64(n_buckets + 2) + buckets + shift
+        keys = partner * stride_key + buckets + shift
         position = np.clip(np.searchsorted(present, keys), 0, len(present) - 1)
         hit |= present[position] == keys
-    beta = starts.reindex(partner).to_numpy()
-    expected = np.minimum(1.0, beta * profile[buckets])
-    return pd.DataFrame({"pair": rows, "hit": hit, "expected": expected}).groupby("pair").sum()
+    expected = np.minimum(1.0, sizes.reindex(partner).to_numpy() * chance[buckets])
+    table = pd.DataFrame({"pair": rows, "hit": hit, "expected": expected}).groupby("pair").sum()
+    return table.reindex(np.arange(len(pairs)), fill_value=0)
 
 
-def sync_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
+def sync_pairs(data: LinkingInput, candidates: pd.DataFrame, config: LinkingConfig) -> pd.DataFrame:
     activity = active_buckets(data, config)
-    if activity.empty:
+    if activity.empty or candidates.empty:
         return empty_pairs()
     n_buckets = int(activity["bucket"].max()) + 1
     sizes = activity.groupby("account").size()
     informative = sizes[(sizes >= config.sync_min_active_buckets) & (sizes <= MAX_ACTIVE_FRACTION * n_buckets)]
-    activity = activity[activity["account"].isin(informative.index)]
-    if activity["account"].nunique() < 2:
-        return empty_pairs()
-    pairs = _candidates(activity, config)
+    pairs = candidates.loc[candidates["a"].isin(informative.index) & candidates["b"].isin(informative.index)]
+    pairs = pairs[["a", "b"]].drop_duplicates().reset_index(drop=True)
     if pairs.empty:
         return empty_pairs()
-    # Chance that a random active bucket of some account falls within one bucket of t, from the population's
-    # own rhythm: the share of all activity in t-1..t+1.
-    load = np.bincount(activity["bucket"].to_numpy(), minlength=n_buckets).astype(np.float64)
-    dilated = load + np.concatenate([[0.0], load[:-1]]) + np.concatenate([load[1:], [0.0]])
-    profile = dilated / load.sum()
-    forward = _covered(pairs, activity, profile, n_buckets)
-    backward = _covered(pairs.rename(columns={"a": "b", "b": "a"}), activity, profile, n_buckets)
-    hits = forward["hit"].to_numpy() + backward["hit"].to_numpy()
+    chance = _chance(activity, n_buckets, config.sync_bucket_minutes)
+    activity = activity[activity["account"].isin(informative.index)]
+    forward = _covered(pairs, activity, chance, n_buckets)
+    backward = _covered(pairs.rename(columns={"a": "b", "b": "a"}), activity, chance, n_buckets)
+    hits = forward["hit"].to_numpy(np.float64) + backward["hit"].to_numpy(np.float64)
     expected = forward["expected"].to_numpy() + backward["expected"].to_numpy()
-    total = sizes.reindex(pairs["a"]).to_numpy() + sizes.reindex(pairs["b"]).to_numpy()
-    excess = np.clip((hits - expected) / np.maximum(total - expected, 1.0), 0.0, 1.0)
+    compared = np.minimum(sizes.reindex(pairs["a"]).to_numpy(), MAX_BUCKETS_COMPARED) + np.minimum(
+        sizes.reindex(pairs["b"]).to_numpy(), MAX_BUCKETS_COMPARED
+    )
+    excess = np.clip((hits - expected) / np.maximum(compared - expected, 1.0), 0.0, 1.0)
     log10_p = poisson.logsf(hits - 1, np.maximum(expected, 1e-9)) / np.log(10.0)
     significant = log10_p + np.log10(len(pairs)) < 0
     raw = np.where(significant, LOCKSTEP_RAW * excess, 0.0)
