@@ -139,14 +139,25 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError("server did not start")
 
-    def peak_rss_mb(self) -> float:
-        """Peak resident memory of the server process (VmHWM), largest over uvicorn's processes."""
+    def pids(self) -> list[int]:
         pids = [self.process.pid]
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         if children.exists():
             pids += [int(p) for p in children.read_text().split()]
+        return pids
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of uvicorn's processes so far."""
+        ticks = 0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self) -> float:
+        """Peak resident memory of the server process (VmHWM), largest over uvicorn's processes."""
         peak = 0
-        for pid in pids:
+        for pid in self.pids():
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     peak = max(peak, int(line.split()[1]))
@@ -157,8 +168,8 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def http_throughput(server: Server, bodies: list[bytes], n_events: int) -> float:
-    """(b) 4 clients each posting its share of the 5,000-event NDJSON bodies: events per second."""
+def http_throughput(server: Server, bodies: list[bytes], n_events: int) -> tuple[float, float]:
+    """(b) 4 clients posting the 5,000-event NDJSON bodies: events per second, server CPU µs per event."""
     headers = {"Authorization": f"Bearer {server.key}", "Content-Type": "application/x-ndjson"}
     queue = list(enumerate(bodies))
     lock = threading.Lock()
@@ -179,15 +190,17 @@ def http_throughput(server: Server, bodies: list[bytes], n_events: int) -> float
                 accepted.append(response.json()["accepted"])
 
     threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    cpu = server.cpu_seconds()
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    cpu = server.cpu_seconds() - cpu
     if failures or sum(accepted) != n_events:
         raise RuntimeError(f"ingest failed: accepted {sum(accepted)} of {n_events}; {failures[:1]}")
-    return n_events / elapsed
+    return n_events / elapsed, cpu / n_events * 1e6
 
 
 def make_database() -> str:
@@ -217,7 +230,9 @@ def main() -> None:
     lines = make_events(args.events, seed=1)
     size_mb = sum(len(line) + 1 for line in lines) / 1e6
     print(f"{args.events:,} events, {size_mb:.0f} MB NDJSON ({'corpus' if CORPORA.is_dir() else 'procedural'} prompts)")
-    results: dict[str, Any] = {"events": args.events, "ndjson_mb": round(size_mb, 1), "workers": args.workers}
+    results: dict[str, Any] = {"events": args.events, "ndjson_mb": round(size_mb, 1), "workers": args.workers,
+                               "load_average_at_start": os.getloadavg()[0]}  # fmt: skip
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (other processes on the machine skew every figure)")
 
     database = make_database()
     try:
@@ -225,7 +240,8 @@ def main() -> None:
         print(f"(a) raw orjson + COPY, bare table:       {results['raw_copy_events_per_s']:>9,} events/s")
         server = Server(database, workers=args.workers)
         try:
-            results["http_postgres_events_per_s"] = round(http_throughput(server, batches(lines), len(lines)))
+            rate, cpu = http_throughput(server, batches(lines), len(lines))
+            results["http_postgres_events_per_s"], results["server_cpu_us_per_event_postgres"] = round(rate), round(cpu)
         finally:
             server.stop()
     finally:
@@ -233,16 +249,18 @@ def main() -> None:
     ratio = results["http_postgres_events_per_s"] / results["raw_copy_events_per_s"]
     results["ratio"] = round(ratio, 3)
     print(f"(b) distillguard HTTP -> PostgreSQL:     {results['http_postgres_events_per_s']:>9,} events/s "
-          f"({ratio:.0%} of (a))")  # fmt: skip
+          f"({ratio:.0%} of (a)); server CPU {results['server_cpu_us_per_event_postgres']} µs/event")  # fmt: skip
 
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(f"sqlite:///{tmp}/bench.db", workers=args.workers)
         try:
             fresh = make_events(args.events, seed=2)
-            results["http_sqlite_events_per_s"] = round(http_throughput(server, batches(fresh), len(fresh)))
+            rate, cpu = http_throughput(server, batches(fresh), len(fresh))
+            results["http_sqlite_events_per_s"], results["server_cpu_us_per_event_sqlite"] = round(rate), round(cpu)
         finally:
             server.stop()
-    print(f"(b) distillguard HTTP -> SQLite:         {results['http_sqlite_events_per_s']:>9,} events/s")
+    print(f"(b) distillguard HTTP -> SQLite:         {results['http_sqlite_events_per_s']:>9,} events/s; "
+          f"server CPU {results['server_cpu_us_per_event_sqlite']} µs/event")  # fmt: skip
 
     if args.rss_mb:
         results.update(rss_test(args.rss_mb))

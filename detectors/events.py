@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from detectors.prompts import cot_score, rubric_score
+from detectors.prompts import prompt_scores
 from detectors.text import read_conversation, text_signals
 
 Retention = Literal["full", "hashed", "none"]
@@ -122,14 +122,15 @@ def event_row(event: Mapping[str, Any], retention: Retention = "full") -> dict[s
     ip = event.get("ip")
     row["ip"] = normalise_ip(ip) if ip else None
     conversation = read_conversation(event.get("messages"), event.get("prompt"))
+    cot, rubric = prompt_scores(conversation.last_user_text, conversation.system_text)
     row.update(
         n_messages=conversation.n_messages,
         n_user_turns=conversation.n_user_turns,
         n_assistant_turns=conversation.n_assistant_turns,
         has_system=bool(conversation.system_text),
         prompt_chars=conversation.prompt_chars,
-        cot_score=cot_score(conversation.last_user_text, conversation.system_text),
-        rubric_score=rubric_score(conversation.last_user_text, conversation.system_text),
+        cot_score=cot,
+        rubric_score=rubric,
     )
     if retention == "none":
         row.update(text_hash=None, template_hash=None, token_hashes=None)

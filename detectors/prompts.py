@@ -99,17 +99,18 @@ _COT = _compile(_COT_PATTERNS, _COT_NEEDS)
 _RUBRIC = _compile(_RUBRIC_PATTERNS, _RUBRIC_NEEDS)
 
 
-def _combined(patterns: _Patterns, text: str) -> float:
-    if not text:
-        return 0.0
+def _score(patterns: _Patterns, text: str, lowered: str | None, seen: dict[str, bool]) -> float:
+    """1 - prod(1 - w) over the patterns that match; ``seen`` remembers which words ``lowered`` holds."""
     ascii_text = text.isascii()
-    lowered = text.lower() if ascii_text or not _FOLDS_TO_ASCII.search(text) else None
     keep = 1.0
     for any_case, lower_case, weight, needs in patterns:
         if lowered is not None:
             for group in needs:
                 for word in group:
-                    if word in lowered:
+                    present = seen.get(word)
+                    if present is None:
+                        present = seen[word] = word in lowered
+                    if present:
                         break
                 else:
                     break  # no word of this group: the pattern cannot match
@@ -122,11 +123,27 @@ def _combined(patterns: _Patterns, text: str) -> float:
     return round(1.0 - keep, 4)
 
 
+def _lowered(text: str) -> str | None:
+    return text.lower() if text.isascii() or not _FOLDS_TO_ASCII.search(text) else None
+
+
+def prompt_scores(user_text: str, system_text: str = "") -> tuple[float, float]:
+    """``(cot_score, rubric_score)`` in one pass over the text (what ingest computes for every request)."""
+    text = f"{system_text}\n{user_text}" if system_text else user_text
+    if not text:
+        return 0.0, 0.0
+    lowered = _lowered(text)
+    seen: dict[str, bool] = {}
+    return _score(_COT, text, lowered, seen), _score(_RUBRIC, text, lowered, seen)
+
+
 def cot_score(user_text: str, system_text: str = "") -> float:
     """How strongly the request elicits a written-out chain of thought, in [0, 1]."""
-    return _combined(_COT, f"{system_text}\n{user_text}" if system_text else user_text)
+    text = f"{system_text}\n{user_text}" if system_text else user_text
+    return _score(_COT, text, _lowered(text), {}) if text else 0.0
 
 
 def rubric_score(user_text: str, system_text: str = "") -> float:
     """How strongly the request uses the model as a grader / reward model, in [0, 1]."""
-    return _combined(_RUBRIC, f"{system_text}\n{user_text}" if system_text else user_text)
+    text = f"{system_text}\n{user_text}" if system_text else user_text
+    return _score(_RUBRIC, text, _lowered(text), {}) if text else 0.0

@@ -93,9 +93,12 @@ class _Inflater:
             )
 
 
+Body = bytes | bytearray
+
+
 async def read_body(
     chunks: AsyncIterable[bytes], *, content_encoding: str | None, content_length: str | None, limits: Limits
-) -> bytes:
+) -> bytearray:
     """The whole (inflated) body; 413 past either limit, 400 for broken gzip, 415 for other encodings."""
     encoding = (content_encoding or "identity").strip().lower()
     if encoding not in ("identity", "gzip", "x-gzip", ""):
@@ -105,7 +108,7 @@ async def read_body(
     received = 0
     inflater: _Inflater | None = _Inflater(limits.max_decompressed_bytes) if encoding != "identity" else None
     sniffed = inflater is not None
-    parts: list[bytes] = []
+    body = bytearray()  # grown in place: a list of chunks joined at the end would briefly hold the body twice
     async for chunk in chunks:
         if not chunk:
             continue
@@ -119,12 +122,12 @@ async def read_body(
             if chunk.startswith(GZIP_MAGIC):  # gzip sent without the header (files, some shippers)
                 inflater = _Inflater(limits.max_decompressed_bytes)
         if inflater is None:
-            parts.append(chunk)
+            body += chunk
         else:
-            parts.extend(inflater.feed(chunk))
+            for part in inflater.feed(chunk):
+                body += part
     if inflater is not None:
         inflater.finish()
-    body = b"".join(parts)
     if inflater is None and len(body) > limits.max_decompressed_bytes:
         raise PayloadTooLarge(f"body is larger than {limits.max_decompressed_bytes} bytes")
     return body
@@ -140,7 +143,7 @@ def inflate_file_bytes(data: bytes, *, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def is_ndjson(body: bytes, content_type: str | None) -> bool:
+def is_ndjson(body: Body, content_type: str | None) -> bool:
     """NDJSON unless the body starts with '[' (LiteLLM sends NDJSON as application/json)."""
     kind = (content_type or "").split(";", 1)[0].strip().lower()
     if kind in ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"):
@@ -149,12 +152,12 @@ def is_ndjson(body: bytes, content_type: str | None) -> bool:
     return body[first : first + 1] != b"["
 
 
-def iter_records(body: bytes, *, ndjson: bool) -> Iterator[Any]:
+def iter_records(body: Body, *, ndjson: bool) -> Iterator[Any]:
     """Decoded records in body order; MalformedJSON (400) for the first one that does not parse."""
     return iter_ndjson(body) if ndjson else iter_array(body)
 
 
-def iter_ndjson(body: bytes) -> Iterator[Any]:
+def iter_ndjson(body: Body) -> Iterator[Any]:
     view = memoryview(body)
     start = 3 if body.startswith(b"\xef\xbb\xbf") else 0
     line_no = 0
@@ -173,7 +176,7 @@ def iter_ndjson(body: bytes) -> Iterator[Any]:
         start = end + 1
 
 
-def iter_array(body: bytes) -> Iterator[Any]:
+def iter_array(body: Body) -> Iterator[Any]:
     """Elements of a JSON array, decoded one at a time from views of the body (no copies).
 
     The array is cut at every ``},{`` between objects and each piece decoded on its own; a cut that
@@ -226,12 +229,12 @@ def iter_array(body: bytes) -> Iterator[Any]:
     yield from values
 
 
-def _skip_space(body: bytes, start: int, end: int | None = None) -> int:
+def _skip_space(body: Body, start: int, end: int | None = None) -> int:
     match = _SPACE.match(body, start, len(body) if end is None else end)
     return match.end() if match else start
 
 
-def _whole_array(body: bytes) -> Iterator[Any]:
+def _whole_array(body: Body) -> Iterator[Any]:
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -241,7 +244,7 @@ def _whole_array(body: bytes) -> Iterator[Any]:
     yield from value
 
 
-def _byte_offset(data: bytes | memoryview, char_pos: int) -> int:
+def _byte_offset(data: Body | memoryview, char_pos: int) -> int:
     """orjson reports character positions; clients want bytes."""
     raw = bytes(data)
     if raw.isascii():

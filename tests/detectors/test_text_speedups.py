@@ -59,6 +59,11 @@ def test_gated_scores_equal_running_every_pattern() -> None:
     for body in _texts(3000, seed=11):
         assert prompts.cot_score(body) == _reference_score(list(prompts._COT_PATTERNS), body), body
         assert prompts.rubric_score(body) == _reference_score(list(prompts._RUBRIC_PATTERNS), body), body
+    for user, system in zip(_texts(1000, seed=15), _texts(1000, seed=16), strict=True):
+        both = f"{system}\n{user}" if system else user
+        expected = (_reference_score(list(prompts._COT_PATTERNS), both),
+                    _reference_score(list(prompts._RUBRIC_PATTERNS), both))  # fmt: skip
+        assert prompts.prompt_scores(user, system) == expected
 
 
 def test_gated_slot_masking_equals_running_every_substitution() -> None:
