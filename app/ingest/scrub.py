@@ -56,11 +56,15 @@ def scrub_content(content: Any) -> Any:
     return content
 
 
+# the turns whose text reaches storage (prompt_text, system_text) or the prompt signals
+_KEPT_ROLES = frozenset({"user", "system", "developer"})
+
+
 def scrub_messages(messages: list[Any]) -> list[Any]:
-    """Messages with secrets removed from their contents; the same list when none had any."""
+    """Messages with secrets removed from the turns that are kept; the same list when none had any."""
     out: list[Any] | None = None
     for i, message in enumerate(messages):
-        if not isinstance(message, dict):
+        if not isinstance(message, dict) or message.get("role") not in _KEPT_ROLES:
             continue
         content = message.get("content")
         clean = scrub_content(content)
