@@ -6,6 +6,7 @@ and prints the URL and a fresh admin key (the last line of its output) to log in
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
@@ -123,6 +124,8 @@ def demo(
 
         from app.main import create_app
 
+        if "DISTILLGUARD_LOG_JSON" not in os.environ:  # a person is watching this terminal, not a log shipper
+            settings = settings.model_copy(update={"log_json": False})
         uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 
 

@@ -66,7 +66,7 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     context = {"csrf": current.csrf, "user": getattr(request.state, "principal", None), "flash": current.flash,
                **context}  # fmt: skip
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    if current.flash is not None or request.cookies.get(sessions.COOKIE) is None:
+    if current.flash is not None or sessions.is_new(request):
         sessions.save(request, response, current.with_flash(None))
     return response
 

@@ -96,13 +96,21 @@ def load(request: Request) -> ConsoleSession:
     if cached is not None:
         return cached
     raw = request.cookies.get(COOKIE)
-    session = (codec(request).loads(raw) if raw else None) or ConsoleSession.anonymous()
+    session = codec(request).loads(raw) if raw else None
+    if session is None:  # missing, forged or expired: a new session, which the response must set
+        session = ConsoleSession.anonymous()
+        request.state.console_session_new = True
     request.state.console_session = session
     return session
 
 
+def is_new(request: Request) -> bool:
+    return bool(getattr(request.state, "console_session_new", False))
+
+
 def save(request: Request, response: Response, session: ConsoleSession) -> None:
     request.state.console_session = session
+    request.state.console_session_new = False
     response.set_cookie(
         COOKIE, codec(request).dumps(session), max_age=MAX_AGE, httponly=True, samesite="lax",
         secure=request.url.scheme == "https", path="/",
