@@ -275,7 +275,7 @@ def account_activity(*, session: Session) -> dict[str, tuple[float | None, float
 
 
 def account_last_event_ids(*, session: Session) -> dict[str, int]:
-    return dict(session.execute(select(AccountState.account_id, AccountState.last_event_id)).tuples().all())
+    return dict(session.execute(select(AccountState.account_id, AccountState.last_event_id)).all())
 
 
 def get_artifact(*, session: Session, name: str) -> DetectionArtifact | None:
