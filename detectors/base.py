@@ -9,18 +9,23 @@ NaN means "not computable for this account" (too few events, field absent, reten
 mode dropped the text), never "zero".
 
 Feature extractors additionally split their work into a per-batch *map* step
-(:meth:`FeatureExtractor.partial`, events → mergeable tables) and a *finalize* step
-(tables → features), which is what makes incremental updates equal to a full
-recompute: see :mod:`detectors.features.state`.
+(:meth:`FeatureExtractor.partial`, a :class:`Batch` → mergeable tables) and a *finalize*
+step (merged tables → features), which is what makes incremental updates equal to a full
+recompute: see :mod:`detectors.features.state`.  In tables ``account_id`` is a
+Categorical (sorted categories), so merging and grouping work on integer codes; at
+finalize time every table also carries ``account``, the row position of its account in
+the output (0..n-1), and the account frame arrives aligned to those positions.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -28,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 from detectors.events import EVENT_COLUMNS, coerce_event_frame
 
 Aggregation = Literal["sum", "min", "max"]
+DAY_NS = 86_400 * 10**9
 
 
 @dataclass(frozen=True)
@@ -75,14 +81,16 @@ class FeatureExtractor(AccountDetector):
         """The tables :meth:`partial` emits, by name (names are global: prefix them with the family)."""
 
     @abstractmethod
-    def partial(self, events: pd.DataFrame) -> dict[str, pd.DataFrame]:
-        """Per-batch partial aggregates of ``events`` (already coerced to the event columns)."""
+    def partial(self, batch: Batch) -> dict[str, pd.DataFrame]:
+        """Per-batch partial aggregates (tables named in :meth:`table_specs`)."""
 
     @abstractmethod
-    def finalize(
-        self, tables: dict[str, pd.DataFrame], accounts: pd.DataFrame, *, now_ns: int | None, index: pd.Index
-    ) -> pd.DataFrame:
-        """Merged (and window-filtered) tables → features for ``index`` (sorted account ids)."""
+    def finalize(self, tables: dict[str, pd.DataFrame], accounts: pd.DataFrame, *, now_ns: int | None,
+                 n_accounts: int) -> pd.DataFrame:
+        """Merged, window-filtered tables → features indexed by account position 0..n_accounts-1.
+
+        ``accounts`` is the account frame reindexed to those positions (all columns present).
+        """
 
     def transform(self, events: pd.DataFrame, accounts: pd.DataFrame | None = None) -> pd.DataFrame:
         from detectors.features.state import FeatureState  # the state module imports this one
@@ -114,5 +122,46 @@ def prepare_events(events: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["account_id"].notna() & frame["ts"].notna()].reset_index(drop=True)
 
 
-def empty_features(index: pd.Index, names: tuple[str, ...]) -> pd.DataFrame:
-    return pd.DataFrame(np.nan, index=index, columns=list(names), dtype="float64")
+def empty_features(n_accounts: int, names: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame(np.nan, index=pd.RangeIndex(n_accounts), columns=list(names), dtype="float64")
+
+
+class Batch:
+    """One update's events plus the arrays every extractor needs, each computed once.
+
+    ``account`` holds codes into ``account_ids`` (sorted), so extractors group by integers
+    and turn codes into a Categorical ``account_id`` column only for their (small) output.
+    """
+
+    def __init__(self, events: pd.DataFrame) -> None:
+        self.events = prepare_events(events)
+        self.ts: npt.NDArray[np.int64] = np.asarray(self.events["ts"].array.asi8, dtype=np.int64)
+        self.day: npt.NDArray[np.int64] = self.ts // DAY_NS
+        codes, uniques = pd.factorize(self.events["account_id"].to_numpy(dtype=object), sort=True)
+        self.account: npt.NDArray[np.int64] = codes.astype(np.int64)
+        self.account_ids = pd.Index(uniques, dtype="object")
+        self._cache: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def account_column(self, codes: npt.NDArray[np.int64]) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=self.account_ids)
+
+    def table(self, keys: dict[str, Any], values: dict[str, Any], aggs: dict[str, Aggregation]) -> pd.DataFrame:
+        """Group rows by ``keys`` (``account_id`` given as codes) and aggregate ``values``; sorted by key."""
+        frame = pd.DataFrame({**keys, **values}, copy=False)
+        out = frame if frame.empty else frame.groupby(list(keys), sort=True).agg(aggs).reset_index()
+        out["account_id"] = self.account_column(out["account_id"].to_numpy(dtype=np.int64))
+        return out
+
+    def rows(self, columns: dict[str, Any]) -> pd.DataFrame:
+        """An append-only (sequence) table: one row per given event, ``account_id`` given as codes."""
+        frame = pd.DataFrame(columns, copy=False)
+        frame["account_id"] = self.account_column(frame["account_id"].to_numpy(dtype=np.int64))
+        return frame

@@ -24,7 +24,6 @@ list is ``residential`` (really "eyeball or other"); without ASN data it is ``un
 from __future__ import annotations
 
 import csv
-import lzma
 import re
 import socket
 from collections.abc import Iterable, Sequence
@@ -113,7 +112,7 @@ class _Ranges:
     labels: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
 
     @classmethod
-    def build(cls, starts: Sequence[int], ends: Sequence[int], labels: Sequence[int], *, merge: bool) -> _Ranges:
+    def build(cls, starts: Any, ends: Any, labels: Any, *, merge: bool) -> _Ranges:
         s = np.asarray(starts, dtype=_U64)
         e = np.asarray(ends, dtype=_U64)
         lab = np.asarray(labels, dtype=np.int32)
@@ -237,37 +236,30 @@ class IPIntel:
         self._asn_table = (numbers, ranks, providers, countries)
 
     def _load_asn(self, version: int, file: Path) -> None:
-        opener = lzma.open if file.suffix == ".xz" else open
-        starts: list[int] = []
-        ends: list[int] = []
-        labels: list[int] = []
-        numbers: list[int] = []
-        orgs: list[str] = []
-        countries: list[str | None] = []
-        with opener(file, "rt", encoding="utf-8") as raw:
-            for row in csv.reader(raw):
-                if len(row) < 3 or not row[2].strip().isdigit():
-                    continue
-                v1, start = ip_key(row[0])
-                v2, end = ip_key(row[1])
-                if v1 != version or v2 != version:
-                    continue
-                labels.append(len(numbers))
-                starts.append(start)
-                ends.append(end)
-                numbers.append(int(row[2]))
-                if len(row) >= 5:
-                    countries.append(row[3].strip().upper() or None)
-                    orgs.append(",".join(row[4:]).strip())
-                else:
-                    countries.append(None)
-                    orgs.append(",".join(row[3:]).strip())
+        table = pd.read_csv(file, header=None, dtype=str, keep_default_na=False, compression="infer",
+                            on_bad_lines="skip", engine="c")
+        if table.shape[1] < 3:
+            return
+        if table.shape[1] >= 5:  # iptoasn.com layout: start, end, asn, country, description
+            countries = table[3].str.strip().str.upper().to_numpy(dtype=object)
+            orgs = table[4].str.strip().to_numpy(dtype=object)
+        else:
+            countries = np.full(len(table), "", dtype=object)
+            orgs = (table[3].str.strip() if table.shape[1] > 3 else pd.Series([""] * len(table))).to_numpy(object)
+        v1, starts = parse_ips(table[0].to_numpy(dtype=object))
+        v2, ends = parse_ips(table[1].to_numpy(dtype=object))
+        numbers = pd.to_numeric(table[2].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+        keep = (v1 == version) & (v2 == version) & ~np.isnan(numbers)
+        org_codes, org_names = pd.factorize(orgs[keep])
+        country_codes, country_names = pd.factorize(countries[keep])
         family = self._families[version]
-        family.asn = _Ranges.build(starts, ends, labels, merge=False)
-        family.asn_numbers = np.asarray(numbers, dtype=np.int64)
-        family.asn_orgs = np.array([self._intern(self._orgs, org) for org in orgs], dtype=np.int32)
-        family.asn_countries = np.array(
-            [-1 if c is None else self._intern(self._countries, c) for c in countries], dtype=np.int32)
+        family.asn = _Ranges.build(starts[keep], ends[keep], np.arange(int(keep.sum())), merge=False)
+        family.asn_numbers = numbers[keep].astype(np.int64)
+        org_ids = np.array([self._intern(self._orgs, str(name)) for name in org_names], dtype=np.int32)
+        family.asn_orgs = org_ids[org_codes] if len(org_ids) else np.zeros(0, np.int32)
+        country_ids = np.array([self._intern(self._countries, str(c)) if c else -1 for c in country_names],
+                               dtype=np.int32)
+        family.asn_countries = country_ids[country_codes] if len(country_ids) else np.zeros(0, np.int32)
         self.sources.append(str(file))
 
     def _load_cidrs(self, file: Path, kind: str, provider: str) -> None:

@@ -8,7 +8,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-DAY_NS = 86_400 * 10**9
+from detectors.base import DAY_NS
+
+__all__ = ["DAY_NS", "HOUR_NS", "MINUTE_NS"]
 HOUR_NS = 3_600 * 10**9
 MINUTE_NS = 60 * 10**9
 
@@ -23,10 +25,6 @@ def column(frame: pd.DataFrame, name: str) -> npt.NDArray[np.float64]:
     return np.asarray(values.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
 
 
-def timestamps(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
-    return np.asarray(frame["ts"].array.asi8, dtype=np.int64)
-
-
 def ratio(numerator: Any, denominator: Any) -> pd.Series:
     """numerator / denominator with NaN wherever the denominator is 0 or missing."""
     num = pd.Series(numerator, dtype="float64")
@@ -34,16 +32,19 @@ def ratio(numerator: Any, denominator: Any) -> pd.Series:
     return (num / den.where(den > 0)).astype("float64")
 
 
-def sum_by_account(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def sum_by_account(table: pd.DataFrame, columns: list[str], n_accounts: int) -> pd.DataFrame:
+    """Column sums per account position (0 for accounts without rows)."""
+    positions = pd.RangeIndex(n_accounts)
     if table.empty:
-        return pd.DataFrame(columns=columns, index=pd.Index([], dtype="string", name="account_id"), dtype="float64")
-    return table.groupby("account_id", sort=True, observed=True)[columns].sum()
+        return pd.DataFrame(0, index=positions, columns=columns, dtype="float64")
+    return table.groupby("account", sort=True)[columns].sum().reindex(positions, fill_value=0)
 
 
-def count_by_account(table: pd.DataFrame) -> pd.Series:
-    if table.empty:
-        return pd.Series([], dtype="float64", index=pd.Index([], dtype="string", name="account_id"))
-    return table.groupby("account_id", sort=True, observed=True).size().astype("float64")
+def count_by_account(table: pd.DataFrame, n_accounts: int) -> pd.Series:
+    """Rows per account position (0 for accounts without rows)."""
+    counts = np.bincount(table["account"].to_numpy(dtype=np.int64), minlength=n_accounts) if len(table) else (
+        np.zeros(n_accounts, dtype=np.int64))
+    return pd.Series(counts.astype(np.float64))
 
 
 def normalised_entropy(counts: npt.NDArray[np.float64], n_bins: int) -> npt.NDArray[np.float64]:
@@ -56,16 +57,16 @@ def normalised_entropy(counts: npt.NDArray[np.float64], n_bins: int) -> npt.NDAr
     return np.where(totals[:, 0] > 0, entropy, np.nan)
 
 
-def entropy_of_groups(table: pd.DataFrame, count_column: str) -> pd.Series:
-    """Shannon entropy (bits) of the count distribution over each account's rows."""
+def entropy_of_groups(table: pd.DataFrame, count_column: str, n_accounts: int) -> pd.Series:
+    """Shannon entropy (bits) of the count distribution over each account's rows (NaN without rows)."""
     if table.empty:
-        return pd.Series([], dtype="float64", index=pd.Index([], dtype="string", name="account_id"))
-    totals = table.groupby("account_id", sort=True, observed=True)[count_column].transform("sum")
+        return pd.Series(np.nan, index=pd.RangeIndex(n_accounts))
+    totals = table.groupby("account", sort=True)[count_column].transform("sum")
     p = table[count_column].to_numpy(dtype="float64") / totals.to_numpy(dtype="float64")
     terms = pd.Series(0.0 - p * np.log2(np.where(p > 0, p, 1.0)), index=table.index)
-    return terms.groupby(table["account_id"], sort=True, observed=True).sum()
+    return terms.groupby(table["account"].to_numpy(), sort=True).sum().reindex(pd.RangeIndex(n_accounts))
 
 
-def account_codes(values: pd.Series) -> tuple[npt.NDArray[np.int64], pd.Index]:
-    codes, uniques = pd.factorize(values, sort=True)
-    return codes.astype(np.int64), pd.Index(uniques, dtype="string", name="account_id")
+def per_account(series: pd.Series, n_accounts: int) -> pd.Series:
+    """A result indexed by account position, reindexed to all positions (NaN where absent)."""
+    return series.reindex(pd.RangeIndex(n_accounts)).astype("float64")

@@ -13,18 +13,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from detectors.base import FeatureExtractor, TableSpec, empty_features
+from detectors.base import Batch, FeatureExtractor, TableSpec, empty_features
 from detectors.features.aggregate import (
     DAY_NS,
     HOUR_NS,
     MINUTE_NS,
-    account_codes,
     column,
     count_by_account,
     normalised_entropy,
+    per_account,
     ratio,
     sum_by_account,
-    timestamps,
 )
 from detectors.features.timezones import COUNTRY_UTC_OFFSET
 from detectors.features.tokens import stable_codes
@@ -97,10 +96,8 @@ class BehaviourFeatures(FeatureExtractor):
             "behaviour_seq": TableSpec((), {}),
         }
 
-    def partial(self, events: pd.DataFrame) -> dict[str, pd.DataFrame]:
-        ts = timestamps(events)
-        day = ts // DAY_NS
-        account = events["account_id"].to_numpy()
+    def partial(self, batch: Batch) -> dict[str, pd.DataFrame]:
+        events, ts, day, account = batch.events, batch.ts, batch.day, batch.account
         status = column(events, "status")
         prompt_tokens = column(events, "prompt_tokens")
         completion = column(events, "completion_tokens")
@@ -120,70 +117,68 @@ class BehaviourFeatures(FeatureExtractor):
         # messages that are neither user, assistant nor the system prompt are tool results
         tool_messages = np.nan_to_num(n_messages - user_turns - assistant_turns - has_system) > 0
         multi = ~np.isnan(samples) & (samples > 1)
-        values: dict[str, Any] = {
-            "account_id": account,
-            "day": day,
-            "n": np.ones(len(ts), dtype=np.int64),
+        flags = {
+            "n": np.ones(len(ts), dtype=bool),
             "n_status": ~np.isnan(status),
             "n_error": status >= 400,
             "n_rate_limited": status == 429,
             "n_tokens": tokens_known,
-            "prompt_tokens": np.where(tokens_known, prompt_tokens, 0).astype(np.int64),
-            "completion_tokens": np.where(tokens_known, completion, 0).astype(np.int64),
             "n_max_tokens": max_known,
             "n_saturated": max_known & (completion >= self.saturation_fraction * max_tokens),
             "n_cot_known": ~np.isnan(cot),
             "n_cot": cot >= self.cot_threshold,
-            "cot_score_e4": np.rint(np.nan_to_num(cot) * SCORE_SCALE).astype(np.int64),
             "n_rubric_known": ~np.isnan(rubric),
             "n_rubric": rubric >= self.rubric_threshold,
             "n_turns_known": turns_known,
             "n_single_turn": turns_known & (user_turns <= 1) & (np.nan_to_num(assistant_turns) == 0),
-            "user_turns": np.where(turns_known, np.nan_to_num(user_turns), 0).astype(np.int64),
             "n_tool_use": (np.nan_to_num(tools) > 0) | tool_messages,
             "n_sampling_known": ~np.isnan(samples) | ~np.isnan(temperature),
             "n_multi_sample": multi,
             "n_multi_sample_hot": multi & (temperature >= self.high_temperature),
-            "first_ts": ts,
-            "last_ts": ts,
         }
-        frame = pd.DataFrame(values)
-        for name in _COUNTS:
-            frame[name] = frame[name].astype(np.int64)
+        values: dict[str, Any] = {name: flag.astype(np.int64) for name, flag in flags.items()}
+        values.update(
+            prompt_tokens=np.where(tokens_known, prompt_tokens, 0).astype(np.int64),
+            completion_tokens=np.where(tokens_known, completion, 0).astype(np.int64),
+            cot_score_e4=np.rint(np.nan_to_num(cot) * SCORE_SCALE).astype(np.int64),
+            user_turns=np.where(turns_known, np.nan_to_num(user_turns), 0).astype(np.int64),
+            first_ts=ts,
+            last_ts=ts,
+        )
+        # one row per (account, day, hour of day) first: 24 hour columns per event would cost 24x the memory
         hour_of_day = (ts // HOUR_NS) % 24
-        hours = np.zeros((len(ts), 24), dtype=np.int64)
-        hours[np.arange(len(ts)), hour_of_day] = 1
-        frame[HOURS] = hours
-        aggs = self.table_specs()["behaviour_day"].aggs
-        day_table = frame.groupby(["account_id", "day"], sort=True).agg(aggs).reset_index()
+        keys = {"account_id": account, "day": day}
+        per_hour = pd.DataFrame({"a": account, "d": day, "h": hour_of_day}).groupby(["a", "d", "h"]).size()
+        hours = per_hour.unstack("h", fill_value=0).reindex(columns=range(24), fill_value=0)
+        day_aggs = {k: v for k, v in self.table_specs()["behaviour_day"].aggs.items() if k not in HOURS}
+        day_table = batch.table(keys, values, day_aggs)
+        day_table[HOURS] = hours.to_numpy(dtype=np.int64)  # both sorted by (account, day)
 
-        text_key = stable_codes(events["text_hash"]) if "text_hash" in events else np.zeros(len(ts), np.int64)
+        text_key = batch.cached("text_key", lambda: stable_codes(events["text_hash"]))
         has_text = text_key != 0
-        prompt = pd.DataFrame({"account_id": account[has_text], "day": day[has_text],
-                               "text_key": text_key[has_text], "n": 1})
-        prompt = prompt.groupby(["account_id", "day", "text_key"], sort=True).agg(n=("n", "sum")).reset_index()
-
-        models = events["model"] if "model" in events else pd.Series([None] * len(ts), dtype="string")
-        has_model = models.notna().to_numpy()
-        model = pd.DataFrame({"account_id": account[has_model], "day": day[has_model],
-                              "hour": ts[has_model] // HOUR_NS, "model": models[has_model].to_numpy(), "n": 1})
-        model = model.groupby(["account_id", "day", "hour", "model"], sort=True).agg(n=("n", "sum")).reset_index()
-
-        sequence = pd.DataFrame({"account_id": account, "day": day, "ts": ts})
+        prompt = batch.table({"account_id": account[has_text], "day": day[has_text], "text_key": text_key[has_text]},
+                             {"n": np.ones(int(has_text.sum()), np.int64)}, {"n": "sum"})
+        model_codes, model_names = pd.factorize(events["model"].to_numpy(dtype=object), sort=True)
+        has_model = model_codes >= 0
+        model = batch.table(
+            {"account_id": account[has_model], "day": day[has_model], "hour": ts[has_model] // HOUR_NS,
+             "model": model_codes[has_model]},
+            {"n": np.ones(int(has_model.sum()), np.int64)}, {"n": "sum"})
+        model["model"] = np.asarray(model_names, dtype=object)[model["model"].to_numpy(dtype=np.int64)]
+        sequence = batch.rows({"account_id": account, "day": day, "ts": ts})
         return {"behaviour_day": day_table, "behaviour_prompt": prompt, "behaviour_model": model,
                 "behaviour_seq": sequence}
 
-    def finalize(
-        self, tables: dict[str, pd.DataFrame], accounts: pd.DataFrame, *, now_ns: int | None, index: pd.Index
-    ) -> pd.DataFrame:
-        out = empty_features(index, self.feature_names)
+    def finalize(self, tables: dict[str, pd.DataFrame], accounts: pd.DataFrame, *, now_ns: int | None,
+                 n_accounts: int) -> pd.DataFrame:
+        out = empty_features(n_accounts, self.feature_names)
         days = tables.get("behaviour_day")
         if days is None or days.empty or now_ns is None:
             return out
-        sums = sum_by_account(days, [*_COUNTS, *HOURS]).reindex(index, fill_value=0)
+        sums = sum_by_account(days, [*_COUNTS, *HOURS], n_accounts)
         n = sums["n"]
-        active_days = count_by_account(days).reindex(index, fill_value=0)
-        first_day = days.groupby("account_id", sort=True)["first_ts"].min().reindex(index) // DAY_NS
+        active_days = count_by_account(days, n_accounts)
+        first_day = per_account(days.groupby("account", sort=True)["first_ts"].min() // DAY_NS, n_accounts)
         out["request_count"] = n
         out["requests_per_active_day"] = ratio(n, active_days)
         out["active_day_share"] = ratio(active_days, now_ns // DAY_NS - first_day + 1)
@@ -191,8 +186,9 @@ class BehaviourFeatures(FeatureExtractor):
         out["active_hour_entropy"] = normalised_entropy(hours, 24)
         out["active_hour_coverage"] = np.where(n > 0, (hours > 0).sum(axis=1) / 24.0, np.nan)
         hours_per_day = pd.Series((days[HOURS].to_numpy() > 0).sum(axis=1), index=days.index)
-        out["active_hours_per_active_day"] = hours_per_day.groupby(days["account_id"]).mean().reindex(index)
-        out["local_night_activity_share"] = _local_night_share(hours, accounts, index)
+        out["active_hours_per_active_day"] = per_account(hours_per_day.groupby(days["account"].to_numpy()).mean(),
+                                                         n_accounts)
+        out["local_night_activity_share"] = _local_night_share(hours, accounts)
         out["single_turn_share"] = ratio(sums["n_single_turn"], sums["n_turns_known"])
         out["user_turns_mean"] = ratio(sums["user_turns"], sums["n_turns_known"])
         out["max_tokens_saturation_share"] = ratio(sums["n_saturated"], sums["n_max_tokens"])
@@ -205,17 +201,17 @@ class BehaviourFeatures(FeatureExtractor):
         out["tool_use_share"] = ratio(sums["n_tool_use"], n)
         out["error_share"] = ratio(sums["n_error"], sums["n_status"])
         out["rate_limited_share"] = ratio(sums["n_rate_limited"], sums["n_status"])
-        out["repeated_prompt_share"] = _repeated_share(tables.get("behaviour_prompt"), index)
-        timing = _timing(tables.get("behaviour_seq"), self.concurrency_seconds, index)
+        out["repeated_prompt_share"] = _repeated_share(tables.get("behaviour_prompt"), n_accounts)
+        timing = _timing(tables.get("behaviour_seq"), self.concurrency_seconds, n_accounts)
         out[timing.columns] = timing
-        pivot = _model_pivot(tables.get("behaviour_model"), self.new_model_after_hours, index)
+        pivot = _model_pivot(tables.get("behaviour_model"), self.new_model_after_hours, n_accounts)
         out[pivot.columns] = pivot
         return out
 
 
-def _local_night_share(hours: npt.NDArray[np.float64], accounts: pd.DataFrame, index: pd.Index) -> npt.NDArray[Any]:
+def _local_night_share(hours: npt.NDArray[np.float64], accounts: pd.DataFrame) -> npt.NDArray[Any]:
     """Share of requests between 00:00 and 06:00 local time of the billing country."""
-    country = accounts["country"].reindex(index).astype("object").to_numpy()
+    country = accounts["country"].astype("object").to_numpy()
     offset = np.array([COUNTRY_UTC_OFFSET.get(str(c).upper(), np.nan) if isinstance(c, str) else np.nan
                        for c in country], dtype=np.float64)
     known = ~np.isnan(offset)
@@ -226,48 +222,45 @@ def _local_night_share(hours: npt.NDArray[np.float64], accounts: pd.DataFrame, i
     return np.where(known & (totals > 0), night / np.where(totals > 0, totals, 1), np.nan)
 
 
-def _repeated_share(prompts: pd.DataFrame | None, index: pd.Index) -> pd.Series:
+def _repeated_share(prompts: pd.DataFrame | None, n_accounts: int) -> pd.Series:
     """1 - distinct prompts / prompts: the share of requests repeating an exact earlier prompt."""
     if prompts is None or prompts.empty:
-        return pd.Series(np.nan, index=index)
-    per_prompt = prompts.groupby(["account_id", "text_key"], sort=True)["n"].sum()
-    grouped = per_prompt.groupby(level="account_id", sort=True)
-    return (1.0 - ratio(grouped.size(), grouped.sum())).reindex(index)
+        return pd.Series(np.nan, index=pd.RangeIndex(n_accounts))
+    per_prompt = prompts.groupby(["account", "text_key"], sort=True)["n"].sum()
+    grouped = per_prompt.groupby(level="account", sort=True)
+    return per_account(1.0 - ratio(grouped.size(), grouped.sum()), n_accounts)
 
 
-def _timing(sequence: pd.DataFrame | None, concurrency_seconds: float, index: pd.Index) -> pd.DataFrame:
+def _timing(sequence: pd.DataFrame | None, concurrency_seconds: float, n_accounts: int) -> pd.DataFrame:
     names = ["interarrival_cv", "interarrival_burstiness", "concurrent_request_share", "peak_requests_per_minute"]
-    out = pd.DataFrame(np.nan, index=index, columns=names)
+    out = pd.DataFrame(np.nan, index=pd.RangeIndex(n_accounts), columns=names)
     if sequence is None or sequence.empty:
         return out
-    codes, ids = account_codes(sequence["account_id"])
+    codes = sequence["account"].to_numpy(dtype=np.int64)
     ts = sequence["ts"].to_numpy(dtype=np.int64)
     order = np.lexsort((ts, codes))
     codes, ts = codes[order], ts[order]
     same = codes[1:] == codes[:-1]
     gaps = (np.diff(ts)[same] / 1e9).astype(np.float64)
-    owner = codes[1:][same]
-    frame = pd.DataFrame({"owner": owner, "gap": gaps, "close": gaps <= concurrency_seconds})
+    frame = pd.DataFrame({"owner": codes[1:][same], "gap": gaps, "close": gaps <= concurrency_seconds})
     grouped = frame.groupby("owner", sort=True)
     stats = pd.DataFrame({"n": grouped.size(), "mean": grouped["gap"].mean(), "std": grouped["gap"].std(ddof=0),
                           "close": grouped["close"].mean()})
     enough = stats["n"] >= 2
-    cv = ratio(stats["std"], stats["mean"]).where(enough)
-    burst = ratio(stats["std"] - stats["mean"], stats["std"] + stats["mean"]).where(enough)
-    result = pd.DataFrame(
-        {"interarrival_cv": cv, "interarrival_burstiness": burst, "concurrent_request_share": stats["close"]}
-    )
-    result.index = ids[result.index.to_numpy(dtype=np.int64)]
-    minute = pd.Series(ts // MINUTE_NS)
-    per_minute = minute.groupby([codes, minute.to_numpy()], sort=False).size()
-    peak = per_minute.groupby(level=0).max()
-    out["peak_requests_per_minute"] = pd.Series(peak.to_numpy(dtype=np.float64),
-                                                index=ids[peak.index.to_numpy(dtype=np.int64)]).reindex(index)
-    out[result.columns] = result.reindex(index)
+    out["interarrival_cv"] = per_account(ratio(stats["std"], stats["mean"]).where(enough), n_accounts)
+    out["interarrival_burstiness"] = per_account(
+        ratio(stats["std"] - stats["mean"], stats["std"] + stats["mean"]).where(enough), n_accounts)
+    out["concurrent_request_share"] = per_account(stats["close"], n_accounts)
+    minute = ts // MINUTE_NS
+    new_minute = np.r_[True, (codes[1:] != codes[:-1]) | (minute[1:] != minute[:-1])]
+    starts = np.flatnonzero(new_minute)
+    per_minute = np.diff(np.r_[starts, len(ts)])
+    peak = pd.Series(per_minute).groupby(codes[starts]).max()
+    out["peak_requests_per_minute"] = per_account(peak, n_accounts)
     return out
 
 
-def _model_pivot(models: pd.DataFrame | None, after_hours: float, index: pd.Index) -> pd.DataFrame:
+def _model_pivot(models: pd.DataFrame | None, after_hours: float, n_accounts: int) -> pd.DataFrame:
     """How fast accounts move to a model that appears during the data (released > ``after_hours`` in).
 
     Release = the first hour anyone used it.  Share = the account's requests on the new
@@ -275,7 +268,7 @@ def _model_pivot(models: pd.DataFrame | None, after_hours: float, index: pd.Inde
     hours from release to the account's first request on it (fastest over new models).
     """
     names = ["new_model_traffic_share_24h", "new_model_adoption_hours"]
-    out = pd.DataFrame(np.nan, index=index, columns=names)
+    out = pd.DataFrame(np.nan, index=pd.RangeIndex(n_accounts), columns=names)
     if models is None or models.empty:
         return out
     release = models.groupby("model", sort=True)["hour"].min()
@@ -285,12 +278,12 @@ def _model_pivot(models: pd.DataFrame | None, after_hours: float, index: pd.Inde
     adoptions: list[pd.Series] = []
     for model, hour in new_models.items():
         in_window = models[(models["hour"] >= hour) & (models["hour"] < hour + 24)]
-        total = in_window.groupby("account_id", sort=True)["n"].sum()
-        on_new = in_window[in_window["model"] == model].groupby("account_id", sort=True)["n"].sum()
+        total = in_window.groupby("account", sort=True)["n"].sum()
+        on_new = in_window[in_window["model"] == model].groupby("account", sort=True)["n"].sum()
         shares.append(ratio(on_new.reindex(total.index, fill_value=0), total))
         used = models[models["model"] == model]
-        adoptions.append((used.groupby("account_id", sort=True)["hour"].min() - hour).astype("float64"))
+        adoptions.append((used.groupby("account", sort=True)["hour"].min() - hour).astype("float64"))
     if shares:
-        out["new_model_traffic_share_24h"] = pd.concat(shares, axis=1).max(axis=1).reindex(index)
-        out["new_model_adoption_hours"] = pd.concat(adoptions, axis=1).min(axis=1).reindex(index)
+        out["new_model_traffic_share_24h"] = per_account(pd.concat(shares, axis=1).max(axis=1), n_accounts)
+        out["new_model_adoption_hours"] = per_account(pd.concat(adoptions, axis=1).min(axis=1), n_accounts)
     return out

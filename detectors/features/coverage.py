@@ -12,23 +12,15 @@ values); in ``none`` mode every feature here is NaN.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from sklearn.base import clone
 
-from detectors.base import FeatureExtractor, TableSpec, check_events, empty_features
-from detectors.features.aggregate import (
-    DAY_NS,
-    account_codes,
-    column,
-    normalised_entropy,
-    ratio,
-    sum_by_account,
-    timestamps,
-)
+from detectors.base import Batch, FeatureExtractor, TableSpec, check_events, empty_features
+from detectors.features.aggregate import column, normalised_entropy, per_account, ratio, sum_by_account
 from detectors.features.tokens import CAPABILITIES, capability_of_docs, minhash_bands, stable_codes, unique_docs
 from detectors.features.topics import TopicModel
 
@@ -100,71 +92,64 @@ class CoverageFeatures(FeatureExtractor):
             "coverage_seq": TableSpec((), {}),
         }
 
-    def partial(self, events: pd.DataFrame) -> dict[str, pd.DataFrame]:
-        model = self.topic_model_
-        ts = timestamps(events)
-        day = ts // DAY_NS
-        account = events["account_id"].to_numpy()
-        codes, docs = unique_docs(events["token_hashes"])
-        topics, embedding = model.transform_docs(docs)
+    def partial(self, batch: Batch) -> dict[str, pd.DataFrame]:
+        events, ts, day, account = batch.events, batch.ts, batch.day, batch.account
+        codes, docs = batch.cached("docs", lambda: unique_docs(events["token_hashes"]))
+        topics, embedding = self.topic_model_.transform_docs(docs)
         capability = capability_of_docs(docs)
         bands = minhash_bands(docs, bands=self.minhash_bands, rows=self.minhash_rows)
         text = np.flatnonzero(codes >= 0)
         doc = codes[text]
-        acc, d = account[text], day[text]
+        acc, d, t = account[text], day[text], ts[text]
 
         event_capability = capability[doc].astype(np.int64)
-        tool_use = (np.nan_to_num(column(events, "tools")) > 0)[text]
-        event_capability[tool_use] = CAPABILITIES.index("agentic")
-        onehot = np.zeros((len(text), len(CAPABILITIES)), dtype=np.int64)
-        onehot[np.arange(len(text)), event_capability] = 1
-        per_day = pd.DataFrame(onehot, columns=_CAPABILITY_COLUMNS)
-        per_day.insert(0, "n_text", 1)
-        per_day.insert(0, "day", d)
-        per_day.insert(0, "account_id", acc)
-        per_day = per_day.groupby(["account_id", "day"], sort=True).sum().reset_index()
+        event_capability[(np.nan_to_num(column(events, "tools")) > 0)[text]] = CAPABILITIES.index("agentic")
+        capabilities = {name: (event_capability == i).astype(np.int64) for i, name in enumerate(_CAPABILITY_COLUMNS)}
+        per_day = batch.table({"account_id": acc, "day": d},
+                              {"n_text": np.ones(len(text), np.int64), **capabilities},
+                              self.table_specs()["coverage_day"].aggs)
 
-        event_topic = topics[doc].astype(np.int64) if len(doc) else np.zeros(0, np.int64)
+        event_topic = topics[doc].astype(np.int64)
         has_topic = event_topic >= 0
-        topic = pd.DataFrame({"account_id": acc[has_topic], "day": d[has_topic], "topic": event_topic[has_topic],
-                              "n": 1, "first_ts": ts[text][has_topic], "last_ts": ts[text][has_topic]})
-        topic = topic.groupby(["account_id", "day", "topic"], sort=True).agg(
-            n=("n", "sum"), first_ts=("first_ts", "min"), last_ts=("last_ts", "max")).reset_index()
+        topic = batch.table(
+            {"account_id": acc[has_topic], "day": d[has_topic], "topic": event_topic[has_topic]},
+            {"n": np.ones(int(has_topic.sum()), np.int64), "first_ts": t[has_topic], "last_ts": t[has_topic]},
+            self.table_specs()["coverage_topic"].aggs)
 
-        template_key = stable_codes(events["template_hash"])[text]
-        template = _count(pd.DataFrame({"account_id": acc, "day": d, "template_key": template_key}),
-                          ["account_id", "day", "template_key"])
+        template_key = batch.cached("template_key", lambda: stable_codes(events["template_hash"]))[text]
+        template = batch.table({"account_id": acc, "day": d, "template_key": template_key},
+                               {"n": np.ones(len(text), np.int64)}, {"n": "sum"})
         n_bands = bands.shape[1]
-        band = _count(pd.DataFrame({"account_id": np.repeat(acc, n_bands), "day": np.repeat(d, n_bands),
-                                    "band_key": bands[doc].ravel()}), ["account_id", "day", "band_key"])
+        band = batch.table({"account_id": np.repeat(acc, n_bands), "day": np.repeat(d, n_bands),
+                            "band_key": bands[doc].ravel()}, {"n": np.ones(len(text) * n_bands, np.int64)},
+                           {"n": "sum"})
 
-        with_vector = has_topic  # an all-unknown-token prompt has no embedding
-        vectors = embedding[doc[with_vector]].astype(np.float16)
-        sequence = pd.DataFrame(vectors, columns=[f"e{i}" for i in range(vectors.shape[1])])
-        sequence.insert(0, "tie", stable_codes(events["token_hashes"])[text][with_vector])
-        sequence.insert(0, "ts", ts[text][with_vector])
-        sequence.insert(0, "day", d[with_vector])
-        sequence.insert(0, "account_id", acc[with_vector])
+        # an all-unknown-token prompt has no embedding; float16 halves the memory and is plenty for distances
+        vectors = embedding[doc[has_topic]].astype(np.float16)
+        columns: dict[str, Any] = {"account_id": acc[has_topic], "day": d[has_topic], "ts": t[has_topic],
+                                   "tie": docs.keys[doc[has_topic]]}
+        columns.update({f"e{i}": vectors[:, i] for i in range(vectors.shape[1])})
+        sequence = batch.rows(columns)
         return {"coverage_day": per_day, "coverage_topic": topic, "coverage_template": template,
                 "coverage_band": band, "coverage_seq": sequence}
 
-    def finalize(
-        self, tables: dict[str, pd.DataFrame], accounts: pd.DataFrame, *, now_ns: int | None, index: pd.Index
-    ) -> pd.DataFrame:
-        out = empty_features(index, self.feature_names)
+    def finalize(self, tables: dict[str, pd.DataFrame], accounts: pd.DataFrame, *, now_ns: int | None,
+                 n_accounts: int) -> pd.DataFrame:
+        out = empty_features(n_accounts, self.feature_names)
         per_day = tables.get("coverage_day")
         if per_day is None or per_day.empty:
             return out
-        sums = sum_by_account(per_day, ["n_text", *_CAPABILITY_COLUMNS]).reindex(index, fill_value=0)
-        shares = sums[_CAPABILITY_COLUMNS].to_numpy(dtype=np.float64) / np.where(
-            sums["n_text"].to_numpy() > 0, sums["n_text"].to_numpy(dtype=np.float64), np.nan)[:, None]
+        sums = sum_by_account(per_day, ["n_text", *_CAPABILITY_COLUMNS], n_accounts)
+        n_text = sums["n_text"].to_numpy(dtype=np.float64)
+        shares = sums[_CAPABILITY_COLUMNS].to_numpy(dtype=np.float64) / np.where(n_text > 0, n_text, np.nan)[:, None]
         for name in ("coding", "agentic", "reasoning", "writing"):
             out[f"capability_{name}_share"] = shares[:, CAPABILITIES.index(name)]
         out["capability_concentration"] = (shares**2).sum(axis=1)
-        out[list(_TOPIC_NAMES)] = _topic_features(tables.get("coverage_topic"), self.topic_model_.n_topics_, index)
-        out["template_repeat_share"] = _repeat_share(tables.get("coverage_template"), "template_key", index)
-        out["near_duplicate_share"] = _repeat_share(tables.get("coverage_band"), "band_key", index)
-        distances = _successive_distances(tables.get("coverage_seq"), self.prada_lags, self.min_distances, index)
+        topic_features = _topic_features(tables.get("coverage_topic"), self.topic_model_.n_topics_, n_accounts)
+        out[topic_features.columns] = topic_features
+        out["template_repeat_share"] = _repeat_share(tables.get("coverage_template"), "template_key", n_accounts)
+        out["near_duplicate_share"] = _repeat_share(tables.get("coverage_band"), "band_key", n_accounts)
+        distances = _successive_distances(tables.get("coverage_seq"), self.prada_lags, self.min_distances, n_accounts)
         out[distances.columns] = distances
         return out
 
@@ -173,46 +158,44 @@ _TOPIC_NAMES = ("topic_entropy", "topic_breadth", "topic_novelty_per_100_queries
                 "topic_divergence")
 
 
-def _count(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    return frame.groupby(keys, sort=True).size().rename("n").reset_index()
-
-
-def _repeat_share(table: pd.DataFrame | None, key: str, index: pd.Index) -> pd.Series:
+def _repeat_share(table: pd.DataFrame | None, key: str, n_accounts: int) -> pd.Series:
     """1 - distinct keys / items: the share of items repeating an earlier item's key.
 
     For MinHash band keys (one row per prompt and band, band index mixed into the key)
     this is the mean over bands, i.e. ≈ the share of prompts with a near-duplicate.
     """
     if table is None or table.empty:
-        return pd.Series(np.nan, index=index)
-    merged = table.groupby(["account_id", key], sort=True)["n"].sum().groupby(level="account_id", sort=True)
-    return (1.0 - ratio(merged.size(), merged.sum())).reindex(index)
+        return pd.Series(np.nan, index=pd.RangeIndex(n_accounts))
+    merged = table.groupby(["account", key], sort=True)["n"].sum().groupby(level="account", sort=True)
+    return per_account(1.0 - ratio(merged.size(), merged.sum()), n_accounts)
 
 
-def _topic_features(table: pd.DataFrame | None, n_topics: int, index: pd.Index) -> pd.DataFrame:
-    out = pd.DataFrame(np.nan, index=index, columns=list(_TOPIC_NAMES))
+def _topic_features(table: pd.DataFrame | None, n_topics: int, n_accounts: int) -> pd.DataFrame:
+    out = pd.DataFrame(np.nan, index=pd.RangeIndex(n_accounts), columns=list(_TOPIC_NAMES))
     if table is None or table.empty:
         return out
-    merged = table.groupby(["account_id", "topic"], sort=True).agg(
+    merged = table.groupby(["account", "topic"], sort=True).agg(
         n=("n", "sum"), first_ts=("first_ts", "min"), last_ts=("last_ts", "max")).reset_index()
-    codes, ids = account_codes(merged["account_id"])
-    counts = np.zeros((len(ids), n_topics), dtype=np.float64)
-    np.add.at(counts, (codes, merged["topic"].to_numpy(dtype=np.int64)), merged["n"].to_numpy(dtype=np.float64))
+    owner = merged["account"].to_numpy(dtype=np.int64)
+    counts = np.zeros((n_accounts, n_topics), dtype=np.float64)
+    np.add.at(counts, (owner, merged["topic"].to_numpy(dtype=np.int64)), merged["n"].to_numpy(dtype=np.float64))
     totals = counts.sum(axis=1)
+    has = totals > 0
     distinct = (counts > 0).sum(axis=1)
-    result = pd.DataFrame(index=ids)
-    result["topic_entropy"] = normalised_entropy(counts, n_topics)
-    result["topic_breadth"] = distinct / n_topics
-    result["topic_novelty_per_100_queries"] = 100.0 * distinct / totals
-    start = merged.groupby(codes)["first_ts"].transform("min").to_numpy(dtype=np.float64)
-    end = merged.groupby(codes)["last_ts"].transform("max").to_numpy(dtype=np.float64)
-    span = end - start
-    late = (merged["first_ts"].to_numpy(dtype=np.float64) - start) > 0.5 * span
-    late_share = pd.Series(late.astype(np.float64)).groupby(codes).mean().to_numpy()
-    account_span = pd.Series(span).groupby(codes).max().to_numpy()
-    result["topic_late_novelty_share"] = np.where((account_span > 0) & (distinct >= 3), late_share, np.nan)
-    result["topic_divergence"] = _js_divergence(counts)
-    return result.reindex(index)
+    out["topic_entropy"] = normalised_entropy(counts, n_topics)
+    out["topic_breadth"] = np.where(has, distinct / n_topics, np.nan)
+    out["topic_novelty_per_100_queries"] = np.where(has, 100.0 * distinct / np.where(has, totals, 1.0), np.nan)
+    by_owner = merged.groupby(owner)
+    start = by_owner["first_ts"].transform("min").to_numpy(dtype=np.float64)
+    end = by_owner["last_ts"].transform("max").to_numpy(dtype=np.float64)
+    late = (merged["first_ts"].to_numpy(dtype=np.float64) - start) > 0.5 * (end - start)
+    late_share = per_account(pd.Series(late.astype(np.float64)).groupby(owner).mean(), n_accounts).to_numpy()
+    span = per_account(pd.Series(end - start).groupby(owner).max(), n_accounts).to_numpy()
+    out["topic_late_novelty_share"] = np.where((span > 0) & (distinct >= 3), late_share, np.nan)
+    divergence = np.full(n_accounts, np.nan)
+    divergence[has] = _js_divergence(counts[has])
+    out["topic_divergence"] = divergence
+    return out
 
 
 def _js_divergence(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -230,52 +213,45 @@ def _js_divergence(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 
 def _successive_distances(
-    sequence: pd.DataFrame | None, lags: int, min_distances: int, index: pd.Index
+    sequence: pd.DataFrame | None, lags: int, min_distances: int, n_accounts: int
 ) -> pd.DataFrame:
     """PRADA-style: each query's cosine distance to the nearest of the account's ``lags`` previous queries.
 
     Reported per account: mean, coefficient of variation, and a normality deviation
-    (Jarque-Bera statistic / n = skew²/6 + excess kurtosis²/24; 0 for a normal sample) —
+    (Jarque-Bera statistic / n = skew²/6 + excess kurtosis²/24; 0 for a normal sample) -
     PRADA's observation is that benign query streams give roughly normal distances while
     synthetic sweeps do not.
     """
     names = ["successive_distance_mean", "successive_distance_cv", "successive_distance_nonnormality"]
-    out = pd.DataFrame(np.nan, index=index, columns=names)
+    out = pd.DataFrame(np.nan, index=pd.RangeIndex(n_accounts), columns=names)
     if sequence is None or sequence.empty:
         return out
-    codes, ids = account_codes(sequence["account_id"])
+    codes = sequence["account"].to_numpy(dtype=np.int64)
     order = np.lexsort((sequence["tie"].to_numpy(), sequence["ts"].to_numpy(), codes))
     codes = codes[order]
     vectors = sequence[[c for c in sequence.columns if c.startswith("e")]].to_numpy(dtype=np.float32)[order]
     nearest = np.full(len(codes), np.inf)
-    for lag in range(1, lags + 1):
-        if lag >= len(codes):
-            break
+    for lag in range(1, min(lags, len(codes) - 1) + 1):
         same = codes[lag:] == codes[:-lag]
         similarity = np.einsum("ij,ij->i", vectors[lag:], vectors[:-lag])
         distance = np.where(same, np.clip(1.0 - similarity, 0.0, 2.0), np.inf)
         nearest[lag:] = np.minimum(nearest[lag:], distance)
     has = np.isfinite(nearest)
-    frame = pd.DataFrame({"owner": codes[has], "d": nearest[has]})
-    grouped = frame.groupby("owner", sort=True)["d"]
+    owner, d = codes[has], nearest[has]
+    grouped = pd.Series(d).groupby(owner, sort=True)
     n = grouped.size()
     mean = grouped.mean()
     std = grouped.std(ddof=0)
-    centred = frame["d"] - mean.reindex(frame["owner"]).to_numpy()
-    m3 = (centred**3).groupby(frame["owner"]).mean()
-    m4 = (centred**4).groupby(frame["owner"]).mean()
+    centred = pd.Series(d - mean.reindex(owner).to_numpy())
+    m3 = (centred**3).groupby(owner).mean()
+    m4 = (centred**4).groupby(owner).mean()
     variance = std**2
     with np.errstate(divide="ignore", invalid="ignore"):
         skew = m3 / variance**1.5
         kurt = m4 / variance**2 - 3.0
     enough = n >= min_distances
-    result = pd.DataFrame(
-        {
-            "successive_distance_mean": mean.where(enough),
-            "successive_distance_cv": ratio(std, mean).where(enough),
-            "successive_distance_nonnormality": (skew**2 / 6.0 + kurt**2 / 24.0).where(enough & (variance > 1e-12)),
-        }
-    )
-    result.index = ids[result.index.to_numpy(dtype=np.int64)]
-    return result.reindex(index).astype("float64")
-
+    out["successive_distance_mean"] = per_account(mean.where(enough), n_accounts)
+    out["successive_distance_cv"] = per_account(ratio(std, mean).where(enough), n_accounts)
+    out["successive_distance_nonnormality"] = per_account(
+        (skew**2 / 6.0 + kurt**2 / 24.0).where(enough & (variance > 1e-12)), n_accounts)
+    return out

@@ -36,10 +36,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from detectors.base import FeatureExtractor, TableSpec, prepare_events
+from detectors.base import Batch, FeatureExtractor, TableSpec
 from detectors.events import ACCOUNT_COLUMNS
 from detectors.features.aggregate import DAY_NS
 
@@ -73,22 +74,22 @@ class FeatureState:
         ``timings``, if given, receives seconds per step (for benchmarks).
         """
         clock = _Clock(timings)
-        frame = prepare_events(events)
-        if frame.empty:
+        batch = Batch(events)
+        if not len(batch):
             return self
-        new_tables: dict[str, pd.DataFrame] = {_ACTIVITY: _activity(frame)}
+        new_tables: dict[str, pd.DataFrame] = {_ACTIVITY: _activity(batch)}
         clock.lap("prepare events")
         for extractor in self.extractors:
-            new_tables.update(extractor.partial(frame))
+            new_tables.update(extractor.partial(batch))
             clock.lap(f"{type(extractor).__name__} map")
         specs = self.specs
         merged = {
             name: _merge(self.tables.get(name), new_tables.get(name), specs[name]) for name in specs
         }
         clock.lap("merge")
-        newest = int(frame["ts"].array.asi8.max())
+        newest = int(batch.ts.max())
         now = newest if self.now_ns is None else max(self.now_ns, newest)
-        return replace(self, tables=merged, now_ns=now, n_events=self.n_events + len(frame))
+        return replace(self, tables=merged, now_ns=now, n_events=self.n_events + len(batch))
 
     def evict(self, *, keep_days: float) -> FeatureState:
         """Drop days older than the window ``keep_days`` before now (they can never come back)."""
@@ -110,14 +111,17 @@ class FeatureState:
         activity = tables.get(_ACTIVITY)
         ids = [] if activity is None or activity.empty else sorted(activity["account_id"].unique().tolist())
         index = pd.Index(ids, dtype="string", name="account_id")
+        positioned = {name: _with_positions(table, index) for name, table in tables.items()}
+        aligned = account_meta.reindex(index).reset_index(drop=True)
         parts = []
         for extractor in self.extractors:
-            parts.append(extractor.finalize(tables, account_meta, now_ns=self.now_ns, index=index).reindex(index))
+            part = extractor.finalize(positioned, aligned, now_ns=self.now_ns, n_accounts=len(index))
+            parts.append(part.reindex(pd.RangeIndex(len(index))))
             clock.lap(f"{type(extractor).__name__} finalize")
         if not parts:
             return pd.DataFrame(index=index)
         out = pd.concat(parts, axis=1).astype("float64")
-        out.index.name = "account_id"
+        out.index = index
         return out
 
     def _windowed(self, window_days: float | None) -> dict[str, pd.DataFrame]:
@@ -144,23 +148,35 @@ class _Clock:
 _ACTIVITY = "activity"  # events per account and day: defines which accounts have features
 
 
-def _activity(frame: pd.DataFrame) -> pd.DataFrame:
-    days = frame["ts"].array.asi8 // DAY_NS
-    rows = pd.DataFrame({"account_id": frame["account_id"].to_numpy(), "day": days, "n": 1})
-    return rows.groupby(["account_id", "day"], sort=True)["n"].sum().reset_index()
+def _activity(batch: Batch) -> pd.DataFrame:
+    return batch.table({"account_id": batch.account, "day": batch.day}, {"n": np.ones(len(batch), np.int64)},
+                       {"n": "sum"})
 
 
 def _merge(old: pd.DataFrame | None, new: pd.DataFrame | None, spec: TableSpec) -> pd.DataFrame:
     frames = [f for f in (old, new) if f is not None and not f.empty]
     if not frames:
         return new if new is not None else (old if old is not None else pd.DataFrame())
-    if len(frames) == 1 and old is not None and frames[0] is old:
-        return old
-    combined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if len(frames) == 1:
+        return frames[0]
+    categories = pd.Index(sorted(set().union(*(f["account_id"].cat.categories for f in frames))), dtype=object)
+    codes = [categories.get_indexer(f["account_id"].cat.categories.astype(object))[f["account_id"].cat.codes]
+             for f in frames]
+    combined = pd.concat([f.drop(columns="account_id") for f in frames], ignore_index=True)
+    combined.insert(0, "account_id", pd.Series(pd.Categorical.from_codes(np.concatenate(codes), categories=categories)))
     if not spec.keys:
-        return combined.reset_index(drop=True)
+        return combined
     # sorted keys make the merged table identical whatever order its rows arrived in
-    return combined.groupby(list(spec.keys), sort=True, observed=True, dropna=False).agg(spec.aggs).reset_index()
+    return combined.groupby(list(spec.keys), sort=True, observed=True).agg(spec.aggs).reset_index()
+
+
+def _with_positions(table: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """The table plus ``account``: each row's account position in ``index`` (every id is in it)."""
+    if table.empty:
+        return table.assign(account=pd.Series([], dtype=np.int64))
+    categories = table["account_id"].cat.categories
+    position_of_category = index.get_indexer(categories.astype("object"))
+    return table.assign(account=position_of_category[table["account_id"].cat.codes.to_numpy()])
 
 
 def _account_meta(accounts: pd.DataFrame | None) -> pd.DataFrame:

@@ -9,6 +9,7 @@ times and each distinct sequence is processed once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -81,35 +82,52 @@ class Docs:
     def doc_of_token(self) -> npt.NDArray[np.int64]:
         return np.repeat(np.arange(len(self.texts), dtype=np.int64), self.lengths)
 
+    @cached_property
+    def keys(self) -> npt.NDArray[np.int64]:
+        """A stable 64-bit hash of each document's text."""
+        return stable_codes(pd.Series(self.texts, dtype=object))
 
-def unique_docs(token_hashes: pd.Series) -> tuple[npt.NDArray[np.int64], Docs]:
-    """(code per row, -1 where no text; the distinct documents sorted by text)."""
-    values = token_hashes.astype("object").to_numpy()
-    present = np.array([isinstance(v, str) and bool(v) for v in values], dtype=bool)
-    codes = np.full(len(values), -1, dtype=np.int64)
-    if present.any():
-        row_codes, uniques = pd.factorize(values[present], sort=True)
-        codes[present] = row_codes
-        texts = np.asarray(uniques, dtype=object)
-    else:
-        texts = np.zeros(0, dtype=object)
+
+def unique_docs(token_hashes: pd.Series, *, sort: bool = False) -> tuple[npt.NDArray[np.int64], Docs]:
+    """(code per row, -1 where no text; the distinct documents — sorted by text if ``sort``).
+
+    Sorting gives a canonical document order (what a fitted model must not depend on:
+    row order); a map step does not need it.
+    """
+    values = token_hashes if isinstance(token_hashes.dtype, pd.StringDtype) else token_hashes.astype("string")
+    codes, uniques = pd.factorize(values, sort=sort, use_na_sentinel=True)
+    texts = np.asarray(uniques, dtype=object)
+    codes = np.asarray(codes, dtype=np.int64)
+    empty = np.flatnonzero(np.array([not t for t in texts], dtype=bool)) if len(texts) else np.zeros(0, np.int64)
+    if len(empty):  # an empty string is no text: drop it and renumber
+        keep = np.ones(len(texts), dtype=bool)
+        keep[empty] = False
+        renumber = np.cumsum(keep) - 1
+        codes = np.where(codes >= 0, np.where(keep[np.clip(codes, 0, None)], renumber[np.clip(codes, 0, None)], -1),
+                         -1)
+        texts = texts[keep]
     return codes, parse_docs(texts)
 
 
 def parse_docs(texts: npt.NDArray[np.object_]) -> Docs:
-    """Space-separated 6-hex token hashes → ids; one fixed-stride numpy pass when well-formed."""
+    """Space-separated 6-hex token hashes → ids; one fixed-stride numpy pass when well-formed.
+
+    Documents are joined with newlines, so every token occupies exactly 7 bytes whose last
+    byte says whether the document continues (space) or ends (newline).
+    """
     n = len(texts)
     if not n:
         return Docs(texts, np.zeros(0, np.uint32), np.zeros(1, np.int64))
-    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
-    if ((lengths + 1) % 7 == 0).all():
-        raw = np.frombuffer((" ".join(texts.tolist()) + " ").encode("ascii", "replace"), dtype=np.uint8)
+    raw = np.frombuffer(("\n".join(texts.tolist()) + "\n").encode("utf-8", "replace"), dtype=np.uint8)
+    if len(raw) % 7 == 0:
         cells = raw.reshape(-1, 7)
+        separators = cells[:, 6]
         digits = _HEX[cells[:, :6]]
-        if (cells[:, 6] == 32).all() and (digits != 255).all():
+        ends = separators == 10
+        if int(ends.sum()) == n and ((separators == 32) | ends).all() and (digits != 255).all():
             weights = (np.uint32(1) << (np.arange(5, -1, -1, dtype=np.uint32) * 4)).astype(np.uint32)
             ids = (digits.astype(np.uint32) * weights).sum(axis=1, dtype=np.uint32)
-            offsets = np.concatenate([[0], np.cumsum((lengths + 1) // 7)]).astype(np.int64)
+            offsets = np.concatenate([[0], np.flatnonzero(ends) + 1]).astype(np.int64)
             return Docs(texts, ids, offsets)
     return _parse_slow(texts)
 

@@ -3,7 +3,7 @@
 Default backend, all fitted on the distinct prompts of the population (so a campaign that
 repeats one template ten thousand times does not get ten thousand votes): TF-IDF over
 hashed tokens (sub-linear term frequency, L2-normalised) → TruncatedSVD → unit-length
-embeddings → MiniBatchKMeans topics assigned by cosine similarity.
+embeddings → k-means topics assigned by cosine similarity.
 
 Works from ``token_hashes`` only, so the ``full`` and ``hashed`` retention modes give the
 same topics; in ``none`` mode there is no text and every event gets topic -1.
@@ -23,11 +23,14 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.cluster import MiniBatchKMeans
+from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.utils.validation import check_is_fitted
 
 from detectors.features.tokens import Docs, stable_codes, unique_docs
+
+_MAX_KMEANS_POINTS = 20_000
+_MAX_VOCABULARY = 1 << 17
 
 
 class TopicModel(BaseEstimator):  # type: ignore[misc]
@@ -44,7 +47,7 @@ class TopicModel(BaseEstimator):  # type: ignore[misc]
         n_topics: int = 40,
         n_components: int = 32,
         min_df: int = 1,
-        max_fit_docs: int = 60_000,
+        max_fit_docs: int = 40_000,
         random_state: int = 0,
     ) -> None:
         self.n_topics = n_topics
@@ -56,7 +59,7 @@ class TopicModel(BaseEstimator):  # type: ignore[misc]
     # ---- fitting ---------------------------------------------------------------------------------
     def fit(self, events: pd.DataFrame, y: Any = None) -> Self:
         token_hashes = events["token_hashes"] if "token_hashes" in events else pd.Series([], dtype="string")
-        _, docs = unique_docs(token_hashes)
+        _, docs = unique_docs(token_hashes, sort=True)
         return self.fit_docs(docs)
 
     def fit_docs(self, docs: Docs) -> Self:
@@ -70,13 +73,16 @@ class TopicModel(BaseEstimator):  # type: ignore[misc]
         document_frequency = _document_frequency(docs)
         min_df = self.min_df if (document_frequency[1] >= self.min_df).sum() >= 2 else 1
         keep_terms = document_frequency[1] >= min_df
+        if keep_terms.sum() > _MAX_VOCABULARY:  # the rarest terms add cost, not topics
+            threshold = np.sort(document_frequency[1][keep_terms])[-_MAX_VOCABULARY]
+            keep_terms &= document_frequency[1] >= threshold
         self.vocabulary_ = document_frequency[0][keep_terms]
         df = document_frequency[1][keep_terms].astype(np.float64)
         self.idf_ = np.log((1.0 + len(docs)) / (1.0 + df)) + 1.0
         tfidf = self._tfidf(docs)
         n_components = min(self.n_components, tfidf.shape[1] - 1, tfidf.shape[0] - 1)
         if n_components >= 1:
-            svd = TruncatedSVD(n_components=n_components, algorithm="randomized", n_iter=4,
+            svd = TruncatedSVD(n_components=n_components, algorithm="randomized", n_iter=3,
                                random_state=self.random_state)
             svd.fit(tfidf)
             self.components_ = svd.components_.astype(np.float32)
@@ -86,9 +92,12 @@ class TopicModel(BaseEstimator):  # type: ignore[misc]
         distinct = np.unique(embedding[np.linalg.norm(embedding, axis=1) > 0].round(6), axis=0)
         n_topics = max(1, min(self.n_topics, len(distinct)))
         if len(distinct) >= 2 and n_topics >= 2:
-            kmeans = MiniBatchKMeans(n_clusters=n_topics, random_state=self.random_state, n_init=3,
-                                     batch_size=2048, max_iter=60)
-            kmeans.fit(embedding[np.linalg.norm(embedding, axis=1) > 0])
+            points = embedding[np.linalg.norm(embedding, axis=1) > 0]
+            if len(points) > _MAX_KMEANS_POINTS:  # centres of 40 clusters are well placed by 20k points
+                points = points[np.random.default_rng(self.random_state).choice(len(points), _MAX_KMEANS_POINTS,
+                                                                                  replace=False)]
+            kmeans = KMeans(n_clusters=n_topics, random_state=self.random_state, n_init=2, max_iter=100)
+            kmeans.fit(points)
             centers = kmeans.cluster_centers_
         else:
             centers = distinct[:1] if len(distinct) else np.ones((1, embedding.shape[1]))

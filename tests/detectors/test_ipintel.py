@@ -94,7 +94,8 @@ def test_lookup_is_deduplicated_and_consistent_for_many_addresses(intel: IPIntel
             for _ in range(200)]
     many = [rng.choice(pool) for _ in range(20_000)]
     out = intel.lookup(many)
-    single = {ip: intel.lookup([ip]).iloc[0]["network_kind"] for ip in set(many)}
+    distinct = sorted(set(many))
+    single = dict(zip(distinct, intel.lookup(distinct)["network_kind"], strict=True))
     assert out["network_kind"].tolist() == [single[ip] for ip in many]
 
 

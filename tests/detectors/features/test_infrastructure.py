@@ -99,19 +99,21 @@ def test_client_diversity() -> None:
 
 
 def test_account_age_and_signup_channel() -> None:
-    events = [event("new", at(days=2)), event("new", at(days=3)), event("old", at(0)), event("anon", at(0))]
+    events = [event("new", at(days=2)), event("new", at(days=3)), event("old", at(0)), event("anon", at(0)),
+              event("web2", at(0))]
     meta = accounts(
         {"account_id": "new", "created_at": at(days=1.5), "signup_channel": "api"},
         {"account_id": "old", "created_at": at(days=-100), "signup_channel": "web"},
-        {"account_id": "other1", "signup_channel": "web"},
-        {"account_id": "other2", "signup_channel": "web"},
+        {"account_id": "web2", "signup_channel": "web"},
+        {"account_id": "dormant1", "signup_channel": "api"},  # no events: not part of the active population
+        {"account_id": "dormant2", "signup_channel": "api"},
     )
     out = features(events, meta=meta)
     assert out.loc["new", "account_age_days_at_first_request"] == pytest.approx(0.5)
     assert out.loc["old", "account_age_days_at_first_request"] == pytest.approx(100)
     assert math.isnan(out.loc["anon", "account_age_days_at_first_request"])
-    assert out.loc["new", "signup_channel_account_share"] == pytest.approx(1 / 4)
-    assert out.loc["old", "signup_channel_account_share"] == pytest.approx(3 / 4)
+    assert out.loc["new", "signup_channel_account_share"] == pytest.approx(1 / 3)
+    assert out.loc["old", "signup_channel_account_share"] == pytest.approx(2 / 3)
     assert math.isnan(out.loc["anon", "signup_channel_account_share"])
 
 
