@@ -33,6 +33,13 @@ _COT_PATTERNS: tuple[tuple[str, float], ...] = (
     (r"(full|complete|detailed|explicit|exhaustive)\s+(reasoning|derivation|rationale|trace)", 0.55),
     (r"explain (why|how) you (arrived|got|reached|came)", 0.5),
     (r"reasoning (trace|steps|chain)", 0.6),
+    # explanation tuning: the answer must come with the working that produced it
+    (r"explain (your|the) (answer|solution|steps|choice|approach)|(always|must) (provide|give|include) "
+     r"(an |the )?explanations?", 0.45),
+    (r"(explain|show|describe) how you (used|solved|derived|applied|worked|came up)", 0.5),
+    (r"explain (it )?in (simple |small |clear |easy )?steps|(break|split|decompose) .{0,40}into "
+     r"(small|smaller|simple|individual|logical) (parts|steps|pieces)", 0.4),
+    (r"explain why (the )?(other|remaining|wrong|incorrect) (answers?|options?|choices?)", 0.45),
 )
 
 _RUBRIC_PATTERNS: tuple[tuple[str, float], ...] = (
@@ -66,6 +73,10 @@ _COT_NEEDS: tuple[_Needs, ...] = (
     (("reason", "derivation", "rationale", "trace"),),
     (("explain why you", "explain how you"),),
     (("reasoning ",),),
+    (("explain",),),
+    (("explain", "show", "describe"), ("how you",)),
+    (("explain", "break", "split", "decompose"), ("step", "part", "piece")),
+    (("explain why",),),
 )
 _RUBRIC_NEEDS: tuple[_Needs, ...] = (
     (
