@@ -11,7 +11,7 @@ from app.auth.dependencies import AdminKey, AnalystKey
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import NotFound
-from app.review import export, service, webhooks
+from app.review import export, metrics, service, webhooks
 from app.review.repository import QUEUE_STATUSES, QueueFilter
 from app.review.schemas import (
     AssignRequest,
@@ -50,6 +50,7 @@ def review_cluster(
         webhook_urls=webhooks.webhook_targets(_settings(request)),
     )  # fmt: skip
     background.add_task(wake_deliverer, request.app)  # runs after the commit, so the delivery is visible
+    metrics.count_verdict(request.app, body.verdict)
     return ReviewOut.model_validate(review)
 
 
@@ -94,7 +95,7 @@ def review_queue(
 @router.get("/v1/exports/confirmed", response_model=None, responses={200: {"content": {"text/csv": {}}}})
 def export_confirmed(principal: AnalystKey, session: SessionDep, format: ExportFormat = "json") -> Response:
     """Accounts in confirmed clusters (as reviewed), for enforcement: CSV or JSON."""
-    rows = service.confirmed_accounts(session=session)
+    rows = service.export_confirmed(session=session, format=format, principal=principal)
     return export.response(rows, format)
 
 
@@ -125,6 +126,7 @@ def retry_delivery(
 def install(app: FastAPI) -> None:
     """The review API, and the webhook delivery loop when webhooks are configured."""
     app.include_router(router)
+    counters = metrics.install(app)
 
     def start(app: FastAPI) -> None:
         settings: Settings = app.state.settings
@@ -133,6 +135,7 @@ def install(app: FastAPI) -> None:
             app.state.webhooks = webhooks.Deliverer(
                 app.state.sessionmaker, secret=settings.webhook_secret, urls=urls,
                 policy=getattr(app.state, "webhook_policy", None),
+                on_attempt=lambda event, outcome: counters.webhook_attempts.labels(event, outcome).inc(),
             )  # fmt: skip
             app.state.webhooks.start()
 

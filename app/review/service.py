@@ -127,6 +127,14 @@ def queue(
     return [queue_item(cluster) for cluster in clusters], total
 
 
+def export_confirmed(*, session: Session, format: str, principal: Principal) -> list[ConfirmedAccount]:
+    """The confirmed accounts, with an audit entry: who handed which accounts to enforcement, and when."""
+    rows = confirmed_accounts(session=session)
+    audit.append(session=session, actor=principal.actor, action="export.confirmed", target_type="export",
+                 target_id=format, detail={"accounts": len(rows)})  # fmt: skip
+    return rows
+
+
 def confirmed_accounts(*, session: Session) -> list[ConfirmedAccount]:
     """Accounts an analyst confirmed: the members of each confirmed cluster as they were at the verdict."""
     confirmed = repository.confirmed_reviews(session=session)

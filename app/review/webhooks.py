@@ -154,12 +154,14 @@ class Deliverer:
         urls: Sequence[str],
         policy: RetryPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_attempt: Callable[[str, str], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.secret = secret
         self.urls = list(urls)
         self.policy = policy or RetryPolicy()
         self.clock = clock
+        self.on_attempt = on_attempt or (lambda event, outcome: None)  # (event, delivered | retry | failed)
         self._client = httpx.Client(follow_redirects=False, timeout=self.policy.timeout, trust_env=False)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -206,6 +208,8 @@ class Deliverer:
                 log.warning("webhook delivery failed for good", extra={"delivery_id": delivery_id, "url": url})
             else:
                 delivery.next_attempt_at = finished + timedelta(seconds=self.policy.delay(delivery.attempts))
+            # counted before the commit, so whoever sees the log entry also sees the counter
+            self.on_attempt(event, "retry" if delivery.status == "pending" else delivery.status)
         return 1
 
     def _post(self, url: str, event: str, delivery_id: int, body: bytes) -> tuple[int | None, str | None]:

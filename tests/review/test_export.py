@@ -8,8 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.audit.models import AuditEntry
 from app.review.export import to_csv
 from app.review.schemas import ConfirmedAccount
 from tests.review.seed import grow, seed_campaign
@@ -46,6 +48,10 @@ def test_export_lists_confirmed_accounts_only(client: TestClient, auth_headers: 
 
     client.post(f"/v1/clusters/{confirmed.cluster_id}/review", headers=analyst, json={"verdict": "dismissed"})
     assert client.get("/v1/exports/confirmed", headers=analyst).json()["count"] == 0
+    exports = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "export.confirmed")).all()
+    assert [(e.target_id, e.detail["accounts"]) for e in exports] == [
+        ("json", len(confirmed.members)), ("csv", len(confirmed.members)), ("json", 0)]  # fmt: skip
+    assert all(e.actor.endswith("test-analyst") for e in exports), "who handed accounts to enforcement is on record"
 
 
 def test_csv_cells_are_spreadsheet_safe() -> None:

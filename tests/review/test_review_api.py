@@ -50,6 +50,7 @@ def test_confirm_records_review_status_snapshot_and_audit(
     assert entries[0].target_id == seeded.cluster_id and entries[0].actor == record["reviewer"]
     assert entries[0].detail["verdict"] == "confirmed" and entries[0].detail["previous_status"] == "open"
     assert entries[0].at is not None
+    assert 'distillguard_review_verdicts_total{verdict="confirmed"} 1.0' in client.get("/metrics").text
 
 
 def test_unknown_cluster_and_bad_verdict(client: TestClient, auth_headers: Headers, db_session: Session) -> None:

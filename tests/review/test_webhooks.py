@@ -161,13 +161,14 @@ def test_confirmed_verdict_reaches_the_receiver(
             response = client.post(f"/v1/clusters/{seeded.cluster_id}/review", headers=auth_headers("analyst"),
                                    json={"verdict": "confirmed", "note": "go"})  # fmt: skip
             assert response.status_code == 200
+            admin = auth_headers("admin")
             deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                events = [orjson.loads(c.body)["event"] for c in hook.calls]
-                if events.count("cluster.confirmed") and len(hook.calls) >= len(script) + 1:
+            while time.monotonic() < deadline:  # until both announcements are in the log as delivered
+                log = client.get("/v1/webhooks/deliveries", headers=admin).json()["items"]
+                if len(log) == 2 and all(d["status"] == "delivered" for d in log):
                     break
                 time.sleep(0.05)
-            log = client.get("/v1/webhooks/deliveries", headers=auth_headers("admin")).json()["items"]
+            exposition = client.get("/metrics").text
     confirmed = [orjson.loads(c.body) for c in hook.calls if c.headers["x-distillguard-event"] == "cluster.confirmed"]
     assert confirmed, f"no cluster.confirmed delivery arrived: {hook.calls}"
     assert confirmed[-1]["data"]["review"]["verdict"] == "confirmed"
@@ -176,6 +177,7 @@ def test_confirmed_verdict_reaches_the_receiver(
     assert by_event["cluster.confirmed"]["status"] == "delivered"
     assert by_event["cluster.confirmed"]["attempts"] >= 1
     assert by_event["cluster.flagged"]["status"] == "delivered"
+    assert 'distillguard_webhook_attempts_total{event="cluster.confirmed",outcome="delivered"} 1.0' in exposition
     for call in hook.calls:
         assert webhooks.verify_signature(SECRET, call.headers["x-distillguard-timestamp"], call.body,
                                          call.headers["x-distillguard-signature"])  # fmt: skip
