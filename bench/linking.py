@@ -207,17 +207,19 @@ def quality(linking_clusters: pd.Series, truth: pd.Series, groups: pd.Series) ->
 
 
 def run(population: Population, label: str) -> None:
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     linking = link_accounts(population.events, population.accounts)
-    total = time.perf_counter() - started
-    seconds = linking.stats["seconds"]
+    total, total_cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    seconds, cpu = linking.stats["seconds"], linking.stats["cpu_seconds"]
     score = quality(linking.clusters["cluster_label"], population.truth.reindex(linking.clusters.index).fillna(""),
                     population.groups.reindex(linking.clusters.index).fillna(""))  # fmt: skip
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"{label:>22} accounts={len(population.accounts):>6} events={len(population.events):>8} "
         f"edges={len(linking.edges):>7} graph={seconds['graph']:6.2f}s communities={seconds['communities']:5.2f}s "
-        f"features={seconds['features']:5.2f}s total={total:6.2f}s peak_rss={peak_mb:,.0f}MB "
+        f"features={seconds['features']:5.2f}s total={total:6.2f}s (cpu: graph={cpu['graph']:.2f}s "
+        f"communities={cpu['communities']:.2f}s features={cpu['features']:.2f}s total={total_cpu:.2f}s) "
+        f"peak_rss={peak_mb:,.0f}MB "
         f"recall>={score['min_campaign_recall']:.2f} purity>={score['min_purity']:.2f} "
         f"merged_groups={score['campaign_clusters_with_benign_groups']}",
         flush=True,

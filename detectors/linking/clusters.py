@@ -45,7 +45,8 @@ def _shared_values(pairs: pd.DataFrame, value: str, outside_users: pd.Series | N
 def _infrastructure(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
     events = data.events
     out = pd.DataFrame(index=pd.Index(label.unique(), name="cluster_label"))
-    ip_use = pd.DataFrame({"account": events["account"], "ip": events["ip"]}).dropna().drop_duplicates()
+    ip_use = pd.DataFrame({"account": events["account"], "ip": events["ip_code"]})
+    ip_use = ip_use[ip_use["ip"].to_numpy() >= 0].drop_duplicates()
     ip_use["cluster"] = label.to_numpy()[ip_use["account"].to_numpy()]
     ip_users = ip_use.groupby("ip")["account"].size()
     ips = _shared_values(ip_use, "ip", ip_users)

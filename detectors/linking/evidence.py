@@ -141,8 +141,8 @@ SENTENCES: dict[str, Callable[[Row], Entry | None]] = {
 
 def cluster_evidence(features: pd.DataFrame) -> dict[str, list[Entry]]:
     """Label → evidence entries (``kind``, ``text``, ``value``, ``stats``, ``weight``); empty for singletons."""
-    evidence: dict[str, list[Entry]] = {}
-    for label, row in features.iterrows():
+    evidence: dict[str, list[Entry]] = {str(label): [] for label in features.index}
+    for label, row in features[features["size"] >= 2].iterrows():
         entries: list[Entry] = []
         if _num(row["size"]) >= 2:
             weights = {kind: _num(row.get(weight_column(kind))) for kind in EDGE_KINDS}

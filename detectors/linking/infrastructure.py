@@ -23,21 +23,28 @@ def subnet_of(ip: str, *, ipv4_prefix: int = 24, ipv6_prefix: int = 48) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-def subnets(ips: pd.Series, config: LinkingConfig) -> pd.Series:
-    """The /24 (IPv4) or /48 (IPv6) of each address, computed once per distinct address."""
-    distinct = pd.Series(ips.dropna().unique())
-    mapping: dict[str, str | None] = {}
-    for ip in distinct:
+def subnet_codes(data: LinkingInput, config: LinkingConfig) -> np.ndarray:
+    """The /24 (IPv4) or /48 (IPv6) of each event's address as a code (-1: none), computed per distinct address."""
+    ips = pd.Series(data.ips.astype(str), dtype="string")
+    dotted = ips.str.fullmatch(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}").fillna(False).to_numpy(dtype=bool)
+    nets = pd.Series(pd.NA, index=ips.index, dtype="string")
+    if config.ipv4_prefix == 24:
+        nets[dotted] = ips[dotted].str.rsplit(".", n=1).str[0] + ".0/24"
+    slow = ~dotted if config.ipv4_prefix == 24 else np.ones(len(ips), dtype=bool)
+    for position in np.flatnonzero(slow):
         try:
-            mapping[str(ip)] = subnet_of(str(ip), ipv4_prefix=config.ipv4_prefix, ipv6_prefix=config.ipv6_prefix)
+            nets.iloc[position] = subnet_of(
+                str(ips.iloc[position]), ipv4_prefix=config.ipv4_prefix, ipv6_prefix=config.ipv6_prefix
+            )
         except ValueError:
-            mapping[str(ip)] = None
-    return ips.map(mapping).astype("string")
+            continue
+    net_codes, _ = codes_of(nets)
+    ip_code = data.events["ip_code"].to_numpy()
+    return np.where(ip_code >= 0, net_codes[np.maximum(ip_code, 0)] if len(net_codes) else -1, -1)
 
 
-def _windowed_pairs(data: LinkingInput, column: pd.Series, config: LinkingConfig) -> pd.DataFrame:
+def _windowed_pairs(data: LinkingInput, resource: np.ndarray, config: LinkingConfig) -> pd.DataFrame:
     """Pairs that used one address (or subnet) within the same time window, summed over distinct addresses."""
-    resource, _ = codes_of(column)
     present = resource >= 0
     if not present.any():
         return empty_pairs()
@@ -62,11 +69,11 @@ def _windowed_pairs(data: LinkingInput, column: pd.Series, config: LinkingConfig
 
 
 def ip_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
-    return _windowed_pairs(data, data.events["ip"], config)
+    return _windowed_pairs(data, data.events["ip_code"].to_numpy(), config)
 
 
 def subnet_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
-    return _windowed_pairs(data, subnets(data.events["ip"], config), config)
+    return _windowed_pairs(data, subnet_codes(data, config), config)
 
 
 def _attribute_pairs(

@@ -17,12 +17,14 @@ ACCOUNT_FIELDS = tuple(column for column in ACCOUNT_COLUMNS if column != "accoun
 class LinkingInput:
     """``account_ids[code]`` is the account of code ``code``; ``events.account`` and ``accounts``' index are codes.
 
-    ``events.ts`` is in epoch seconds; ``events.topic`` is -1 where unknown.
+    ``events.ts`` is in epoch seconds; ``events.topic`` is -1 where unknown; ``events.ip_code`` indexes ``ips``.
     """
 
     account_ids: pd.Index
     events: pd.DataFrame
     accounts: pd.DataFrame
+    # events.ip_code indexes these distinct addresses (-1: no address)
+    ips: pd.Index
 
     @property
     def n_accounts(self) -> int:
@@ -57,7 +59,9 @@ def prepare(events: pd.DataFrame, accounts: pd.DataFrame | None, topics: pd.Seri
     )
     for column in EVENT_FIELDS:
         values = usable[column] if column in usable.columns else pd.Series(pd.NA, index=usable.index)
-        frame[column] = values.astype("string")
+        frame[column] = values if isinstance(values.dtype, pd.StringDtype) else values.astype("string")
+    ip_code, ips = codes_of(frame["ip"])
+    frame["ip_code"] = ip_code
     if topics is not None:
         aligned = pd.to_numeric(topics.reindex(usable.index), errors="coerce").fillna(-1)
         frame["topic"] = aligned.astype(np.int64).to_numpy()
@@ -66,7 +70,7 @@ def prepare(events: pd.DataFrame, accounts: pd.DataFrame | None, topics: pd.Seri
     frame = frame.reset_index(drop=True)
     meta = metadata.reindex(account_ids)
     meta.index = pd.RangeIndex(len(account_ids))
-    return LinkingInput(account_ids=account_ids, events=frame, accounts=meta)
+    return LinkingInput(account_ids=account_ids, events=frame, accounts=meta, ips=ips)
 
 
 def codes_of(values: pd.Series) -> tuple[np.ndarray, pd.Index]:

@@ -27,7 +27,7 @@ LOCKSTEP_RAW = 2.0
 # The population rhythm that defines "chance" is the activity load smoothed over this many minutes.
 RHYTHM_MINUTES = 60
 # Bound the work per pair: at most this many of an account's active buckets are compared.
-MAX_BUCKETS_COMPARED = 400
+MAX_BUCKETS_COMPARED = 150
 
 
 def active_buckets(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:

@@ -78,7 +78,8 @@ def index_templates(data: LinkingInput, config: LinkingConfig) -> TemplateIndex:
         return TemplateIndex(event_doc=event_doc, doc_family=np.empty(0, np.int64))
     # identical masked prompts are one document: an order-sensitive hash of each row's tokens finds them
     within = np.arange(len(rows), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    mixed = splitmix64(tokens ^ splitmix64(within.astype(np.uint64)))
+    with np.errstate(over="ignore"):
+        mixed = splitmix64(tokens + within.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
     with_tokens = np.flatnonzero(counts > 0)
     row_starts = (np.cumsum(counts) - counts)[with_tokens]
     row_hash = np.bitwise_xor.reduceat(mixed, row_starts)
