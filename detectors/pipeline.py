@@ -192,15 +192,15 @@ def detect(
         reasons = trained.explain(inputs)
     shadow_score = shadow.predict_proba(inputs) if shadow is not None else pd.Series(np.nan, index=features.index)
 
-    label_scores = scores.clusters["score"]
-    by_id = pd.Series({ids[label]: float(score) for label, score in label_scores.items() if label in ids},
-                      dtype="float64")  # fmt: skip
-    benign = pd.Series({ids[label]: bool(flag) for label, flag in scores.clusters["benign"].items() if label in ids},
-                       dtype=bool)  # fmt: skip
+    # every cluster linking found, also those with fewer than two scored members (no events in the window)
+    labels = pd.Index(list(ids), dtype="string")
+    by_id = pd.Series(scores.clusters["score"].reindex(labels).fillna(0.0).to_numpy(), index=list(ids.values()))
+    benign = pd.Series(scores.clusters["benign"].reindex(labels).fillna(False).astype(bool).to_numpy(),
+                       index=list(ids.values()))  # fmt: skip
     cluster_flagged = flag_clusters(
         by_id, thresholds=config.thresholds, benign=benign, status={cid: s for cid, (s, _) in status.items()}
     )
-    cluster_id_of = scores.accounts["cluster_label"].map(ids)
+    cluster_id_of = cluster_of.reindex(features.index).map(ids)
     decisions = flag_accounts(own, thresholds=config.thresholds, cluster_of=cluster_id_of,
                               cluster_flagged=cluster_flagged)  # fmt: skip
     accounts_out = pd.DataFrame(
