@@ -128,7 +128,7 @@ def casual(world: World, rng: np.random.Generator, p: dict[str, Any], config: Si
             acct.group = f"cgnat:{cgnat[0]}"
         power = rng.random() < p["power_user_share"]
         active = 0.9 if power else float(rng.beta(1.5, 4.0))
-        sessions = float(rng.uniform(3.0, 7.0)) if power else 1.4
+        sessions = float(rng.uniform(3.0, 8.0)) if power else 1.4
         system = world.prompts.plain_system(rng) if rng.random() < 0.2 else None
         interests = [pick(rng, v.ALL_TOPICS) for _ in range(4)]
         typo_rate = float(rng.random() * 0.15)
