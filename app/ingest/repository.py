@@ -1,11 +1,14 @@
 """Event and account writes: the only SQL of the ingest package.
 
-Events go in batches through the fastest path each database has: PostgreSQL ``COPY`` into a
+Events go in batches through the fastest path each database has.  SQLite: ``INSERT OR IGNORE``
+through ``executemany``.  PostgreSQL: a batch of up to ``FAST_PATH_ROWS`` new events is ``COPY``ed
+straight into ``events`` (sorted by request_id, inside a savepoint); if any of them is already
+stored (a retry) or an identical batch is being stored concurrently, the COPY fails on the unique
+index, the savepoint is rolled back and the batch takes the merge path instead: ``COPY`` into a
 temporary staging table, then one ``INSERT … SELECT … ORDER BY request_id ON CONFLICT DO
-NOTHING``; SQLite ``INSERT OR IGNORE`` through ``executemany``.  Both make a repeated
-``request_id`` a no-op (idempotent retries), also when identical batches arrive concurrently:
-PostgreSQL makes the second insert wait for the first transaction and then skip, and the sorted
-order means two overlapping batches always take row locks in the same order (no deadlock).
+NOTHING``.  Larger requests take the merge path directly.  Either way a repeated ``request_id``
+is a no-op; PostgreSQL makes the second of two identical transactions wait for the first and
+then skip, and the sorted order means overlapping batches take row locks in the same order.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg.errors
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -29,6 +33,7 @@ STORED_COLUMNS: tuple[str, ...] = (
 _PG_TYPES = {"string": "text", "Int64": "integer", "Float64": "double precision", "boolean": "boolean"}
 _STAGING = "ingest_events_staging"
 _COLUMN_LIST = ", ".join(STORED_COLUMNS)
+FAST_PATH_ROWS = 10_000  # a request this small is kept in memory for the optimistic direct COPY
 
 
 def _staging_ddl() -> str:
@@ -51,18 +56,25 @@ class EventWriter:
         self._driver: Any = self._connection.connection.driver_connection
         self._inserted = 0
         self._staged = False
+        self._pending: list[tuple[Any, ...]] = []  # PostgreSQL rows waiting for the fast path
         self._accounts: set[str] = set()
 
     def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        if self._dialect == "postgresql":
-            self._copy(rows)
-        else:
+        if self._dialect != "postgresql":
             self._sqlite_insert(rows)
+        elif self._staged or len(self._pending) + len(rows) > FAST_PATH_ROWS:
+            self._copy_to_staging([*self._pending, *rows])
+            self._pending = []
+        else:
+            self._pending.extend(rows)
 
     def finish(self) -> int:
         if self._dialect == "postgresql":
+            if self._pending and not self._copy_direct(self._pending):
+                self._copy_to_staging(self._pending)
+            self._pending = []
             if self._staged:
                 self._pg_merge()
         elif self._accounts:
@@ -75,7 +87,29 @@ class EventWriter:
             self._accounts.clear()
         return self._inserted
 
-    def _copy(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def _copy_direct(self, rows: list[tuple[Any, ...]]) -> bool:
+        """COPY new events straight into ``events``; False (and nothing written) if one already exists."""
+        rows.sort(key=_request_id)
+        with self._driver.cursor() as cursor:
+            cursor.execute("SAVEPOINT ingest_direct")
+            try:
+                with cursor.copy(f"COPY events ({_COLUMN_LIST}) FROM STDIN") as copy:
+                    write = copy.write_row
+                    for row in rows:
+                        write(row)
+            except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+                cursor.execute("ROLLBACK TO SAVEPOINT ingest_direct")
+                return False
+            cursor.execute("RELEASE SAVEPOINT ingest_direct")
+            cursor.execute(
+                "INSERT INTO accounts (account_id, has_metadata) SELECT account_id, false "
+                "FROM unnest(%s::text[]) AS account_id ORDER BY 1 ON CONFLICT (account_id) DO NOTHING",
+                (sorted({row[1] for row in rows}),),
+            )
+        self._inserted += len(rows)
+        return True
+
+    def _copy_to_staging(self, rows: Sequence[tuple[Any, ...]]) -> None:
         with self._driver.cursor() as cursor:
             if not self._staged:
                 cursor.execute(_staging_ddl())
@@ -107,6 +141,10 @@ class EventWriter:
         self._inserted += max(cursor.rowcount, 0)
         cursor.close()
         self._accounts.update(row[1] for row in rows)
+
+
+def _request_id(row: tuple[Any, ...]) -> Any:
+    return row[0]
 
 
 def upsert_accounts(*, session: Session, records: Iterable[dict[str, Any]]) -> int:

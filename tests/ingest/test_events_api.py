@@ -204,3 +204,18 @@ def test_secrets_are_scrubbed_before_storage(ingest: Callable[..., Any], db_sess
 def test_ingest_needs_an_ingest_key(client: TestClient, auth_headers: Headers) -> None:
     assert client.post("/v1/events", content=b"[]").status_code == 401
     assert client.post("/v1/events", content=b"[]", headers=auth_headers("analyst")).status_code == 403
+
+
+def test_large_requests_take_the_staging_path_with_the_same_results(
+    ingest: Callable[..., Any], db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.ingest import repository, service
+
+    monkeypatch.setattr(repository, "FAST_PATH_ROWS", 7)
+    monkeypatch.setattr(service, "WRITE_EVERY", 5)
+    events = [make_event(i, seed=9) for i in range(23)]
+    assert ingest(events[:4]).json()["accepted"] == 4  # small: the direct path
+    result = ingest([*events, events[2]]).json()  # 24 rows in 5 writes, 4 of them already stored
+    assert (result["accepted"], result["duplicates"]) == (19, 5)
+    assert count(db_session) == 23
+    assert count(db_session, "accounts") == len({e["account_id"] for e in events})
