@@ -140,6 +140,7 @@ def operator_ticks(world: World, rng: np.random.Generator, p: dict[str, Any], of
 
 
 def bulk(crew: Crew) -> None:
+    """The naive case: one account, one cloud IP, instruction-style harvesting around the clock."""
     world, rng, p = crew.world, crew.rng, crew.p
     for _ in range(crew.n):
         acct = crew.member(created_before(world, rng, 6.0, 0.5), shard=len(crew.accounts))
@@ -236,10 +237,11 @@ def reseller(crew: Crew) -> None:
 
 
 def rubric_grader(crew: Crew) -> None:
+    """The model as a reward model: grading and pairwise-preference prompts, temperature 0, short answers."""
     world, rng, p = crew.world, crew.rng, crew.p
     for i in range(crew.n):
         acct = crew.member(created_before(world, rng, 30.0, 0.5), shard=i)
-        acct.notes["ip"] = world.ips.cloud_ip(rng)
+        acct.notes["ip"] = world.ips.cloud_ip(rng)  # used when proxy_pool is 0
         acct.temperature, acct.max_tokens = 0.0, int(pick(rng, (16, 64, 256, 1024)))
     ticks = operator_ticks(world, rng, {**p, "tick_minutes": 10.0}, offset=float(rng.choice([1.0, 8.0])))
     per_tick = p["requests_per_day"] / (len(ticks) / max(world.window.days, 1e-9))
@@ -247,18 +249,11 @@ def rubric_grader(crew: Crew) -> None:
         for acct, count in zip(crew.accounts, rng.poisson(per_tick, size=len(crew.accounts)), strict=True):
             for _ in range(int(count)):
                 ts = float(tick + rng.random() * p["jitter_s"] * 10)
-                if rng.random() < 0.75 and rng.random() >= p["cover_share"]:
-                    prompts = world.prompts
-                    world.emit(
-                        acct,
-                        rng,
-                        ts,
-                        [{"role": "user", "content": prompts.rubric(rng)}],
-                        ip=crew.ip(acct),
-                        kind="rubric",
-                    )
+                if rng.random() < p["rubric_share"]:
+                    grading = [{"role": "user", "content": world.prompts.rubric(rng)}]
+                    world.emit(acct, rng, ts, grading, ip=crew.ip(acct), kind="rubric")
                 else:
-                    crew.request(acct, ts)
+                    crew.request(acct, ts)  # harvesting and cover, as the other archetypes
 
 
 def repeated_sampling(crew: Crew) -> None:
@@ -287,7 +282,6 @@ def model_pivot(crew: Crew) -> None:
     offset = float(rng.choice([1.0, 3.0, 8.0]))
     for i in range(crew.n):
         acct = crew.member(created_before(world, rng, 30.0, 0.5), shard=i)
-        acct.notes["ip"] = world.ips.residential_ip(rng, "US")
         acct.adopt_at = window.release + rng.uniform(0.3, 1.0) * p["pivot_hours"] * HOUR
         acct.adopt_share = p["pivot_share"]
         base = p["requests_per_day"] / DAY

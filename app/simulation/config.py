@@ -63,7 +63,7 @@ CAMPAIGN_DEFAULTS: dict[str, dict[str, Any]] = {
     "rubric_grader": {
         "description": "the model used as a reward model: rubric / pairwise grading prompts at volume",
         "accounts": 8, "min_accounts": 2, "requests_per_day": 90, "jitter_s": 60.0, "proxy_pool": 100,
-        "cover_share": 0.1, "cot_share": 0.3, "payment_cards": 2,
+        "cover_share": 0.1, "cot_share": 0.3, "payment_cards": 2, "rubric_share": 0.7,
     },
     "repeated_sampling": {
         "description": "the same reasoning question sampled many times at temperature 1",
