@@ -26,54 +26,16 @@ WEBMAIL: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 PRIVACY_RELAYS = ("duck.com", "simplelogin.com", "tutanota.com", "mailbox.org")
 COMMON_WEBMAIL = (
-    "gmail.com",
-    "gmail.com",
-    "gmail.com",
-    "outlook.com",
-    "yahoo.com",
-    "icloud.com",
-    "hotmail.com",
-    "proton.me",
-)
+    "gmail.com", "gmail.com", "gmail.com", "outlook.com", "yahoo.com", "icloud.com", "hotmail.com", "proton.me",
+)  # fmt: skip
 _COMPANY_A = (
-    "bright",
-    "blue",
-    "nova",
-    "quant",
-    "hyper",
-    "lumen",
-    "swift",
-    "atlas",
-    "pixel",
-    "terra",
-    "north",
-    "cedar",
-    "orbit",
-    "delta",
-    "prism",
-    "vector",
-    "harbor",
-    "summit",
-    "ember",
-    "ionic",
-)
+    "bright", "blue", "nova", "quant", "hyper", "lumen", "swift", "atlas", "pixel", "terra", "north", "cedar",
+    "orbit", "delta", "prism", "vector", "harbor", "summit", "ember", "ionic",
+)  # fmt: skip
 _COMPANY_B = (
-    "loop",
-    "labs",
-    "stack",
-    "works",
-    "ly",
-    "hq",
-    "ai",
-    "base",
-    "flow",
-    "mind",
-    "grid",
-    "forge",
-    "desk",
-    "logic",
+    "loop", "labs", "stack", "works", "ly", "hq", "ai", "base", "flow", "mind", "grid", "forge", "desk", "logic",
     "path",
-)
+)  # fmt: skip
 _TLDS = (".io", ".com", ".ai", ".app", ".co", ".dev")
 
 
