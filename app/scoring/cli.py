@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db import make_engine, session_factory
 from app.errors import AppError
 from app.scoring import repository, service, training, worker
@@ -20,10 +23,15 @@ from app.scoring import repository, service, training, worker
 models_cli = typer.Typer(no_args_is_help=True, help="Scoring models: list, train from verdicts, promote.")
 
 
-def _sessions():  # type: ignore[no-untyped-def]
+@contextmanager
+def _sessions() -> Iterator[sessionmaker[Session]]:
     settings = get_settings()
     migrate.upgrade(settings.database_url)
-    return session_factory(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
 
 
 def detect(
@@ -36,7 +44,11 @@ def detect(
     if mode not in ("incremental", "full"):
         raise typer.BadParameter("mode must be incremental or full")
     settings = get_settings()
-    sessions = _sessions()
+    with _sessions() as sessions:
+        _detect(sessions, settings, mode, as_json)
+
+
+def _detect(sessions: sessionmaker[Session], settings: Settings, mode: str, as_json: bool) -> None:
     with sessions.begin() as session:
         run_id = service.request_run(session=session, mode=mode, requested_by="cli").id
     console = Console(stderr=True)
@@ -78,24 +90,24 @@ def worker_command(
 ) -> None:
     """Execute queued detection runs (and scheduled ones, if DISTILLGUARD_SCHEDULE_INTERVAL_SECONDS > 0)."""
     settings = get_settings()
-    sessions = _sessions()
-    if once:
-        ran = worker.run_once(sessions, settings)
-        typer.echo(f"executed {ran}" if ran else "no queued run")
-        return
-    loop = worker.Worker(sessions, settings)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    typer.echo("detection worker started", err=True)
-    loop.start()
-    stop.wait()
-    loop.stop()
+    with _sessions() as sessions:
+        if once:
+            ran = worker.run_once(sessions, settings)
+            typer.echo(f"executed {ran}" if ran else "no queued run")
+            return
+        loop = worker.Worker(sessions, settings)
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        typer.echo("detection worker started", err=True)
+        loop.start()
+        stop.wait()
+        loop.stop()
 
 
 @models_cli.command("list")
 def models_list() -> None:
-    with _sessions()() as session:
+    with _sessions() as sessions, sessions() as session:
         for model in training.list_models(session=session):
             metrics = model.metrics or {}
             ap = (metrics.get("candidate") or {}).get("average_precision")
@@ -108,7 +120,7 @@ def models_train(min_labels: Annotated[int | None, typer.Option(help="minimum la
     """Train a candidate from analysts' verdicts; it runs in shadow mode until promoted."""
     settings = get_settings()
     try:
-        with _sessions().begin() as session:
+        with _sessions() as sessions, sessions.begin() as session:
             model = training.train_candidate(session=session, settings=settings, actor="cli", min_labels=min_labels)
             out = {"version": model.version, "status": model.status, "metrics": model.metrics}
     except AppError as exc:
@@ -121,7 +133,7 @@ def models_train(min_labels: Annotated[int | None, typer.Option(help="minimum la
 def models_promote(version: str) -> None:
     """Make VERSION the live scoring model (the next detection run uses it)."""
     try:
-        with _sessions().begin() as session:
+        with _sessions() as sessions, sessions.begin() as session:
             model = training.promote(session=session, version=version, actor="cli")
             typer.echo(f"{model.version} is now active")
     except AppError as exc:
