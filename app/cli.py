@@ -79,10 +79,10 @@ def db_upgrade(revision: str = "head") -> None:
 
 # Each domain package registers its own commands here (one line each).
 ingest_cli.register(cli)
-from app.evaluation.cli import register as register_evaluation  # noqa: E402
-from app.simulation.cli import register as register_simulation  # noqa: E402
-from app.scoring.cli import register as register_scoring  # noqa: E402
 from app.demo import register as register_demo  # noqa: E402
+from app.evaluation.cli import register as register_evaluation  # noqa: E402
+from app.scoring.cli import register as register_scoring  # noqa: E402
+from app.simulation.cli import register as register_simulation  # noqa: E402
 
 register_evaluation(cli)
 register_simulation(cli)

@@ -11,6 +11,7 @@ import logging
 import pickle
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -35,23 +36,27 @@ MAX_DAYS = 14
 CLUSTER_TEXT_SAMPLE = 4000
 POPULATION_TEXT_SAMPLE = 20000
 N_TOPICS = 16
+POPULATION_TTL_SECONDS = 300.0
 MAX_GRAPH_ACCOUNTS = 40
 MAX_GRAPH_RESOURCES = {"ip": 20, "payment": 8, "template": 8}
 
 T = TypeVar("T")
-_cache: dict[Hashable, Any] = {}
+_cache: dict[Hashable, tuple[float, Any]] = {}
 _cache_lock = threading.Lock()
 
 
 def _cached(key: Hashable, build: Callable[[], T]) -> T:
+    """Population figures change slowly, while live traffic changes the newest event id every second: a TTL."""
+    now = time.monotonic()
     with _cache_lock:
-        if key in _cache:
-            return _cache[key]  # type: ignore[no-any-return]
+        hit = _cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]  # type: ignore[no-any-return]
     value = build()
     with _cache_lock:
-        if len(_cache) > 16:
+        if len(_cache) > 32:
             _cache.clear()
-        _cache[key] = value
+        _cache[key] = (now + POPULATION_TTL_SECONDS, value)
     return value
 
 
@@ -61,8 +66,8 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def _version(session: Session) -> tuple[str, int]:
-    return (str(session.get_bind().engine.url), evidence.max_event_id(session=session))
+def _database(session: Session) -> str:
+    return str(session.get_bind().engine.url)
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ def activity(*, session: Session, cluster_id: str) -> Activity | None:
     lo, hi = float(first_hour * 3600), float((first_hour + n_hours) * 3600)
     cluster = evidence.hourly_counts(session=session, cluster_id=cluster_id, start=lo, end=hi)
     population = _cached(
-        ("hourly", *_version(session), first_hour, n_hours),
+        ("hourly", _database(session), first_hour, n_hours),
         lambda: evidence.hourly_counts(session=session, cluster_id=None, start=lo, end=hi),
     )
     hours = range(first_hour, first_hour + n_hours)
@@ -117,7 +122,7 @@ def _shares(values: np.ndarray, n: int) -> np.ndarray:
 
 def _population_sample(session: Session) -> list[tuple[str | None, str | None]]:
     return _cached(
-        ("text", *_version(session)),
+        ("text", _database(session)),
         lambda: evidence.text_sample(session=session, cluster_id=None, limit=POPULATION_TEXT_SAMPLE),
     )
 
@@ -181,7 +186,7 @@ def _detection_topic_model(session: Session) -> tuple[str | None, TopicModel | N
             log.warning("cannot read the detection state's topic model", exc_info=True)
             return None
 
-    return version, _cached(("detection-topics", str(session.get_bind().engine.url), version), load)
+    return version, _cached(("detection-topics", _database(session), version), load)
 
 
 def _topics_of(model: TopicModel | None, sample: list[tuple[str | None, str | None]]) -> _Topics:
@@ -205,7 +210,7 @@ def topic_coverage(*, session: Session, cluster_id: str, max_bars: int = 10) -> 
     if not cluster or len(population) < 2:
         return None
     model_version, model = _detection_topic_model(session)
-    fitted = _cached(("topics", *_version(session), model_version), lambda: _topics_of(model, population))
+    fitted = _cached(("topics", _database(session), model_version), lambda: _topics_of(model, population))
     frame = pd.DataFrame({"token_hashes": pd.Series([t for t, _ in cluster], dtype="string")})
     shares = _shares(fitted.model.transform_events(frame).to_numpy(), fitted.model.n_topics_)
     order = [int(i) for i in np.argsort(-shares, kind="stable") if shares[i] > 0][:max_bars]

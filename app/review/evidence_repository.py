@@ -18,6 +18,7 @@ from app.ingest.models import Account, Event
 from app.scoring.models import AccountScore, Cluster, ClusterMember, DetectionArtifact
 
 CHUNK = 500
+ACTIVITY_ACCOUNTS = 1000  # a hydra cluster may hold 20,000 accounts; its charts are drawn from the riskiest
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,14 @@ def max_event_id(*, session: Session) -> int:
 
 
 def _member_of(cluster_id: str) -> ColumnElement[bool]:
-    members = select(ClusterMember.account_id).where(ClusterMember.cluster_id == cluster_id)
+    """Events of the cluster's riskiest ``ACTIVITY_ACCOUNTS`` members: enough to see its rhythm, bounded in cost."""
+    members = (
+        select(ClusterMember.account_id)
+        .outerjoin(AccountScore, AccountScore.account_id == ClusterMember.account_id)
+        .where(ClusterMember.cluster_id == cluster_id)
+        .order_by(AccountScore.risk_score.desc().nulls_last(), ClusterMember.account_id)
+        .limit(ACTIVITY_ACCOUNTS)
+    )
     return Event.account_id.in_(members)
 
 

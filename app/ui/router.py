@@ -20,7 +20,8 @@ from app.auth.service import Principal, Role, authenticate
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import AppError, Forbidden, NotFound
-from app.review import casefile, export, repository, service, webhooks
+from app.review import casefile, export, metrics, repository, service, webhooks
+from app.review.evidence_repository import ACTIVITY_ACCOUNTS
 from app.review.repository import QUEUE_STATUSES, QueueFilter
 from app.review.router import wake_deliverer
 from app.review.schemas import VERDICTS, ExportFormat
@@ -184,7 +185,8 @@ def cluster_page(request: Request, cluster_id: str, user: ConsoleUser, db: Sessi
         "graph": svg.graph(case.graph) if case.graph.nodes else None,
     }
     return render(request, "cluster.html", {"case": case, "charts": charts, "verdicts": VERDICTS,
-                                            "risk_colour": svg.risk_colour})  # fmt: skip
+                                            "risk_colour": svg.risk_colour,
+                                            "activity_accounts": ACTIVITY_ACCOUNTS})  # fmt: skip
 
 
 @router.post("/clusters/{cluster_id}/review", dependencies=[CsrfChecked])
@@ -199,6 +201,7 @@ def review(
         webhook_urls=webhooks.webhook_targets(_settings(request)),
     )  # fmt: skip
     background.add_task(wake_deliverer, request.app)
+    metrics.count_verdict(request.app, verdict)
     return redirect(request, "/console", flash=f"Cluster {cluster_id} {VERDICT_WORDS[verdict]}.")
 
 
@@ -225,7 +228,7 @@ def account_page(request: Request, account_id: str, user: ConsoleUser, db: Sessi
 
 @router.get("/exports/confirmed.{format}")
 def export_confirmed(format: ExportFormat, user: ConsoleUser, db: SessionDep) -> Response:
-    return export.response(service.confirmed_accounts(session=db), format)
+    return export.response(service.export_confirmed(session=db, format=format, principal=user), format)
 
 
 def _admin(user: Principal) -> None:

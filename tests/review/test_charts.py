@@ -93,3 +93,13 @@ def test_redaction_keeps_ordinary_text_and_caps_length() -> None:
     prompt = "Explain step by step why the sky is blue, in 3 sentences."
     assert redact(prompt) == prompt
     assert len(redact("x" * 5000, limit=100)) == 100
+
+
+def test_activity_of_a_huge_cluster_is_drawn_from_its_riskiest_members(
+    db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = seed_campaign(db_session, n_accounts=6, events_each=10)
+    db_session.commit()
+    monkeypatch.setattr("app.review.evidence_repository.ACTIVITY_ACCOUNTS", 2)
+    activity = charts.activity(session=db_session, cluster_id=seeded.cluster_id)
+    assert activity is not None and sum(activity.cluster) == 2 * 10
