@@ -217,7 +217,7 @@ def assign(
 # ---- accounts, exports, webhooks ---------------------------------------------------------------------
 
 
-@router.get("/accounts/{account_id}", response_class=HTMLResponse)
+@router.get("/accounts/{account_id:path}", response_class=HTMLResponse)
 def account_page(request: Request, account_id: str, user: ConsoleUser, db: SessionDep) -> Response:
     try:
         case = casefile.account_case(session=db, account_id=account_id, retention=_settings(request).prompt_retention)

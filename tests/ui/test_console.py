@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditEntry
 from app.auth import service as keys_service
 from app.config import Settings
+from app.ingest.models import Account
 from app.main import create_app
 from app.scoring.models import Cluster
 from app.ui.session import COOKIE, ConsoleSession, SessionCodec
@@ -142,3 +143,13 @@ def test_webhook_log_is_for_admins(client: TestClient, make_key: MakeKey) -> Non
     with TestClient(client.app) as admin:
         login(admin, make_key("admin"))
         assert admin.get("/console/webhooks").status_code == 200
+
+
+def test_account_ids_with_slashes_and_spaces_open(client: TestClient, make_key: MakeKey, db_session: Session) -> None:
+    db_session.add(Account(account_id="team/alice b?", has_metadata=True, country="NL"))
+    db_session.commit()
+    login(client, make_key("analyst"))
+    queue = client.get("/console", params={"q": "team/alice b?"})
+    assert "/console/accounts/team/alice%20b%3F" in queue.text
+    page = client.get("/console/accounts/team/alice%20b%3F")
+    assert page.status_code == 200 and "team/alice b?" in page.text and "Not scored yet." in page.text
