@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
@@ -26,6 +26,7 @@ from app.review import evidence_repository as evidence
 from app.review.layout import spring_layout
 from app.review.redact import redact
 from app.scoring.execution import STATE_ARTIFACT, STATE_FORMAT
+from app.scoring.models import Cluster
 from detectors import pipeline
 from detectors.features.tokens import CAPABILITIES, capability_of_docs, unique_docs
 from detectors.features.topics import TopicModel
@@ -278,3 +279,25 @@ def infrastructure(*, session: Session, cluster_id: str, size: int) -> Graph:
                                    labelled=rank - len(ids) < 10))  # fmt: skip
     kinds = Counter(kind for (kind, _), _ in kept)
     return Graph(nodes, edges, len(shared) - len(kept), len(ids), size, dict(kinds))
+
+
+def chart_data(*, session: Session, cluster: Cluster) -> dict[str, Any]:
+    """All four charts of a cluster as plain JSON-able data."""
+    hourly = activity(session=session, cluster_id=cluster.cluster_id)
+    capabilities = capability_mix(session=session, cluster_id=cluster.cluster_id)
+    topics = topic_coverage(session=session, cluster_id=cluster.cluster_id)
+    graph = infrastructure(session=session, cluster_id=cluster.cluster_id, size=cluster.size)
+    return {
+        "cluster_id": cluster.cluster_id,
+        "activity": None if hourly is None else {
+            "first_hour_epoch": hourly.first_hour * 3600, "hours": len(hourly.cluster),
+            "cluster": hourly.cluster, "population": hourly.population,
+        },
+        "capabilities": None if capabilities is None else asdict(capabilities),
+        "topics": None if topics is None else asdict(topics),
+        "graph": {
+            "nodes": [asdict(node) for node in graph.nodes], "edges": [list(edge) for edge in graph.edges],
+            "accounts_shown": graph.accounts_shown, "accounts_total": graph.accounts_total,
+            "hidden_resources": graph.hidden_resources,
+        },
+    }  # fmt: skip

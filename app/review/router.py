@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Query, Request, Response
 
@@ -11,7 +11,7 @@ from app.auth.dependencies import AdminKey, AnalystKey
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import NotFound
-from app.review import export, metrics, service, webhooks
+from app.review import charts, export, metrics, service, webhooks
 from app.review.repository import QUEUE_STATUSES, QueueFilter
 from app.review.schemas import (
     AssignRequest,
@@ -58,6 +58,13 @@ def review_cluster(
 def list_reviews(principal: AnalystKey, cluster_id: str, session: SessionDep) -> ReviewList:
     reviews = service.list_reviews(session=session, cluster_id=cluster_id)
     return ReviewList(items=[ReviewOut.model_validate(review) for review in reviews])
+
+
+@router.get("/v1/clusters/{cluster_id}/charts", response_model=dict[str, Any])
+def cluster_charts(principal: AnalystKey, cluster_id: str, session: SessionDep) -> dict[str, Any]:
+    """The data behind the console's charts: hourly activity vs the population, capability and topic
+    coverage vs the population, and the shared-infrastructure graph (nodes with layout positions, edges)."""
+    return charts.chart_data(session=session, cluster=service.get_cluster(session=session, cluster_id=cluster_id))
 
 
 @router.post("/v1/clusters/{cluster_id}/assign", response_model=QueueItem)

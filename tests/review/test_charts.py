@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.review import charts
@@ -103,3 +105,19 @@ def test_activity_of_a_huge_cluster_is_drawn_from_its_riskiest_members(
     monkeypatch.setattr("app.review.evidence_repository.ACTIVITY_ACCOUNTS", 2)
     activity = charts.activity(session=db_session, cluster_id=seeded.cluster_id)
     assert activity is not None and sum(activity.cluster) == 2 * 10
+
+
+def test_chart_data_api(client: TestClient, auth_headers: Callable[[str], dict[str, str]], db_session: Session) -> None:
+    seed_population(db_session)
+    seeded = seed_campaign(db_session)
+    db_session.commit()
+    response = client.get(f"/v1/clusters/{seeded.cluster_id}/charts", headers=auth_headers("analyst"))
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert sum(data["activity"]["cluster"]) == seeded.n_events
+    assert data["activity"]["hours"] == len(data["activity"]["population"])
+    assert data["capabilities"]["labels"][-1] == "other" and data["topics"]["labels"]
+    kinds = {node["kind"] for node in data["graph"]["nodes"]}
+    assert kinds == {"account", "ip", "payment", "template"}
+    assert all(len(edge) == 2 for edge in data["graph"]["edges"])
+    assert client.get("/v1/clusters/nope/charts", headers=auth_headers("analyst")).status_code == 404
