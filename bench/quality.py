@@ -30,7 +30,7 @@ import orjson
 
 from app.evaluation import evaluate, fetch_scores, load_event_frame
 from app.evaluation.report import terminal_table, write_html, write_json
-from app.simulation import SimulationConfig, simulate
+from app.simulation import PRESETS, SimulationConfig, load_params, merge_params, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_CORPUS = ROOT.parent / "shared" / "corpora" / "dev"
@@ -123,6 +123,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--days", type=float, default=10.0)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="default")
+    parser.add_argument("--config", type=Path, help="JSON overriding persona/campaign parameters")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "quality")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the detection run")
     args = parser.parse_args()
@@ -133,7 +135,10 @@ def main() -> None:
         print(f"no corpus at {args.corpus}: procedural prompts only")
 
     started = time.perf_counter()
-    config = SimulationConfig(seed=args.seed, scale=args.scale, days=args.days, corpus=corpus, ipdata=args.ipdata)
+    params = merge_params(PRESETS[args.preset], load_params(args.config) if args.config else {})
+    config = SimulationConfig(
+        seed=args.seed, scale=args.scale, days=args.days, corpus=corpus, ipdata=args.ipdata, params=params
+    )
     population = simulate(config)
     population.write(args.out)
     print(f"simulated {len(population.accounts)} accounts, {len(population.events)} events "

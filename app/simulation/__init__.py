@@ -23,15 +23,25 @@ window), ``campaigns`` ({archetype, description, params, accounts}), ``model_rel
 ``seed``, ``scale``, ``days``.  Output is byte-for-byte the same for the same configuration.
 """
 
-from app.simulation.config import ARCHETYPES, CAMPAIGN_DEFAULTS, PERSONA_DEFAULTS, SimulationConfig, load_params
+from app.simulation.config import (
+    ARCHETYPES,
+    CAMPAIGN_DEFAULTS,
+    PERSONA_DEFAULTS,
+    PRESETS,
+    SimulationConfig,
+    load_params,
+    merge_params,
+)
 from app.simulation.population import Population, simulate
 
 __all__ = [
     "ARCHETYPES",
     "CAMPAIGN_DEFAULTS",
     "PERSONA_DEFAULTS",
+    "PRESETS",
     "Population",
     "SimulationConfig",
     "load_params",
+    "merge_params",
     "simulate",
 ]

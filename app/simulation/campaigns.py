@@ -30,16 +30,15 @@ class Crew:
 
     def __init__(self, world: World, rng: np.random.Generator, campaign_id: str, p: dict[str, Any], n: int) -> None:
         self.world, self.rng, self.campaign_id, self.p, self.n = world, rng, campaign_id, p, n
-        # payment_cards, like accounts, is a count at scale 1: keep the accounts-per-card ratio
-        cards = round(float(p["payment_cards"]) * n / max(float(p["accounts"]), 1.0))
-        self.cards = [card(rng) for _ in range(min(n, max(1, cards)))]
+        # payment_cards and proxy_pool, like accounts, are counts at scale 1: keep the per-account ratios
+        ratio = n / max(float(p["accounts"]), 1.0)
+        self.cards = [card(rng) for _ in range(min(n, max(1, round(float(p["payment_cards"]) * ratio))))]
+        pool = max(1, round(int(p["proxy_pool"]) * ratio)) if int(p["proxy_pool"]) > 0 else 0
         self.client = client(rng, "script")
         # throwaway addresses: privacy relays everyone uses, plus the operator's own catch-all domain
         own = f"{pick(rng, ('inbox', 'mail', 'post', 'box'))}{hex_id(rng, '', 2)}.{pick(rng, ('xyz', 'online', 'top'))}"
         self.throwaway = [*PRIVACY_RELAYS, own]
-        self.proxies = (
-            world.ips.proxy_pool(rng, int(p["proxy_pool"]), PROXY_COUNTRIES) if int(p["proxy_pool"]) > 0 else []
-        )
+        self.proxies = world.ips.proxy_pool(rng, pool, PROXY_COUNTRIES) if pool else []
         self.accounts: list[Account] = []
         self.end_users: list[str] = []  # set by archetypes whose traffic passes end-user ids
         self.sweeps: dict[str, Sweep] = {}

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from app.simulation.config import SimulationConfig, load_params
+from app.simulation.config import PRESETS, SimulationConfig, load_params, merge_params
 from app.simulation.population import simulate
 
 
@@ -28,13 +28,18 @@ def register(cli: typer.Typer) -> None:
         config: Annotated[
             Path | None, typer.Option("--config", help="JSON overriding persona/campaign parameters.")
         ] = None,
+        preset: Annotated[
+            str, typer.Option(help=f"Named parameter set ({', '.join(PRESETS)}); --config applies on top.")
+        ] = "default",
     ) -> None:
         """Simulate benign traffic and distillation campaigns, with ground truth."""
         for label, path in (("--corpus", corpus), ("--ipdata", ipdata), ("--config", config)):
             if path is not None and not path.exists():
                 raise typer.BadParameter(f"{path} does not exist", param_hint=label)
         try:
-            params = load_params(config) if config is not None else {}
+            if preset not in PRESETS:
+                raise ValueError(f"unknown preset {preset!r}; known: {sorted(PRESETS)}")
+            params = merge_params(PRESETS[preset], load_params(config) if config is not None else {})
             settings = SimulationConfig(seed=seed, scale=scale, days=days, corpus=corpus, ipdata=ipdata, params=params)
             started = time.perf_counter()
             population = simulate(settings)

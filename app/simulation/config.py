@@ -79,6 +79,35 @@ CAMPAIGN_DEFAULTS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 ARCHETYPES = tuple(CAMPAIGN_DEFAULTS)
 
+# Named parameter sets for harder populations (``--preset``); ``--config`` overrides on top.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # every archetype closer to benign behaviour on the features that give it away by default
+    "evasive": {
+        "campaigns": {
+            "bulk": {"enabled": False},
+            "hydra": {"jitter_s": 1800.0, "tick_minutes": 60.0, "proxy_pool": 100000, "payment_cards": 60,
+                      "cover_share": 0.4, "signup_burst_hours": 72.0, "cot_share": 0.4},
+            "low_and_slow": {"cover_share": 0.5, "fake_history_share": 0.9, "cot_share": 0.35},
+            "reseller": {"cover_share": 0.85},
+            "rubric_grader": {"proxy_pool": 20000, "payment_cards": 8, "cover_share": 0.4, "rubric_share": 0.5},
+            "repeated_sampling": {"samples_per_question": 4, "cover_share": 0.3, "payment_cards": 6},
+            "model_pivot": {"pivot_share": 0.5, "proxy_pool": 30000, "payment_cards": 15, "cover_share": 0.3},
+        }
+    },
+}  # fmt: skip
+
+
+def merge_params(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Later layers override earlier ones, per section and per persona/campaign key."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for section, entries in layer.items():
+            target = merged.setdefault(section, {})
+            for name, values in dict(entries).items():
+                target[name] = {**target.get(name, {}), **dict(values)}
+    return merged
+
 
 @dataclass(frozen=True)
 class SimulationConfig:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.simulation import ARCHETYPES, PERSONA_DEFAULTS, Population, SimulationConfig, simulate
+from app.simulation import ARCHETYPES, PERSONA_DEFAULTS, PRESETS, Population, SimulationConfig, merge_params, simulate
 from app.simulation.population import PERSONA_RUNNERS
 from detectors.events import ACCOUNT_COLUMNS, event_row, parse_ts
 from tests.simulation.conftest import SMALL
@@ -137,3 +137,12 @@ def test_newest_event_is_near_the_window_end(small_population: Population) -> No
     end = parse_ts(small_population.truth["window"]["end"])
     assert (end - last).total_seconds() < 3600
     assert isinstance(last, datetime)
+
+
+def test_presets_merge_under_explicit_overrides() -> None:
+    merged = merge_params(PRESETS["evasive"], {"campaigns": {"hydra": {"accounts": 7}}})
+    assert merged["campaigns"]["hydra"]["accounts"] == 7
+    assert merged["campaigns"]["hydra"]["proxy_pool"] == PRESETS["evasive"]["campaigns"]["hydra"]["proxy_pool"]
+    population = simulate(SimulationConfig(seed=1, scale=0.05, days=1, params=merged))
+    assert "bulk" not in population.truth["campaigns"]
+    assert population.truth["campaigns"]["hydra"]["params"]["jitter_s"] == 1800.0

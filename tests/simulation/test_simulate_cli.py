@@ -32,6 +32,13 @@ def test_simulate_then_evaluate_the_baselines(tmp_path: Path) -> None:
     assert "data:image/png;base64," in (tmp_path / "sim" / "evaluation.html").read_text()
 
 
+def test_simulate_with_a_preset(tmp_path: Path) -> None:
+    args = ["simulate", "--out", str(tmp_path), "--scale", "0.05", "--days", "1", "--preset", "evasive"]
+    assert runner.invoke(cli, args).exit_code == 0
+    assert "bulk" not in orjson.loads((tmp_path / "truth.json").read_bytes())["campaigns"]
+    assert runner.invoke(cli, [*args[:-1], "sneaky"]).exit_code != 0
+
+
 def test_simulate_refuses_bad_inputs(tmp_path: Path) -> None:
     missing = runner.invoke(cli, ["simulate", "--out", str(tmp_path), "--corpus", str(tmp_path / "nope")])
     assert missing.exit_code != 0
