@@ -154,7 +154,15 @@ def is_ndjson(body: Body, content_type: str | None) -> bool:
 
 def iter_records(body: Body, *, ndjson: bool) -> Iterator[Any]:
     """Decoded records in body order; MalformedJSON (400) for the first one that does not parse."""
-    return iter_ndjson(body) if ndjson else iter_array(body)
+    if not ndjson:
+        return iter_array(body)
+    first = _skip_space(body, 0)
+    if body[first : first + 1] == b"{" and body.find(b"\n", first) >= 0:
+        try:  # one pretty-printed object (a Kong log posted by hand); NDJSON fails fast at its 2nd line
+            return iter([orjson.loads(body)])
+        except orjson.JSONDecodeError:
+            pass
+    return iter_ndjson(body)
 
 
 def iter_ndjson(body: Body) -> Iterator[Any]:

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from app.ingest.parsing import Limits, MalformedJSON, is_ndjson, iter_array, iter_ndjson, read_body
+from app.ingest.parsing import Limits, MalformedJSON, is_ndjson, iter_array, iter_ndjson, iter_records, read_body
 
 LIMITS = Limits(max_body_bytes=1 << 20, max_decompressed_bytes=4 << 20)
 
@@ -92,6 +92,12 @@ def test_malformed_ndjson_reports_line_and_byte_position() -> None:
 
 def test_ndjson_skips_blank_lines_and_tolerates_a_missing_final_newline() -> None:
     assert list(iter_ndjson(b'\xef\xbb\xbf{"a": 1}\n\n{"b": 2}')) == [{"a": 1}, {"b": 2}]
+
+
+def test_a_pretty_printed_single_object_is_one_record() -> None:
+    body = b'{\n  "a": 1,\n  "b": [1, 2]\n}\n'
+    assert list(iter_records(body, ndjson=is_ndjson(body, "application/json"))) == [{"a": 1, "b": [1, 2]}]
+    assert list(iter_records(b'{"a": 1}\n{"b": 2}\n', ndjson=True)) == [{"a": 1}, {"b": 2}]
 
 
 def test_format_is_sniffed_when_the_content_type_says_json() -> None:
