@@ -152,7 +152,10 @@ def graph(data: Graph) -> Markup:
             title = f"{KIND_NAMES[node.kind]} {node.key}, shared by {node.accounts} accounts"
         body.append(f'<g class="node node-{node.kind}" data-node="{i}"><title>{escape(title)}</title>'
                     + _marker(node.kind, cx, cy, r, fill))  # fmt: skip
-        if node.labelled:
-            body.append(f'<text x="{cx + r + 3}" y="{cy + 3.5}" class="node-label">{escape(node.label)}</text>')
+        if node.labelled:  # labels near the right edge go to the left of their mark, so none is cut off
+            left_side = cx > width * 0.8
+            x, anchor = (cx - r - 3, "end") if left_side else (cx + r + 3, "start")
+            body.append(f'<text x="{x}" y="{cy + 3.5}" class="node-label" text-anchor="{anchor}">'
+                        f"{escape(node.label)}</text>")  # fmt: skip
         body.append("</g>")
     return _svg("graph", width, height, body, "shared infrastructure graph")
