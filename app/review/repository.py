@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session
 from app.ingest.models import Event
 from app.review.models import Review, WebhookDelivery
 from app.scoring.models import AccountScore, Cluster, ClusterHistory, ClusterMember
+from detectors.scoring.decision import REOPEN_GROWTH, REOPEN_MIN_NEW
 
-# A decided cluster comes back to the queue when it has grown by this share and by at least this many accounts.
-REGROWTH_PERCENT = 25
-REGROWTH_MIN_ACCOUNTS = 3
+# A decided cluster comes back to the queue when it has grown by this share and by at least this many accounts;
+# the same rule by which a detection run reopens it (status back to open), so the queue never disagrees with it.
+REGROWTH_PERCENT = round(REOPEN_GROWTH * 100)
+REGROWTH_MIN_ACCOUNTS = REOPEN_MIN_NEW
 QUEUE_STATUSES = ("queue", "open", "escalated", "confirmed", "dismissed", "all")
 
 
