@@ -56,7 +56,10 @@ def find_bursts(
     table = table[table["size"] >= min_size]
     if table.empty:
         return burst_of_row, pd.DataFrame(columns=columns)
-    expected = rate.reindex(table["key"]).to_numpy() * (table["end"] - table["start"] + table["threshold"]).to_numpy()
+    # The run was picked for being dense, so its own duration would flatter it: judge it over at least a whole
+    # window (a scan statistic), and correct for the number of runs tested.
+    length = np.maximum((table["end"] - table["start"] + table["threshold"]).to_numpy(), window)
+    expected = rate.reindex(table["key"]).to_numpy() * length
     log10_p = poisson.logsf(table["size"].to_numpy() - 1, expected) / np.log(10.0)
     table = table.assign(log10_p=log10_p)
     table["raw"] = np.clip(-(table["log10_p"] + np.log10(len(table))), 0.0, None) / DECADES_PER_UNIT

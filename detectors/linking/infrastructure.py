@@ -31,7 +31,7 @@ def subnet_codes(data: LinkingInput, config: LinkingConfig) -> np.ndarray:
     if config.ipv4_prefix == 24:
         nets[dotted] = ips[dotted].str.rsplit(".", n=1).str[0] + ".0/24"
     slow = ~dotted if config.ipv4_prefix == 24 else np.ones(len(ips), dtype=bool)
-    for position in np.flatnonzero(slow):
+    for position in np.flatnonzero(slow).tolist():
         try:
             nets.iloc[position] = subnet_of(
                 str(ips.iloc[position]), ipv4_prefix=config.ipv4_prefix, ipv6_prefix=config.ipv6_prefix

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 U64 = npt.NDArray[np.uint64]
+U32 = npt.NDArray[np.uint32]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -30,13 +31,13 @@ def combine(left: U64, right: U64) -> U64:
         return splitmix64(left * np.uint64(0x100000001B3) ^ right)
 
 
-def signatures(items: U64, docs: npt.NDArray[np.int64], n_docs: int, *, n_perm: int, seed: int) -> U64:
+def signatures(items: U64, docs: npt.NDArray[np.int64], n_docs: int, *, n_perm: int, seed: int) -> U32:
     """``(n_docs, n_perm)`` MinHash signatures; a document without items keeps the all-ones signature.
 
     Items are mixed once to 32 bits; each permutation is then a random odd multiply-add modulo 2**32 (a
     universal hash family), two cheap operations per item and permutation instead of a full mix.
     """
-    out = np.full((n_docs, n_perm), np.iinfo(np.uint32).max, dtype=np.uint64)
+    out = np.full((n_docs, n_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
     if len(items) == 0:
         return out
     if len(docs) > 1 and bool(np.all(docs[1:] >= docs[:-1])):
@@ -57,7 +58,7 @@ def signatures(items: U64, docs: npt.NDArray[np.int64], n_docs: int, *, n_perm: 
     return out
 
 
-def band_keys(signature: U64, bands: int) -> U64:
+def band_keys(signature: U32, bands: int) -> U64:
     """``(n_docs, bands)`` keys, one per band of ``n_perm / bands`` rows; band index is mixed into the key."""
     n_docs, n_perm = signature.shape
     rows = max(n_perm // bands, 1)
@@ -65,6 +66,6 @@ def band_keys(signature: U64, bands: int) -> U64:
     for band in range(bands):
         key = np.full(n_docs, band, dtype=np.uint64)
         for column in range(band * rows, min((band + 1) * rows, n_perm)):
-            key = combine(key, signature[:, column])
+            key = combine(key, signature[:, column].astype(np.uint64))
         keys[:, band] = key
     return keys

@@ -25,6 +25,10 @@ from detectors.linking.pairs import empty_pairs, log_rarity, resource_pairs
 from detectors.linking.tokens import event_tokens
 
 
+# Rows tokenised and hashed at a time: bounds the token arrays (about 50 bytes per token) whatever the window.
+CHUNK_ROWS = 250_000
+
+
 @dataclass(frozen=True, slots=True)
 class TemplateIndex:
     """``event_doc[i]``: the distinct masked prompt of event ``i`` (-1: none or too short);
@@ -71,29 +75,36 @@ def families(bands: U64) -> npt.NDArray[np.int64]:
 
 
 def index_templates(data: LinkingInput, config: LinkingConfig) -> TemplateIndex:
-    n_rows = len(data.events)
-    tokens, rows, counts = event_tokens(data.events["token_hashes"], min_tokens=config.min_template_tokens)
+    """MinHash every prompt (in chunks of rows, so memory stays bounded), then merge exact repeats into
+    documents and near-duplicate documents into families."""
+    texts = data.events["token_hashes"]
+    n_rows, n_perm = len(texts), config.minhash_permutations
+    row_hash = np.zeros(n_rows, dtype=np.uint64)
+    has_tokens = np.zeros(n_rows, dtype=bool)
+    row_signature = np.empty((n_rows, n_perm), dtype=np.uint32)
+    for start in range(0, n_rows, CHUNK_ROWS):
+        chunk = texts.iloc[start : start + CHUNK_ROWS]
+        tokens, rows, counts = event_tokens(chunk, min_tokens=config.min_template_tokens)
+        with_tokens = np.flatnonzero(counts > 0)
+        if len(with_tokens) == 0:
+            continue
+        # identical masked prompts are one document: an order-sensitive hash of each row's tokens finds them
+        within = np.arange(len(rows), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        with np.errstate(over="ignore"):
+            mixed = splitmix64(tokens + within.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        row_hash[start + with_tokens] = np.bitwise_xor.reduceat(mixed, (np.cumsum(counts) - counts)[with_tokens])
+        has_tokens[start + with_tokens] = True
+        shingles, shingle_row = _shingles(tokens, rows, config.shingle_size)
+        row_signature[start : start + len(chunk)] = signatures(
+            shingles, shingle_row, len(chunk), n_perm=n_perm, seed=config.seed
+        )
     event_doc = np.full(n_rows, -1, dtype=np.int64)
-    if len(tokens) == 0:
+    with_tokens = np.flatnonzero(has_tokens)
+    if len(with_tokens) == 0:
         return TemplateIndex(event_doc=event_doc, doc_family=np.empty(0, np.int64))
-    # identical masked prompts are one document: an order-sensitive hash of each row's tokens finds them
-    within = np.arange(len(rows), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    with np.errstate(over="ignore"):
-        mixed = splitmix64(tokens + within.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-    with_tokens = np.flatnonzero(counts > 0)
-    row_starts = (np.cumsum(counts) - counts)[with_tokens]
-    row_hash = np.bitwise_xor.reduceat(mixed, row_starts)
-    _, first, code_of_row = np.unique(row_hash, return_index=True, return_inverse=True)
-    # documents are numbered in the order of their first row, so each one's tokens are contiguous and sorted
-    rank_of_code = np.empty(len(first), dtype=np.int64)
-    rank_of_code[np.argsort(first, kind="stable")] = np.arange(len(first), dtype=np.int64)
-    event_doc[with_tokens] = rank_of_code[code_of_row]
-    representative = np.zeros(n_rows, dtype=bool)
-    representative[with_tokens[first]] = True
-    keep = representative[rows]
-    shingles, shingle_doc = _shingles(tokens[keep], event_doc[rows[keep]], config.shingle_size)
-    signature = signatures(shingles, shingle_doc, len(first), n_perm=config.minhash_permutations, seed=config.seed)
-    doc_family = families(band_keys(signature, config.minhash_bands))
+    _, first, code_of_row = np.unique(row_hash[with_tokens], return_index=True, return_inverse=True)
+    event_doc[with_tokens] = code_of_row
+    doc_family = families(band_keys(row_signature[with_tokens[first]], config.minhash_bands))
     return TemplateIndex(event_doc=event_doc, doc_family=doc_family)
 
 
