@@ -24,7 +24,6 @@ from detectors.linking.minhash import U64, band_keys, signatures, splitmix64
 from detectors.linking.pairs import empty_pairs, log_rarity, resource_pairs
 from detectors.linking.tokens import event_tokens
 
-
 # Rows tokenised and hashed at a time: bounds the token arrays (about 50 bytes per token) whatever the window.
 CHUNK_ROWS = 250_000
 
