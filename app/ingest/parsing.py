@@ -154,15 +154,25 @@ def is_ndjson(body: Body, content_type: str | None) -> bool:
 
 def iter_records(body: Body, *, ndjson: bool) -> Iterator[Any]:
     """Decoded records in body order; MalformedJSON (400) for the first one that does not parse."""
-    if not ndjson:
-        return iter_array(body)
-    first = _skip_space(body, 0)
-    if body[first : first + 1] == b"{" and body.find(b"\n", first) >= 0:
-        try:  # one pretty-printed object (a Kong log posted by hand); NDJSON fails fast at its 2nd line
-            return iter([orjson.loads(body)])
+    return iter_ndjson_or_object(body) if ndjson else iter_array(body)
+
+
+def iter_ndjson_or_object(body: Body) -> Iterator[Any]:
+    """NDJSON; a body whose first line does not parse may be one pretty-printed object instead."""
+    records = iter_ndjson(body)
+    try:
+        first = next(records, None)
+    except MalformedJSON as exc:
+        if exc.detail.get("line") != 1 or body[_skip_space(body, 0) : _skip_space(body, 0) + 1] != b"{":
+            raise
+        try:
+            yield orjson.loads(body)  # e.g. a Kong log posted by hand
         except orjson.JSONDecodeError:
-            pass
-    return iter_ndjson(body)
+            raise exc from None
+        return
+    if first is not None:
+        yield first
+        yield from records
 
 
 def iter_ndjson(body: Body) -> Iterator[Any]:
