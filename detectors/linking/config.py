@@ -27,7 +27,7 @@ DEFAULT_KIND_WEIGHTS: dict[str, float] = {
     "ip": 1.0,
     # Weak kinds top out below `min_edge_weight`: each happens between strangers by chance (a sign-up in the same
     # hour, the same popular SDK, a popular template, office hours), so an edge needs two of them, or one strong.
-    "subnet": 0.5,
+    "subnet": 0.4,
     "tls_ua": 0.5,
     "signup": 0.5,
     "template": 0.5,

@@ -23,7 +23,7 @@ from detectors.linking.templates import TemplateIndex, template_pairs
 
 # Pairs whose identity evidence reaches this share of the pruning threshold are the candidates that behaviour
 # (sign-up bursts, synchrony, migration, complementary coverage) may lift over it.
-CANDIDATE_SHARE = 0.25
+CANDIDATE_SHARE = 0.5
 
 PairBuilder = Callable[[LinkingInput, LinkingConfig], pd.DataFrame]
 

@@ -135,3 +135,29 @@ def test_a_long_chain_is_cut_by_the_diameter_guard_and_communities_are_determini
     import igraph as ig
 
     assert pseudo_diameter(ig.Graph(n=5, edges=[(0, 1), (1, 2), (2, 3), (3, 4)])) == 4
+
+
+def test_complementary_coverage_scores_a_sharded_sweep_not_chance_disjointness() -> None:
+    rng = np.random.default_rng(2)
+    rows, topics = [], []
+    for k in range(40):  # background: each account asks about 8 of 24 topics, popular ones more often
+        for topic in rng.choice(24, size=8, replace=False, p=np.linspace(2, 1, 24) / np.linspace(2, 1, 24).sum()):
+            rows.append({"account_id": f"u{k:02d}", "ts": 1_790_000_000.0 + len(rows)})
+            topics.append(int(topic))
+    for name, shard in (("shardA", range(0, 24, 2)), ("shardB", range(1, 24, 2))):
+        for topic in shard:  # two accounts splitting one sweep: 12 topics each, none in common
+            rows.append({"account_id": name, "ts": 1_790_000_000.0 + len(rows)})
+            topics.append(topic)
+    for k, row in enumerate(rows):
+        row["request_id"] = f"r{k}"
+    events = _frame(rows)
+    data = prepare(events, None, pd.Series(topics, index=events.index))
+    code = {name: i for i, name in enumerate(data.account_ids)}
+    background = [(code[f"u{k:02d}"], code[f"u{k + 1:02d}"]) for k in range(0, 38, 2)]
+    candidates = pd.DataFrame([(code["shardA"], code["shardB"]), *background], columns=["a", "b"])
+    from detectors.linking.coverage import coverage_pairs
+
+    scored = coverage_pairs(data, candidates, LinkingConfig()).set_index(["a", "b"])["raw"]
+    assert scored.get((code["shardA"], code["shardB"]), 0.0) > 1.0
+    chance = [scored.get(pair, 0.0) for pair in background]
+    assert np.mean(chance) < 0.2
