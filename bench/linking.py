@@ -244,6 +244,9 @@ def main() -> None:
     parser.add_argument("--simulator", type=float, metavar="SCALE", help="use app.simulation at this scale")
     parser.add_argument("--days", type=float, default=5.0, help="simulated days (with --simulator)")
     args = parser.parse_args()
+    # first use of scipy.stats, pyarrow.compute and igraph costs seconds of imports: not part of the figure
+    warm = synthetic_population(500, 10.0, seed=1)
+    link_accounts(warm.events, warm.accounts)
     if args.simulator:
         run(simulated(args.simulator, args.days), f"simulator x{args.simulator}")
         return

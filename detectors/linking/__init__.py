@@ -5,12 +5,14 @@
 :mod:`.evidence`); ``match_clusters`` keeps cluster ids stable across runs (:mod:`.identity`).
 """
 
-from detectors.linking.config import EDGE_KINDS, LinkingConfig
+from detectors.linking.config import BEHAVIOUR_KINDS, EDGE_KINDS, IDENTITY_KINDS, LinkingConfig
 from detectors.linking.identity import ClusterMatching, cluster_id_for, match_clusters
 from detectors.linking.linker import Linking, link_accounts
 
 __all__ = [
+    "BEHAVIOUR_KINDS",
     "EDGE_KINDS",
+    "IDENTITY_KINDS",
     "ClusterMatching",
     "Linking",
     "LinkingConfig",

@@ -1,32 +1,28 @@
 """Tunable knobs of account linking, with defaults chosen from first principles, not from one population.
 
 Every kind of evidence turns into a pair *strength* in [0, 1) (``1 - exp(-raw)``, see :mod:`.graph`), and an
-edge's weight is the kind-weighted sum of its strengths, so a weight of 1 reads as "one strong, independent piece
-of evidence of common control".  Edges lighter than ``min_edge_weight`` are pruned before community detection.
+edge's weight is the kind-weighted sum of its strengths, so a kind's weight is the most it can contribute.
+Edges lighter than ``min_edge_weight`` are pruned before community detection.
+
+Identity kinds (what accounts *are*: card, addresses, client build, prompt templates) propose pairs; behaviour
+kinds (what they *do*: sign up, tick, pivot, split topics) only add to pairs whose identity evidence reaches
+``behaviour_needs_identity`` of the threshold.  Behaviour alone says "a distiller", not "the same distiller".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-EDGE_KINDS: tuple[str, ...] = (
-    "ip",
-    "subnet",
-    "payment",
-    "tls_ua",
-    "signup",
-    "template",
-    "sync",
-    "coverage",
-    "migration",
-)
+IDENTITY_KINDS: tuple[str, ...] = ("ip", "subnet", "payment", "tls_ua", "template")
+BEHAVIOUR_KINDS: tuple[str, ...] = ("signup", "sync", "coverage", "migration")
+EDGE_KINDS: tuple[str, ...] = IDENTITY_KINDS + BEHAVIOUR_KINDS
 
 DEFAULT_KIND_WEIGHTS: dict[str, float] = {
     # Strong kinds can link a pair on their own: strangers do not share a card, nor a rare IP at the same time.
     "payment": 1.5,
     "ip": 1.0,
     # Weak kinds top out below `min_edge_weight`: each happens between strangers by chance (a sign-up in the same
-    # hour, the same popular SDK, a popular template, office hours), so an edge needs two of them, or one strong.
+    # hour, the same popular SDK, a popular template, office hours), so an edge needs more than one of them.
     "subnet": 0.4,
     "tls_ua": 0.5,
     "signup": 0.5,
@@ -42,6 +38,7 @@ class LinkingConfig:
     # --- graph ---
     kind_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_KIND_WEIGHTS))
     min_edge_weight: float = 0.6
+    behaviour_needs_identity: float = 0.5
     # a kind counts as present on an edge (and in its `kinds` label) from this strength on
     min_kind_strength: float = 0.05
     # A resource (IP, template, card, ...) shared by more accounts than this is not expanded into all its pairs:

@@ -21,10 +21,6 @@ from detectors.linking.signup import signup_pairs
 from detectors.linking.synchrony import migration_pairs, sync_pairs
 from detectors.linking.templates import TemplateIndex, template_pairs
 
-# Pairs whose identity evidence reaches this share of the pruning threshold are the candidates that behaviour
-# (sign-up bursts, synchrony, migration, complementary coverage) may lift over it.
-CANDIDATE_SHARE = 0.5
-
 PairBuilder = Callable[[LinkingInput, LinkingConfig], pd.DataFrame]
 
 
@@ -92,7 +88,9 @@ def build_edges(data: LinkingInput, config: LinkingConfig, templates: TemplateIn
     if templates is not None and config.kind_weight("template") > 0:
         tables["template"] = template_pairs(data, templates, config)
     combined = _combine(tables, data.n_accounts, config)
-    candidates = combined.loc[combined["weight"] >= CANDIDATE_SHARE * config.min_edge_weight, ["a", "b"]]
+    candidates = combined.loc[
+        combined["weight"] >= config.behaviour_needs_identity * config.min_edge_weight, ["a", "b"]
+    ]
     behaviour: dict[str, Callable[[], pd.DataFrame]] = {
         "signup": lambda: signup_pairs(data, config),
         "migration": lambda: migration_pairs(data, config),

@@ -47,19 +47,31 @@ def group_pairs(
             out_j.append(block[:, right].ravel())
             continue
         for start in chosen_starts:
-            rows = order[start : start + size]
-            # seeded by the group's members, not its code, so that input row order cannot change the ring
-            group_seed = [seed, int(members[rows].min()), int(members[rows].max()), int(size)]
-            ring = np.random.default_rng(group_seed).permutation(rows)
-            steps = min(degree, int(size) // 2)
-            out_i.append(np.tile(ring, steps))
-            out_j.append(np.concatenate([np.roll(ring, -step) for step in range(1, steps + 1)]))
+            i, j = _sparse_group(order[start : start + size], members, degree=degree, seed=seed)
+            out_i.append(i)
+            out_j.append(j)
     if not out_i:
         return empty, empty.copy()
     i = np.concatenate(out_i)
     j = np.concatenate(out_j)
     swap = members[i] > members[j]
     return np.where(swap, j, i), np.where(swap, i, j)
+
+
+def _sparse_group(rows: IntArray, members: IntArray, *, degree: int, seed: int) -> tuple[IntArray, IntArray]:
+    """A ring through the group (so it stays connected) plus ``degree - 1`` random matchings (so its diameter
+    stays logarithmic, and the diameter guard does not cut a big org apart), without repeated pairs.
+
+    Seeded by the group's members, not by its code, so that input row order cannot change it."""
+    rng = np.random.default_rng([seed, int(members[rows].min()), int(members[rows].max()), len(rows)])
+    ring = rng.permutation(rows)
+    left = [ring] + [ring] * (degree - 1)
+    right = [np.roll(ring, -1)] + [rng.permutation(ring) for _ in range(degree - 1)]
+    i, j = np.concatenate(left), np.concatenate(right)
+    lo, hi = np.minimum(members[i], members[j]), np.maximum(members[i], members[j])
+    _, first = np.unique(lo * (int(members.max()) + 1) + hi, return_index=True)
+    first = first[lo[first] != hi[first]]
+    return i[first], j[first]
 
 
 def sum_pairs(a: IntArray, b: IntArray, values: FloatArray, n_accounts: int) -> pd.DataFrame:
