@@ -160,6 +160,9 @@ def main() -> None:
                 print(f"full detection run {run['id']} done in {time.perf_counter() - started:.0f}s: "
                       f"{orjson.dumps(run.get('stats', {})).decode()[:300]}")  # fmt: skip
             scores = fetch_scores(url, key)
+            # kept so the run can be re-evaluated offline: distillguard evaluate --truth … --scores scores.json
+            records = [vars(s) for s in scores.values()]
+            (args.out / "scores.json").write_bytes(orjson.dumps(records))
         finally:
             if service is not None:
                 service.stop()

@@ -91,6 +91,7 @@ def measure(
         "campaigns_total": len(recalls),
         "campaign_recall": recalls,
         "benign_flagged_by_persona": _benign_flagged_by_persona(labels, scored.flagged, accounts, truth),
+        "top_benign": _top_benign(labels, scored.scores, accounts, truth),
     }
     if scored.clusters is not None:
         clusters = m.cluster_quality(campaign_of, scored.clusters, flagged_set)
@@ -101,6 +102,16 @@ def measure(
             campaign_completeness=clusters.completeness,
         )
     return result
+
+
+def _top_benign(
+    labels: np.ndarray, scores: np.ndarray, accounts: list[str], truth: dict[str, Any], k: int = 10
+) -> list[dict[str, Any]]:
+    """The benign accounts a system ranks highest: the hard negatives to look at first."""
+    personas = truth.get("personas", {})
+    benign = np.flatnonzero(~labels & ~np.isnan(scores))
+    top = benign[np.argsort(-scores[benign], kind="stable")[:k]]
+    return [{"account_id": accounts[i], "persona": personas.get(accounts[i]), "score": float(scores[i])} for i in top]
 
 
 def _benign_flagged_by_persona(

@@ -12,7 +12,8 @@ mobile carrier-grade NAT shared by hundreds), ``app_backend`` (cloud IPs, one sy
 questions), ``batch_job`` (thousands of templated single-turn requests a night), ``eval_runner``
 (benchmark bursts at temperature 0, "think step by step", LLM-as-judge, pass@k, release-day runs),
 ``corporate_employee`` (one egress IP, one card, one domain per org), ``coding_agent`` (long tool-use
-bursts) and ``student`` (a sign-up burst pasting the same assignment from campus addresses).
+bursts), ``student`` (a sign-up burst pasting the same assignment from campus addresses) and ``learner``
+(self-study power users asking for the steps across many topics, daily).
 
 Campaign archetypes (``truth["campaigns"]``, knobs in :data:`CAMPAIGN_DEFAULTS`): ``bulk``, ``hydra``,
 ``low_and_slow``, ``reseller``, ``rubric_grader``, ``repeated_sampling``, ``model_pivot``.

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 PERSONA_DEFAULTS: dict[str, dict[str, Any]] = {
-    "casual": {"accounts": 2300, "mobile_share": 0.35, "ipv6_share": 0.1, "household_share": 0.05,
+    "casual": {"accounts": 2200, "mobile_share": 0.35, "ipv6_share": 0.1, "household_share": 0.05,
                "power_user_share": 0.1, "new_signup_share": 0.03},
     "app_backend": {"accounts": 60, "requests_per_day": 45, "cot_system_share": 0.2, "end_user_id_share": 0.3},
     "batch_job": {"accounts": 8, "requests_per_day": 550, "corpus_template_share": 0.5},
@@ -30,6 +30,7 @@ PERSONA_DEFAULTS: dict[str, dict[str, Any]] = {
                     "judge_share": 0.25, "pass_at_k_share": 0.2, "shared_benchmarks": 3},
     "corporate": {"orgs": 5, "employees": 45, "coding_share": 0.25, "onboarding_in_window": 1},
     "coding_agent": {"accounts": 100, "sessions_per_week": 6},
+    "learner": {"accounts": 60, "requests_per_day": 18},
     "education": {"orgs": 1, "students": 150, "signup_hours": 36, "campus_ips": 2},
 }  # fmt: skip
 

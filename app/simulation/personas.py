@@ -208,6 +208,43 @@ def batch_job(world: World, rng: np.random.Generator, p: dict[str, Any], config:
                 world.emit(acct, rng, float(ts), messages, ip=str(pick(rng, pool)), kind="batch")
 
 
+def learner(world: World, rng: np.random.Generator, p: dict[str, Any], config: SimulationConfig) -> None:
+    """Self-study power users: daily, broad-coverage questions, often asking for the steps.
+
+    The benign twin of low-and-slow harvesting: residential, human rhythm, chain-of-thought
+    requests across many topics at a few dozen a day.
+    """
+    caps = ("reasoning", "reasoning", "knowledge", "coding", "analysis")
+    for _ in range(config.scaled(p["accounts"], 3)):
+        country, offset = pick_country(rng)
+        acct = world.account(
+            rng, persona="learner", created_ts=created_before(world, rng, 90.0), country=country, offset=offset,
+            client=client(rng, "desktop" if rng.random() < 0.7 else "mobile"), email_domain=webmail(rng, country),
+            payment=card(rng), channel=str(pick(rng, ("web", "oauth_google"))), tier="tier1",
+        )  # fmt: skip
+        acct.sends_conversation_id = rng.random() < 0.6
+        home = world.ips.residential_ip(rng, country)
+        per_session = float(rng.uniform(3.0, 8.0))
+        cot_habit = float(rng.uniform(0.2, 0.7))
+        for start in session_starts(world, acct, rng, LEISURE_HOURS, active_prob=float(rng.uniform(0.6, 0.95)),
+                                    sessions_mean=p["requests_per_day"] / per_session):  # fmt: skip
+            ts = start
+            for _ in range(1 + int(rng.poisson(per_session - 1))):
+                question = world.prompts.instruction(rng, pick(rng, caps))
+                if rng.random() < 0.4:  # typed as people type
+                    question = world.prompts.human_opening(rng, typo_rate=0.03)
+                if rng.random() < cot_habit:
+                    question = f"{question} {pick(rng, _LEARNER_ASKS)}"
+                ts = chat_session(world, acct, rng, ts, turns=int(rng.geometric(0.6)), ip=home, opening=question)
+                ts += 30.0 + 240.0 * rng.random()
+
+
+_LEARNER_ASKS = (
+    "explain step by step", "show your work please", "can you walk me through it?", "explain the reasoning",
+    "step by step pls", "i want to understand each step", "why? explain like a tutor would",
+)  # fmt: skip
+
+
 def _benchmark(world: World, rng: np.random.Generator, size: int, *, human: bool) -> list[str]:
     if human:  # AlpacaEval-style: real users' questions
         return [world.prompts.human_opening(rng, typo_rate=0.0) for _ in range(size)]

@@ -25,6 +25,7 @@ PERSONA_RUNNERS: dict[str, PersonaRunner] = {
     "app_backend": personas.app_backend,
     "batch_job": personas.batch_job,
     "eval_runner": personas.eval_runner,
+    "learner": personas.learner,
     "corporate": organisations.corporate,
     "coding_agent": organisations.coding_agent,
     "education": organisations.education,

@@ -21,7 +21,9 @@ EVENT_FIELDS = {
     "completion_tokens", "status", "latency_ms", "api_key_id", "org_id", "end_user_id",
 }  # fmt: skip
 ROLES = {"system", "developer", "user", "assistant", "tool"}
-BENIGN_PERSONAS = {"casual", "app_backend", "batch_job", "eval_runner", "corporate_employee", "coding_agent", "student"}
+BENIGN_PERSONAS = {
+    "casual", "app_backend", "batch_job", "eval_runner", "corporate_employee", "coding_agent", "student", "learner",
+}  # fmt: skip
 
 
 def test_same_seed_gives_byte_identical_files(tmp_path: Path, small_population: Population) -> None:
