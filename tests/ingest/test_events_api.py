@@ -219,3 +219,19 @@ def test_large_requests_take_the_staging_path_with_the_same_results(
     assert (result["accepted"], result["duplicates"]) == (19, 5)
     assert count(db_session) == 23
     assert count(db_session, "accounts") == len({e["account_id"] for e in events})
+
+
+def test_a_refused_body_leaves_nothing_behind_even_after_partial_writes(
+    settings: Any, auth_headers: Headers, db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.ingest import repository, service
+    from app.main import create_app
+
+    monkeypatch.setattr(repository, "FAST_PATH_ROWS", 3)
+    monkeypatch.setattr(service, "WRITE_EVERY", 2)
+    small = settings.model_copy(update={"max_records_per_request": 7})
+    with TestClient(create_app(small), raise_server_exceptions=False) as client:
+        body = orjson.dumps([make_event(i, seed=4) for i in range(8)])
+        response = client.post("/v1/events", content=body, headers=auth_headers("ingest"))
+    assert response.status_code == 413
+    assert count(db_session) == 0 and count(db_session, "accounts") == 0
