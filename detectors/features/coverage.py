@@ -96,12 +96,12 @@ class CoverageFeatures(FeatureExtractor):
     def partial(self, batch: Batch) -> dict[str, pd.DataFrame]:
         events, ts, day, account = batch.events, batch.ts, batch.day, batch.account
         codes, docs = batch.cached("docs", lambda: unique_docs(events["token_hashes"]))
-        topics, embedding = self.topic_model_.transform_docs(docs)
+        representation = self.topic_model_.represent(events, token_docs=(codes, docs))
         capability = capability_of_docs(docs)
         bands = minhash_bands(docs, bands=self.minhash_bands, rows=self.minhash_rows)
         text = np.flatnonzero(codes >= 0)
         doc = codes[text]
-        acc, d, t = account[text], day[text], ts[text]
+        acc, d = account[text], day[text]
 
         event_capability = capability[doc].astype(np.int64)
         event_capability[(np.nan_to_num(column(events, "tools")) > 0)[text]] = CAPABILITIES.index("agentic")
@@ -110,11 +110,13 @@ class CoverageFeatures(FeatureExtractor):
                               {"n_text": np.ones(len(text), np.int64), **capabilities},
                               self.table_specs()["coverage_day"].aggs)
 
-        event_topic = topics[doc].astype(np.int64)
+        event_topic = representation.event_topics()
         has_topic = event_topic >= 0
+        topic_rows = np.flatnonzero(has_topic)  # with the sentence backend these need not be text rows above
+        vector_of = representation.codes[topic_rows]
         topic = batch.table(
-            {"account_id": acc[has_topic], "day": d[has_topic], "topic": event_topic[has_topic]},
-            {"n": np.ones(int(has_topic.sum()), np.int64), "first_ts": t[has_topic], "last_ts": t[has_topic]},
+            {"account_id": account[topic_rows], "day": day[topic_rows], "topic": event_topic[topic_rows]},
+            {"n": np.ones(len(topic_rows), np.int64), "first_ts": ts[topic_rows], "last_ts": ts[topic_rows]},
             self.table_specs()["coverage_topic"].aggs)
 
         template_key = batch.cached("template_key", lambda: stable_codes(events["template_hash"]))[text]
@@ -127,9 +129,9 @@ class CoverageFeatures(FeatureExtractor):
 
         # an all-unknown-token prompt has no embedding; unit vectors quantised to int8 (a quarter of float32's
         # memory, cosine error ~1e-2) are plenty for nearest-distance statistics
-        vectors = np.rint(embedding[doc[has_topic]] * _QUANT).astype(np.int8)
-        columns: dict[str, Any] = {"account_id": acc[has_topic], "day": d[has_topic], "ts": t[has_topic],
-                                   "tie": docs.keys[doc[has_topic]]}
+        vectors = np.rint(representation.vectors[vector_of] * _QUANT).astype(np.int8)
+        columns: dict[str, Any] = {"account_id": account[topic_rows], "day": day[topic_rows], "ts": ts[topic_rows],
+                                   "tie": representation.keys[vector_of]}
         columns.update({f"e{i}": vectors[:, i] for i in range(vectors.shape[1])})
         sequence = batch.rows(columns)
         return {"coverage_day": per_day, "coverage_topic": topic, "coverage_template": template,
