@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 from rich.console import Console
 from rich.table import Table
@@ -100,7 +101,10 @@ def _curves(evaluation: Evaluation) -> tuple[str, str]:
     for name, scored in evaluation.systems.items():
         recall, precision = m.pr_curve(evaluation.labels, scored.scores)
         ap = evaluation.results[name]["average_precision"]
-        pr_axes.step(recall, precision, where="post", label=f"{name} (AP {_fmt(ap)})")
+        if len(recall):
+            # start at recall 0 so the strictest threshold's precision shows as a plateau
+            recall, precision = np.r_[0.0, recall], np.r_[precision[:1], precision]
+            pr_axes.step(recall, precision, where="pre", label=f"{name} (AP {_fmt(ap)})")
         fpr, tpr = m.roc_curve(evaluation.labels, scored.scores)
         roc_axes.step(fpr, tpr, where="post", label=f"{name} (AUC {_fmt(evaluation.results[name]['roc_auc'])})")
     pr_axes.set(xlabel="recall", ylabel="precision", xlim=(0, 1.01), ylim=(0, 1.02), title="precision-recall")

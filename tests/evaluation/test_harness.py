@@ -52,6 +52,8 @@ def test_a_perfect_system_scores_perfectly(population: tuple[Population, Path]) 
     assert metrics["campaigns_detected"] == metrics["campaigns_total"] == len(pop.truth["campaigns"])
     assert metrics["cluster_purity"] == 1.0 and metrics["cluster_completeness"] == 1.0
     assert all(v["flagged"] == 0 for v in metrics["benign_flagged_by_persona"].values())
+    assert len(metrics["top_benign"]) == 10 and {t["score"] for t in metrics["top_benign"]} == {0.1}
+    assert all(pop.truth["accounts"][t["account_id"]] is None for t in metrics["top_benign"])
     worst = evaluate(pop.truth, None, parse_score_records(_oracle(pop.truth, inverted=True))).results["distillguard"]
     assert worst["roc_auc"] == 0.0 and worst["campaigns_detected"] == 0 and worst["cluster_purity"] == 0.0
 
