@@ -4,6 +4,21 @@ Only the fields detection needs are read; everything else, including the ~8 KB
 ``model_map_information`` of every record, is dropped.  Identity comes from the configured
 fields (``litellm_account_fields``); a raw proxy key that LiteLLM put into
 ``metadata.user_api_key_hash`` is replaced by its SHA-256, which is what LiteLLM itself stores.
+
+Pointing a LiteLLM proxy at distillguard (``config.yaml``)::
+
+    litellm_settings:
+      callbacks: [distillguard]
+    callback_settings:
+      distillguard:
+        callback_type: generic_api
+        endpoint: https://distillguard.internal/v1/ingest/litellm
+        headers: {Authorization: "Bearer os.environ/DISTILLGUARD_INGEST_KEY"}
+        log_format: ndjson
+
+(from the SDK: ``litellm.callbacks = [GenericAPILogger(endpoint=..., headers=..., log_format="ndjson")]``).
+LiteLLM drops a batch it failed to send, so the receiver must stay up: ingest is idempotent on
+``litellm_call_id``, which makes re-sending logs from elsewhere safe.
 """
 
 from __future__ import annotations
