@@ -113,7 +113,8 @@ def _curves(evaluation: Evaluation) -> tuple[str, str]:
     roc_axes.set_xlim(0, 1)
     for axes in (pr_axes, roc_axes):
         axes.grid(alpha=0.3)
-        axes.legend(loc="best", fontsize=8)
+        if axes.get_legend_handles_labels()[0]:
+            axes.legend(loc="best", fontsize=8)
     images = _png(pr), _png(roc)
     plt.close(pr)
     plt.close(roc)

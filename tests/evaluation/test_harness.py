@@ -150,3 +150,12 @@ def test_evaluate_cli_with_a_scores_file(population: tuple[Population, Path], tm
     both = runner.invoke(cli, ["evaluate", "--truth", str(out / "truth.json"), "--scores", str(scores),
                                "--api", "http://127.0.0.1:1", "--key", "k"])  # fmt: skip
     assert both.exit_code != 0
+
+
+def test_reports_survive_a_truth_without_campaigns(tmp_path: Path) -> None:
+    truth = {"accounts": {"a": None, "b": None}, "campaigns": {}}
+    result = evaluate(truth, None, parse_score_records([{"account_id": "a", "risk_score": 0.5, "flagged": False}]))
+    assert result.results["distillguard"]["campaigns_total"] == 0
+    write_html(result, tmp_path / "e.html")
+    write_json(result, tmp_path / "e.json")
+    assert json.loads((tmp_path / "e.json").read_text())["systems"]["distillguard"]["roc_auc"] is None
