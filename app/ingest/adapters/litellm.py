@@ -13,7 +13,7 @@ Pointing a LiteLLM proxy at distillguard (``config.yaml``)::
       distillguard:
         callback_type: generic_api
         endpoint: https://distillguard.internal/v1/ingest/litellm
-        headers: {Authorization: "Bearer os.environ/DISTILLGUARD_INGEST_KEY"}
+        headers: {Authorization: "Bearer {{environment_variables.DISTILLGUARD_INGEST_KEY}}"}
         log_format: ndjson
 
 (from the SDK: ``litellm.callbacks = [GenericAPILogger(endpoint=..., headers=..., log_format="ndjson")]``).
