@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+import ahocorasick
+
 _COT_PATTERNS: tuple[tuple[str, float], ...] = (
     (r"step[- ]by[- ]step", 0.35),
     (
@@ -34,11 +36,17 @@ _COT_PATTERNS: tuple[tuple[str, float], ...] = (
     (r"explain (why|how) you (arrived|got|reached|came)", 0.5),
     (r"reasoning (trace|steps|chain)", 0.6),
     # explanation tuning: the answer must come with the working that produced it
-    (r"explain (your|the) (answer|solution|steps|choice|approach)|(always|must) (provide|give|include) "
-     r"(an |the )?explanations?", 0.45),
+    (
+        r"explain (your|the) (answer|solution|steps|choice|approach)|(always|must) (provide|give|include) "
+        r"(an |the )?explanations?",
+        0.45,
+    ),
     (r"(explain|show|describe) how you (used|solved|derived|applied|worked|came up)", 0.5),
-    (r"explain (it )?in (simple |small |clear |easy )?steps|(break|split|decompose) .{0,40}into "
-     r"(small|smaller|simple|individual|logical) (parts|steps|pieces)", 0.4),
+    (
+        r"explain (it )?in (simple |small |clear |easy )?steps|(break|split|decompose) .{0,40}into "
+        r"(small|smaller|simple|individual|logical) (parts|steps|pieces)",
+        0.4,
+    ),
     (r"explain why (the )?(other|remaining|wrong|incorrect) (answers?|options?|choices?)", 0.45),
 )
 
@@ -93,37 +101,48 @@ _RUBRIC_NEEDS: tuple[_Needs, ...] = (
 # the characters that IGNORECASE matches with ASCII letters besides the ASCII letters themselves
 _FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
 
-# (pattern for any text, the same pattern case-sensitive for lower-cased ASCII text, weight, needs):
-# on ASCII text IGNORECASE is exactly lower-casing (the patterns' literals are lower case), and
-# the case-sensitive pattern runs 2-20x faster
-_Patterns = list[tuple[re.Pattern[str], re.Pattern[str], float, _Needs]]
+# Which of the words every pattern needs occur in a text: one Aho-Corasick pass over the lower-cased
+# text reports every occurrence, overlapping ones included, as a bit per word.
+_WORDS = sorted({word for needs in (*_COT_NEEDS, *_RUBRIC_NEEDS) for group in needs for word in group})
+_WORD_BIT = {word: 1 << i for i, word in enumerate(_WORDS)}
+_FINDER = ahocorasick.Automaton()
+for _word, _bit in _WORD_BIT.items():
+    _FINDER.add_word(_word, _bit)
+_FINDER.make_automaton()
+
+# (pattern for any text, the same pattern case-sensitive for lower-cased ASCII text, weight, the
+# bit mask of each word group): on ASCII text IGNORECASE is exactly lower-casing (the patterns'
+# literals are lower case), and the case-sensitive pattern runs 2-20x faster
+_Patterns = list[tuple[re.Pattern[str], re.Pattern[str], float, tuple[int, ...]]]
 
 
 def _compile(patterns: tuple[tuple[str, float], ...], needs: tuple[_Needs, ...]) -> _Patterns:
     return [
-        (re.compile(pattern, re.I | re.S), re.compile(pattern, re.S), weight, need)
+        (re.compile(pattern, re.I | re.S), re.compile(pattern, re.S), weight,
+         tuple(sum(_WORD_BIT[word] for word in group) for group in need))
         for (pattern, weight), need in zip(patterns, needs, strict=True)
-    ]
+    ]  # fmt: skip
 
 
 _COT = _compile(_COT_PATTERNS, _COT_NEEDS)
 _RUBRIC = _compile(_RUBRIC_PATTERNS, _RUBRIC_NEEDS)
 
 
-def _score(patterns: _Patterns, text: str, lowered: str | None, seen: dict[str, bool]) -> float:
-    """1 - prod(1 - w) over the patterns that match; ``seen`` remembers which words ``lowered`` holds."""
+def _words_in(lowered: str) -> int:
+    present = 0
+    for _end, bit in _FINDER.iter(lowered):
+        present |= bit
+    return present
+
+
+def _score(patterns: _Patterns, text: str, lowered: str | None, present: int) -> float:
+    """1 - prod(1 - w) over the patterns that match; ``present``: the words ``lowered`` holds."""
     ascii_text = text.isascii()
     keep = 1.0
-    for any_case, lower_case, weight, needs in patterns:
+    for any_case, lower_case, weight, groups in patterns:
         if lowered is not None:
-            for group in needs:
-                for word in group:
-                    present = seen.get(word)
-                    if present is None:
-                        present = seen[word] = word in lowered
-                    if present:
-                        break
-                else:
+            for group in groups:
+                if not present & group:
                     break  # no word of this group: the pattern cannot match
             else:
                 if (lower_case.search(lowered) if ascii_text else any_case.search(text)) is not None:
@@ -138,23 +157,27 @@ def _lowered(text: str) -> str | None:
     return text.lower() if text.isascii() or not _FOLDS_TO_ASCII.search(text) else None
 
 
+def _both(text: str) -> tuple[str | None, int]:
+    lowered = _lowered(text)
+    return lowered, (_words_in(lowered) if lowered is not None else 0)
+
+
 def prompt_scores(user_text: str, system_text: str = "") -> tuple[float, float]:
     """``(cot_score, rubric_score)`` in one pass over the text (what ingest computes for every request)."""
     text = f"{system_text}\n{user_text}" if system_text else user_text
     if not text:
         return 0.0, 0.0
-    lowered = _lowered(text)
-    seen: dict[str, bool] = {}
-    return _score(_COT, text, lowered, seen), _score(_RUBRIC, text, lowered, seen)
+    lowered, present = _both(text)
+    return _score(_COT, text, lowered, present), _score(_RUBRIC, text, lowered, present)
 
 
 def cot_score(user_text: str, system_text: str = "") -> float:
     """How strongly the request elicits a written-out chain of thought, in [0, 1]."""
     text = f"{system_text}\n{user_text}" if system_text else user_text
-    return _score(_COT, text, _lowered(text), {}) if text else 0.0
+    return _score(_COT, text, *_both(text)) if text else 0.0
 
 
 def rubric_score(user_text: str, system_text: str = "") -> float:
     """How strongly the request uses the model as a grader / reward model, in [0, 1]."""
     text = f"{system_text}\n{user_text}" if system_text else user_text
-    return _score(_RUBRIC, text, _lowered(text), {}) if text else 0.0
+    return _score(_RUBRIC, text, *_both(text)) if text else 0.0
