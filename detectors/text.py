@@ -134,8 +134,12 @@ def text_signals(last_user_text: str) -> dict[str, str | None]:
     if not last_user_text.strip():
         return {"text_hash": None, "template_hash": None, "token_hashes": None}
     toks = tokens(last_user_text)
+    head = toks[:MAX_TOKENS_KEPT]
+    hashed: list[str | None] = list(map(_TOKEN_HASHES.get, head))  # C-level lookups: most tokens repeat
+    if None in hashed:
+        hashed = [known if known is not None else token_hash(token) for known, token in zip(hashed, head, strict=True)]
     return {
         "text_hash": stable_hash(normalise(last_user_text)),
         "template_hash": stable_hash(" ".join(toks)),
-        "token_hashes": " ".join(token_hash(t) for t in toks[:MAX_TOKENS_KEPT]),
+        "token_hashes": " ".join(hashed),  # type: ignore[arg-type]  # no None is left
     }

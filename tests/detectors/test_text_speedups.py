@@ -82,3 +82,10 @@ def test_normalise_splits_on_exactly_what_backslash_s_matches() -> None:
 def test_memoised_token_hashes_equal_fresh_ones() -> None:
     for token in ("explain", "<num>", "don't", "explain"):
         assert text.token_hash(token) == text.stable_hash(token, nbytes=3)
+    for body in _texts(500, seed=17):
+        if not body.strip():
+            continue
+        toks = text._TOKEN_RE.findall(_reference_mask(body))
+        expected = " ".join(text.stable_hash(t, nbytes=3) for t in toks[: text.MAX_TOKENS_KEPT])
+        assert text.text_signals(body)["token_hashes"] == expected
+        assert text.text_signals(body)["template_hash"] == text.stable_hash(" ".join(toks))
