@@ -11,7 +11,13 @@ Entry points (pure: pandas in, float DataFrame indexed by ``account_id`` out):
       state = state.update(new_events)            # each event once
       features = state.features(accounts, window_days=14)
 
-  ``state.features(...)`` equals ``compute_features(all_events, ..., topic_model=<the same model>)``.
+  ``state.features(...)`` equals ``compute_features(all_events, ..., topic_model=<the same model>)``
+  (``tests/detectors/features/test_state.py``).  States pickle; ``state.evict(keep_days=...)``
+  drops days that left the window for good.
+
+Extending: a family subclasses :class:`detectors.base.FeatureExtractor` (``table_specs``,
+``partial(batch)`` → mergeable tables, ``finalize``) and registers in :mod:`detectors.registry`,
+which puts it under the shared contract test.
 
 Column names say what they measure; see each family's ``feature_names``:
 :class:`BehaviourFeatures`, :class:`CoverageFeatures`, :class:`InfrastructureFeatures`.
@@ -67,8 +73,10 @@ def compute_features(
 ) -> pd.DataFrame:
     """All features for every account with events (in the window), index ``account_id``, float columns.
 
-    "Now" is the newest event's timestamp.  Without ``topic_model`` one is fitted on
-    ``events``; without ``ip_intel`` network kinds are unknown (their shares NaN).
+    "Now" is the newest event's timestamp; ``window_days=w`` keeps whole UTC days from the
+    day of ``now - w`` on (see :mod:`detectors.features.state`).  Without ``topic_model`` one
+    is fitted on ``events`` (a fitted one is reused as is); without ``ip_intel`` network
+    kinds are unknown and the features that need them are NaN.
     """
     frame = prepare_events(events)
     extractors = fit_extractors(frame, accounts, ip_intel=ip_intel, topic_model=topic_model)
