@@ -7,7 +7,7 @@ prompts included), so they exist in every retention mode.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -85,6 +85,14 @@ class BehaviourFeatures(FeatureExtractor):
         self.saturation_fraction = saturation_fraction
         self.concurrency_seconds = concurrency_seconds
         self.new_model_after_hours = new_model_after_hours
+
+    def fit(self, events: pd.DataFrame, accounts: pd.DataFrame | None = None) -> Self:
+        for name in ("cot_threshold", "rubric_threshold", "saturation_fraction"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1]")
+        if self.concurrency_seconds < 0 or self.new_model_after_hours < 0:
+            raise ValueError("concurrency_seconds and new_model_after_hours must not be negative")
+        return super().fit(events, accounts)
 
     def table_specs(self) -> dict[str, TableSpec]:
         day_aggs: dict[str, Any] = {c: "sum" for c in [*_COUNTS, *HOURS]}

@@ -175,3 +175,12 @@ def test_thresholds_are_parameters() -> None:
     events = [event("a", at(0), "Let's think step by step."), event("a", at(1), "hello")]
     assert features(events).loc["a", "cot_elicitation_rate"] == 0
     assert features(events, cot_threshold=0.3).loc["a", "cot_elicitation_rate"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("params", [{"cot_threshold": 0.0}, {"saturation_fraction": 1.5},
+                                    {"concurrency_seconds": -1.0}])
+def test_invalid_parameters_are_refused_at_fit(params: dict[str, float]) -> None:
+    data = frame([event("a", at(0))])
+    extractor = BehaviourFeatures(**params)  # __init__ only stores
+    with pytest.raises(ValueError):
+        extractor.fit(data)
