@@ -26,7 +26,7 @@ Adapter = Callable[[Any], tuple[dict[str, Any] | None, Errors]]
 
 WRITE_EVERY = 5000  # rows handed to the database at a time, bounding memory for large bodies
 _MAX_REJECTED_LISTED = 1000  # kept by IngestResult.merge (bulk imports)
-_TEXT_COLUMNS = ("user_agent", "prompt_text", "system_text")
+_TEXT_COLUMNS = ("prompt_text", "system_text")
 
 
 @dataclass
@@ -55,11 +55,13 @@ def stored_row(event: dict[str, Any], retention: Retention, ingested_at: float) 
     row = event_row(event, retention)
     row["ts"] = event["ts"]  # validate_event already made it epoch seconds
     row["ingested_at"] = ingested_at
-    for name in _TEXT_COLUMNS:
+    agent = row["user_agent"]
+    if agent:
+        row["user_agent"] = scrub_text(agent)
+    for name in _TEXT_COLUMNS:  # from the scrubbed messages; PostgreSQL text cannot hold NUL
         text = row[name]
-        if text:
-            text = scrub_text(text)
-            row[name] = text.replace("\x00", "") if "\x00" in text else text
+        if text and "\x00" in text:
+            row[name] = text.replace("\x00", "")
     return tuple([row[name] for name in repository.STORED_COLUMNS])
 
 
