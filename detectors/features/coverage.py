@@ -7,7 +7,8 @@ prompts once slots are masked).  PRADA-style statistics describe the distances b
 account's successive queries in the embedding space.
 
 Everything works from ``token_hashes`` (``full`` and ``hashed`` retention give the same
-values); in ``none`` mode every feature here is NaN.
+values; with the optional sentence-embedding topic backend the topic and distance features
+need ``full``); in ``none`` mode every feature here is NaN.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.base import clone
 
-from detectors.base import Batch, FeatureExtractor, TableSpec, check_events, empty_features
+from detectors.base import Aggregation, Batch, FeatureExtractor, TableSpec, check_events, empty_features
 from detectors.features.aggregate import column, normalised_entropy, per_account, ratio, sum_by_account
 from detectors.features.tokens import CAPABILITIES, capability_of_docs, minhash_bands, stable_codes, unique_docs
 from detectors.features.topics import TopicModel
@@ -27,6 +28,7 @@ from detectors.features.topics import TopicModel
 __all__ = ["CoverageFeatures", "TopicModel"]
 
 _CAPABILITY_COLUMNS = [f"cap_{name}" for name in CAPABILITIES]
+_CAPABILITY_SUMS: dict[str, Aggregation] = dict.fromkeys(_CAPABILITY_COLUMNS, "sum")
 _QUANT = 127.0
 
 
@@ -84,10 +86,9 @@ class CoverageFeatures(FeatureExtractor):
 
     def table_specs(self) -> dict[str, TableSpec]:
         return {
-            "coverage_day": TableSpec(("account_id", "day"), {"n_text": "sum", **dict.fromkeys(_CAPABILITY_COLUMNS,
-                                                                                            "sum")}),
-            "coverage_topic": TableSpec(("account_id", "day", "topic"), {"n": "sum", "first_ts": "min",
-                                                                         "last_ts": "max"}),
+            "coverage_day": TableSpec(("account_id", "day"), {"n_text": "sum", **_CAPABILITY_SUMS}),
+            "coverage_topic": TableSpec(("account_id", "day", "topic"),
+                                        {"n": "sum", "first_ts": "min", "last_ts": "max"}),
             "coverage_template": TableSpec(("account_id", "day", "template_key"), {"n": "sum"}),
             "coverage_band": TableSpec(("account_id", "day", "band_key"), {"n": "sum"}),
             "coverage_seq": TableSpec((), {}),

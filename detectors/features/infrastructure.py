@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from detectors.base import Batch, FeatureExtractor, TableSpec, check_events, empty_features
+from detectors.base import Aggregation, Batch, FeatureExtractor, TableSpec, check_events, empty_features
 from detectors.features.aggregate import DAY_NS, entropy_of_groups, per_account, ratio, sum_by_account
 from detectors.features.tokens import stable_codes
 from detectors.ipintel import NETWORK_KINDS, IPIntel
@@ -61,9 +61,9 @@ class InfrastructureFeatures(FeatureExtractor):
         return self
 
     def table_specs(self) -> dict[str, TableSpec]:
-        day_aggs = dict.fromkeys(_DAY_COUNTS, "sum")
+        day_aggs: dict[str, Aggregation] = {**dict.fromkeys(_DAY_COUNTS, "sum"), "first_ts": "min"}
         return {
-            "infra_day": TableSpec(("account_id", "day"), {**day_aggs, "first_ts": "min"}),  # type: ignore[dict-item]
+            "infra_day": TableSpec(("account_id", "day"), day_aggs),
             "infra_ip": TableSpec(("account_id", "day", "ip_key", "subnet_id", "asn"), {"n": "sum"}),
             "infra_country": TableSpec(("account_id", "day", "ip_country"), {"n": "sum"}),
             "infra_client": TableSpec(("account_id", "day", "field", "value_key"), {"n": "sum"}),
