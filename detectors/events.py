@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import pandas as pd
+from pandas.api.types import pandas_dtype
 
 from detectors.prompts import prompt_scores
 from detectors.text import read_conversation, text_signals
@@ -160,7 +161,7 @@ def coerce_event_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if column == "ts":
             out[column] = pd.to_datetime(pd.Series(values), utc=True).astype("datetime64[ns, UTC]")
         else:
-            out[column] = pd.Series(values).astype(dtype)
+            out[column] = pd.Series(values).astype(pandas_dtype(dtype))
     return out
 
 
@@ -172,7 +173,7 @@ def account_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             parsed = [parse_ts(v) if isinstance(v, str | int | float) and not pd.isna(v) else v for v in frame[column]]
             frame[column] = pd.to_datetime(pd.Series(parsed, dtype=object), utc=True).astype("datetime64[ns, UTC]")
         else:
-            frame[column] = frame[column].astype(dtype)
+            frame[column] = frame[column].astype(pandas_dtype(dtype))
     return frame.drop_duplicates("account_id", keep="last").set_index("account_id")
 
 
