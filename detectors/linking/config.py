@@ -47,6 +47,8 @@ class LinkingConfig:
     sparse_degree: int = 6
     # --- infrastructure ---
     ip_window_hours: float = 24.0
+    # an IP both used, but not within one window, counts this much (addresses get reassigned)
+    ip_apart_discount: float = 0.5
     ipv4_prefix: int = 24
     ipv6_prefix: int = 48
     # --- sign-up bursts ---
@@ -67,7 +69,9 @@ class LinkingConfig:
     migration_window_hours: float = 2.0
     migration_min_share_after: float = 0.5
     # --- communities ---
-    resolution: float = 1.0
+    # Below 1 (modularity), Leiden keeps evidence-connected structures whole rather than splitting off a pair
+    # that hangs on one edge: every surviving edge already is evidence of common control.
+    resolution: float = 0.5
     seed: int = 7
     max_diameter: int = 6
     max_cluster_size: int = 5000

@@ -43,8 +43,14 @@ def subnet_codes(data: LinkingInput, config: LinkingConfig) -> np.ndarray:
     return np.where(ip_code >= 0, net_codes[np.maximum(ip_code, 0)] if len(net_codes) else -1, -1)
 
 
-def _windowed_pairs(data: LinkingInput, resource: np.ndarray, config: LinkingConfig) -> pd.DataFrame:
-    """Pairs that used one address (or subnet) within the same time window, summed over distinct addresses."""
+def _windowed_pairs(
+    data: LinkingInput, resource: np.ndarray, config: LinkingConfig, *, apart_discount: float = 0.0
+) -> pd.DataFrame:
+    """Pairs that used one address (or subnet) within the same time window, summed over distinct addresses.
+
+    With ``apart_discount`` an address both used at different times also counts, at that discount: addresses
+    are reassigned (a home IP next week may be a stranger's), so sharing one apart is weaker than at once.
+    """
     present = resource >= 0
     if not present.any():
         return empty_pairs()
@@ -58,18 +64,19 @@ def _windowed_pairs(data: LinkingInput, resource: np.ndarray, config: LinkingCon
     ).drop_duplicates()
     memberships["group"] = pd.factorize(pd.MultiIndex.from_arrays([memberships["resource"], memberships["bucket"]]))[0]
     users = memberships.drop_duplicates(["resource", "account"]).groupby("resource")["account"].size()
-    return resource_pairs(
-        memberships,
-        rarity(users),
-        n_accounts=data.n_accounts,
-        max_group_size=config.max_group_size,
-        degree=config.sparse_degree,
-        seed=config.seed,
-    )
+    bounds = {"n_accounts": data.n_accounts, "max_group_size": config.max_group_size,
+              "degree": config.sparse_degree, "seed": config.seed}  # fmt: skip
+    together = resource_pairs(memberships, rarity(users), **bounds)
+    if apart_discount <= 0:
+        return together
+    ever = memberships.drop_duplicates(["resource", "account"]).assign(group=lambda m: m["resource"])
+    apart = resource_pairs(ever, rarity(users) * apart_discount, **bounds)
+    both = pd.concat([together, apart]).groupby(["a", "b"], as_index=False, sort=True)["raw"].max()
+    return both[["a", "b", "raw"]]
 
 
 def ip_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
-    return _windowed_pairs(data, data.events["ip_code"].to_numpy(), config)
+    return _windowed_pairs(data, data.events["ip_code"].to_numpy(), config, apart_discount=config.ip_apart_discount)
 
 
 def subnet_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
