@@ -47,8 +47,9 @@ class LinkingConfig:
     sparse_degree: int = 6
     # --- infrastructure ---
     ip_window_hours: float = 24.0
-    # an IP both used, but not within one window, counts this much (addresses get reassigned)
-    ip_apart_discount: float = 0.5
+    # An IP both used further apart counts for less, as dynamic addresses get reassigned over days to weeks
+    # (Padmanabhan et al., IMC 2016): (window in hours, weight) pairs, the whole observation at most.
+    ip_reuse_decay: tuple[tuple[float, float], ...] = ((7 * 24.0, 0.75), (1e6, 0.5))
     ipv4_prefix: int = 24
     ipv6_prefix: int = 48
     # --- sign-up bursts ---

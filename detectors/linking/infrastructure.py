@@ -44,39 +44,36 @@ def subnet_codes(data: LinkingInput, config: LinkingConfig) -> np.ndarray:
 
 
 def _windowed_pairs(
-    data: LinkingInput, resource: np.ndarray, config: LinkingConfig, *, apart_discount: float = 0.0
+    data: LinkingInput, resource: np.ndarray, config: LinkingConfig, *, decay: tuple[tuple[float, float], ...] = ()
 ) -> pd.DataFrame:
     """Pairs that used one address (or subnet) within the same time window, summed over distinct addresses.
 
-    With ``apart_discount`` an address both used at different times also counts, at that discount: addresses
-    are reassigned (a home IP next week may be a stranger's), so sharing one apart is weaker than at once.
+    ``decay`` adds longer windows ``(hours, weight)``: an address both used further apart still counts, for
+    less, as addresses are reassigned (a home IP next week may be a stranger's).  A pair keeps its best score.
     """
     present = resource >= 0
     if not present.any():
         return empty_pairs()
-    window = max(int(config.ip_window_hours * 3600), 1)
-    memberships = pd.DataFrame(
-        {
-            "account": data.events["account"].to_numpy()[present],
-            "resource": resource[present],
-            "bucket": data.events["ts"].to_numpy()[present] // window,
-        }
-    ).drop_duplicates()
-    memberships["group"] = pd.factorize(pd.MultiIndex.from_arrays([memberships["resource"], memberships["bucket"]]))[0]
-    users = memberships.drop_duplicates(["resource", "account"]).groupby("resource")["account"].size()
+    accounts, ts = data.events["account"].to_numpy()[present], data.events["ts"].to_numpy()[present]
+    users = pd.DataFrame({"account": accounts, "resource": resource[present]}).drop_duplicates()
+    weights = rarity(users.groupby("resource")["account"].size())
     bounds = {"n_accounts": data.n_accounts, "max_group_size": config.max_group_size,
               "degree": config.sparse_degree, "seed": config.seed}  # fmt: skip
-    together = resource_pairs(memberships, rarity(users), **bounds)
-    if apart_discount <= 0:
-        return together
-    ever = memberships.drop_duplicates(["resource", "account"]).assign(group=lambda m: m["resource"])
-    apart = resource_pairs(ever, rarity(users) * apart_discount, **bounds)
-    both = pd.concat([together, apart]).groupby(["a", "b"], as_index=False, sort=True)["raw"].max()
-    return both[["a", "b", "raw"]]
+    scored: list[pd.DataFrame] = []
+    for hours, weight in ((config.ip_window_hours, 1.0), *decay):
+        memberships = pd.DataFrame(
+            {"account": accounts, "resource": resource[present], "bucket": ts // max(int(hours * 3600), 1)}
+        ).drop_duplicates()
+        keys = pd.MultiIndex.from_arrays([memberships["resource"], memberships["bucket"]])
+        memberships["group"] = pd.factorize(keys)[0]
+        scored.append(resource_pairs(memberships, weights * weight, **bounds))
+    if len(scored) == 1:
+        return scored[0]
+    return pd.concat(scored).groupby(["a", "b"], as_index=False, sort=True)["raw"].max()[["a", "b", "raw"]]
 
 
 def ip_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
-    return _windowed_pairs(data, data.events["ip_code"].to_numpy(), config, apart_discount=config.ip_apart_discount)
+    return _windowed_pairs(data, data.events["ip_code"].to_numpy(), config, decay=config.ip_reuse_decay)
 
 
 def subnet_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:

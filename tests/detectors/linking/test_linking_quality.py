@@ -24,17 +24,20 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from app.simulation import SimulationConfig, simulate
+from app.simulation.config import PRESETS
 from detectors.events import Retention, account_frame, to_event_frame
 from detectors.features.topics import TopicModel
 from detectors.linking import Linking, link_accounts
 
-pytestmark = pytest.mark.slow  # three simulated populations, about 20 s of CPU
+pytestmark = pytest.mark.slow  # four simulated populations, about 25 s of CPU
 
 SEEDS = (11, 23)
+# (seed, simulator preset): the default mix twice, and once with every archetype tuned to evade
+POPULATIONS = ((SEEDS[0], "default"), (SEEDS[1], "default"), (31, "evasive"))
 
 
-def _population(seed: int, retention: Retention = "full") -> dict[str, Any]:
-    population = simulate(SimulationConfig(seed=seed, scale=0.2, days=5))
+def _population(seed: int, retention: Retention = "full", preset: str = "default") -> dict[str, Any]:
+    population = simulate(SimulationConfig(seed=seed, scale=0.2, days=5, params=PRESETS[preset]))
     events = to_event_frame(population.events, retention)
     accounts = account_frame(population.accounts)
     topics = TopicModel(n_topics=24).fit(events).transform_events(events) if retention != "none" else None
@@ -42,9 +45,10 @@ def _population(seed: int, retention: Retention = "full") -> dict[str, Any]:
     return {"events": events, "accounts": accounts, "truth": population.truth, "linking": linking}
 
 
-@pytest.fixture(scope="module", params=SEEDS)
+@pytest.fixture(scope="module", params=POPULATIONS, ids=[f"{seed}-{preset}" for seed, preset in POPULATIONS])
 def simulated(request: pytest.FixtureRequest) -> dict[str, Any]:
-    return _population(int(request.param))
+    seed, preset = request.param
+    return _population(seed, preset=preset)
 
 
 def _evidence_share(members: list[str], events: pd.DataFrame, accounts: pd.DataFrame) -> float:
