@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,8 @@ def _cell(result: dict[str, Any], key: str) -> str:
 
 
 def terminal_table(evaluation: Evaluation, console: Console | None = None) -> None:
-    console = console or Console()
+    # rich falls back to 80 columns when piped, which truncates the system names
+    console = console or Console(width=None if sys.stdout.isatty() else 140)
     names = list(evaluation.results)
     summary = Table(title=f"{len(evaluation.accounts)} accounts, {int(evaluation.labels.sum())} in campaigns")
     summary.add_column("metric")
