@@ -16,6 +16,23 @@ from detectors.linking.signup import signup_keys
 from detectors.linking.synchrony import active_buckets, model_switches
 from detectors.linking.templates import TemplateIndex
 
+# Every column of the cluster feature frame, with its dtype.
+CLUSTER_FEATURES: dict[str, str] = {
+    "size": "int64", "total_requests": "int64", "first_seen": "datetime64[ns, UTC]", "last_seen": "datetime64[ns, UTC]",
+    "signup_spread_hours": "float64", "top_signup_key": "string", "top_signup_key_share": "float64",
+    "union_topic_coverage": "float64", "mean_member_topics": "float64", "topic_disjointness": "float64",
+    "lockstep_share": "float64",
+    "n_ips": "float64", "shared_ips": "float64", "members_on_shared_ips": "float64", "shared_ips_exclusive": "float64",
+    "n_payment_fingerprints": "float64", "shared_payment_fingerprints": "float64",
+    "members_sharing_payment": "float64", "shared_clients": "float64", "members_sharing_client": "float64",
+    "shared_clients_exclusive": "float64", "same_org_share": "float64", "top_org": "string",
+    "shared_templates": "float64", "template_request_share": "float64", "template_requests": "float64",
+    "migration_model": "string", "migrated_members": "float64", "migration_spread_hours": "float64",
+    "share_high_risk_members": "float64", "mean_member_risk": "float64",
+    "internal_edges": "int64", "internal_weight": "float64", "density": "float64",
+    **{weight_column(kind): "float64" for kind in EDGE_KINDS},
+}  # fmt: skip
+
 # Tier names that mean an organisation's contract rather than a person's (team plans, enterprise, education).
 ORGANISATIONAL_TIERS = r"enterprise|business|team|org|edu|corporate|company"
 
@@ -219,8 +236,14 @@ def cluster_features(
     out[fill_zero] = out[fill_zero].fillna(0)
     out["total_requests"] = out["total_requests"].fillna(0).astype(np.int64)
     if account_risk is not None:
-        risk = pd.to_numeric(account_risk, errors="coerce").reindex(data.account_ids).to_numpy()
+        risk = pd.to_numeric(account_risk, errors="coerce").reindex(data.account_ids).to_numpy(dtype=np.float64)
         high = pd.Series(np.where(np.isnan(risk), np.nan, (risk >= config.high_risk_threshold).astype(np.float64)))
         out["share_high_risk_members"] = high.groupby(label.to_numpy()).mean().reindex(out.index)
         out["mean_member_risk"] = pd.Series(risk).groupby(label.to_numpy()).mean().reindex(out.index)
+    # one schema whatever the input: what could not be measured (no topics, no risk, no text) is NaN
+    out = out.reindex(columns=list(CLUSTER_FEATURES))
+    for column, dtype in CLUSTER_FEATURES.items():
+        target = pd.api.types.pandas_dtype(dtype)
+        if out[column].dtype != target:
+            out[column] = out[column].astype(target)
     return out.sort_index()

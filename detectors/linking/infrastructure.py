@@ -57,8 +57,6 @@ def _windowed_pairs(
     accounts, ts = data.events["account"].to_numpy()[present], data.events["ts"].to_numpy()[present]
     users = pd.DataFrame({"account": accounts, "resource": resource[present]}).drop_duplicates()
     weights = rarity(users.groupby("resource")["account"].size())
-    bounds = {"n_accounts": data.n_accounts, "max_group_size": config.max_group_size,
-              "degree": config.sparse_degree, "seed": config.seed}  # fmt: skip
     scored: list[pd.DataFrame] = []
     for hours, weight in ((config.ip_window_hours, 1.0), *decay):
         memberships = pd.DataFrame(
@@ -66,10 +64,16 @@ def _windowed_pairs(
         ).drop_duplicates()
         keys = pd.MultiIndex.from_arrays([memberships["resource"], memberships["bucket"]])
         memberships["group"] = pd.factorize(keys)[0]
-        scored.append(resource_pairs(memberships, weights * weight, **bounds))
+        scored.append(
+            resource_pairs(
+                memberships, weights * weight, n_accounts=data.n_accounts, max_group_size=config.max_group_size,
+                degree=config.sparse_degree, seed=config.seed,
+            )
+        )  # fmt: skip
     if len(scored) == 1:
         return scored[0]
-    return pd.concat(scored).groupby(["a", "b"], as_index=False, sort=True)["raw"].max()[["a", "b", "raw"]]
+    best: pd.DataFrame = pd.concat(scored).groupby(["a", "b"], as_index=False, sort=True).agg(raw=("raw", "max"))
+    return best
 
 
 def ip_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:

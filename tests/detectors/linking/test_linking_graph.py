@@ -124,3 +124,15 @@ def test_a_kind_weighted_zero_is_not_used() -> None:
     linking = link_accounts(events, accounts, config=LinkingConfig(kind_weights=weights))
     assert (linking.edges["payment_weight"] == 0).all()
     assert "payment" not in "+".join(linking.edges["kinds"])
+
+
+def test_cluster_features_keep_one_schema_whatever_was_measured() -> None:
+    events, accounts, truth = frames(seed=8, cgnat_users=5, benign=5)
+    risk = pd.Series(0.2, index=list(truth))
+    topics = pd.Series(np.arange(len(events)) % 5, index=events.index)
+    bare = link_accounts(events, accounts).cluster_features
+    full = link_accounts(events, accounts, topics=topics, account_risk=risk).cluster_features
+    assert list(bare.columns) == list(full.columns)
+    assert bare["union_topic_coverage"].isna().all() and full["union_topic_coverage"].notna().all()
+    assert bare["share_high_risk_members"].isna().all() and (full["share_high_risk_members"] == 0).all()
+    pd.testing.assert_series_equal(bare.dtypes, full.dtypes)
