@@ -25,7 +25,8 @@ CLUSTER_FEATURES: dict[str, str] = {
     "n_ips": "float64", "shared_ips": "float64", "members_on_shared_ips": "float64", "shared_ips_exclusive": "float64",
     "n_payment_fingerprints": "float64", "shared_payment_fingerprints": "float64",
     "members_sharing_payment": "float64", "shared_clients": "float64", "members_sharing_client": "float64",
-    "shared_clients_exclusive": "float64", "same_org_share": "float64", "top_org": "string",
+    "shared_clients_exclusive": "float64", "shared_client_outside_accounts": "float64",
+    "same_org_share": "float64", "top_org": "string",
     "shared_templates": "float64", "template_request_share": "float64", "template_requests": "float64",
     "migration_model": "string", "migrated_members": "float64", "migration_spread_hours": "float64",
     "share_high_risk_members": "float64", "mean_member_risk": "float64",
@@ -55,7 +56,9 @@ def _shared_values(pairs: pd.DataFrame, value: str, outside_users: pd.Series | N
         total = outside_users.reindex(per_value[value].to_numpy()).to_numpy()
         inside = in_cluster.reindex(pd.MultiIndex.from_frame(per_value[["cluster", value]])).to_numpy()
         per_value["exclusive"] = total == inside
+        per_value["outside"] = total - inside
         out["exclusive"] = per_value.groupby("cluster")["exclusive"].sum()
+        out["outside"] = per_value.groupby("cluster")["outside"].max()
     return out.fillna(0)
 
 
@@ -83,6 +86,7 @@ def _infrastructure(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
     out["shared_clients"] = combos["shared"]
     out["members_sharing_client"] = combos["members"]
     out["shared_clients_exclusive"] = combos.get("exclusive", pd.Series(dtype="float64"))
+    out["shared_client_outside_accounts"] = combos.get("outside", pd.Series(dtype="float64"))
     return out.fillna(0)
 
 
@@ -177,10 +181,10 @@ def _templates(data: LinkingInput, label: pd.Series, templates: TemplateIndex | 
     use["cluster"] = label.to_numpy()[use["account"].to_numpy()]
     members = use.groupby(["cluster", "family"])["account"].transform("nunique")
     use["shared"] = members.to_numpy() >= 2
-    out = pd.DataFrame({"shared_templates": use[use["shared"]].groupby("cluster")["family"].nunique()})
+    out = pd.DataFrame({"template_requests": use.groupby("cluster").size()})
     out["template_request_share"] = use.groupby("cluster")["shared"].mean()
-    out["template_requests"] = use.groupby("cluster").size()
-    return out
+    out["shared_templates"] = use[use["shared"]].groupby("cluster")["family"].nunique()
+    return out.fillna({"shared_templates": 0})
 
 
 def _migration(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd.DataFrame:

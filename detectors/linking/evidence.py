@@ -76,10 +76,12 @@ def _client(row: Row) -> Entry | None:
     members, combos = _num(row.get("members_sharing_client")), _num(row.get("shared_clients"))
     if members < 2:
         return None
-    exclusive = _num(row.get("shared_clients_exclusive"))
-    text = (
-        f"{_plural(members, 'account')} use {_plural(combos, 'rare TLS fingerprint + user-agent combination')}; "
-        f"{_exclusive_phrase(exclusive, combos, 'combination')}"
+    outside = _num(row.get("shared_client_outside_accounts"))
+    text = f"{_plural(members, 'account')} use {_plural(combos, 'uncommon TLS fingerprint + user-agent combination')}"
+    text += (
+        "; no account outside the cluster does"
+        if outside == 0
+        else f", seen on only {_plural(outside, 'other account')}"
     )
     return {"value": int(combos), "text": text, "stats": {"members": int(members), "combinations": int(combos)}}
 
@@ -139,6 +141,16 @@ SENTENCES: dict[str, Callable[[Row], Entry | None]] = {
 }  # fmt: skip
 
 
+def _striking(kind: str, row: Row) -> bool:
+    """Worth telling even when other kinds carry most of the weight: most requests on shared templates, or most
+    activity in lockstep."""
+    if kind == "template":
+        return _num(row.get("template_request_share")) >= 0.5
+    if kind == "sync":
+        return _num(row.get("lockstep_share")) >= 0.5
+    return False
+
+
 def cluster_evidence(features: pd.DataFrame) -> dict[str, list[Entry]]:
     """Label → evidence entries (``kind``, ``text``, ``value``, ``stats``, ``weight``); empty for singletons."""
     evidence: dict[str, list[Entry]] = {str(label): [] for label in features.index}
@@ -148,7 +160,7 @@ def cluster_evidence(features: pd.DataFrame) -> dict[str, list[Entry]]:
             weights = {kind: _num(row.get(weight_column(kind))) for kind in EDGE_KINDS}
             total = sum(weights.values())
             for kind in sorted(EDGE_KINDS, key=lambda k: -weights[k]):
-                if weights[kind] <= 0 or weights[kind] < MIN_WEIGHT_SHARE * total:
+                if weights[kind] <= 0 or (weights[kind] < MIN_WEIGHT_SHARE * total and not _striking(kind, row)):
                     continue
                 entry = SENTENCES[kind](row)
                 if entry is not None:
