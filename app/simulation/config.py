@@ -5,7 +5,7 @@
     {"campaigns": {"hydra": {"accounts": 200, "proxy_pool": 2000, "cover_share": 0.3},
                    "bulk": {"enabled": false},
                    "hydra-b": {"archetype": "hydra", "accounts": 40, "payment_cards": 40}},
-     "personas": {"casual": {"accounts": 3000}}}
+     "personas": {"casual": {"accounts": 3000}, "learner": {"enabled": false}}}
 
 A campaign key that is not an archetype name needs an ``archetype``; it then starts from that
 archetype's defaults.  ``accounts`` counts are at scale 1.0 and are multiplied by ``scale``.

@@ -63,6 +63,8 @@ def simulate(config: SimulationConfig) -> Population:
         ips=IpSpace(rng_for(config.seed, "ip-space"), config.ipdata),
     )
     for name, params in config.persona_params().items():
+        if not params.get("enabled", True):
+            continue
         PERSONA_RUNNERS[name](world, rng_for(config.seed, f"persona:{name}"), params, config)
     campaigns = config.campaign_params()
     for campaign_id, params in campaigns.items():

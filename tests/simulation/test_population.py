@@ -108,7 +108,7 @@ def test_every_persona_and_archetype_is_present_and_active(small_population: Pop
 
 def test_campaign_parameters_can_be_dialled() -> None:
     params = {
-        "personas": {"casual": {"accounts": 20}},
+        "personas": {"casual": {"accounts": 20}, "learner": {"enabled": False}},
         "campaigns": {
             "bulk": {"enabled": False},
             "hydra": {"accounts": 200, "payment_cards": 40},  # 1 card per 5 accounts
@@ -117,7 +117,7 @@ def test_campaign_parameters_can_be_dialled() -> None:
     }
     population = simulate(SimulationConfig(seed=3, scale=0.05, days=2, params=params))
     campaigns = population.truth["campaigns"]
-    assert "bulk" not in campaigns
+    assert "bulk" not in campaigns and "learner" not in population.truth["personas"].values()
     assert campaigns["hydra"]["accounts"] == 10 and campaigns["hydra-b"]["accounts"] == 5
     assert campaigns["hydra-b"]["archetype"] == "hydra"
     hydra = {a for a, c in population.truth["accounts"].items() if c == "hydra"}
