@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from linking_frames import frames
 
 from detectors.events import empty_event_frame
 from detectors.linking import EDGE_KINDS, Linking, LinkingConfig, link_accounts
+from tests.detectors.linking.linking_frames import frames
 
 
 @pytest.fixture(scope="module")
