@@ -23,8 +23,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 _INFLATE_STEP = 1 << 20
 # between two elements of an array of objects; also found inside strings, which iter_array handles
 _OBJECT_SEPARATOR = re.compile(rb"\}\s*,\s*\{")
-_MAX_MERGES = 64
-_SPACE = re.compile(rb"[ \t\r\n]*")  # pieces glued back together before the array is decoded whole instead
+_MAX_MERGES = 64  # pieces glued back together before the array is decoded whole instead
+_SPACE = re.compile(rb"[ \t\r\n]*")
 
 
 class MalformedJSON(BadRequest):
