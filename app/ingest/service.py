@@ -18,7 +18,7 @@ from app.errors import PayloadTooLarge
 from app.ingest import repository
 from app.ingest.parsing import Unparsed
 from app.ingest.schemas import Errors, RejectedRecord, rejected, validate_account, validate_event
-from app.ingest.scrub import scrub_messages, scrub_text
+from app.ingest.scrub import key_identity, scrub_messages, scrub_text
 from detectors.events import Retention, event_row
 
 # a gateway record → a canonical event (or the reasons it cannot be one)
@@ -27,6 +27,7 @@ Adapter = Callable[[Any], tuple[dict[str, Any] | None, Errors]]
 WRITE_EVERY = 5000  # rows handed to the database at a time, bounding memory for large bodies
 _MAX_REJECTED_LISTED = 1000  # kept by IngestResult.merge (bulk imports)
 _TEXT_COLUMNS = ("prompt_text", "system_text")
+_IDENTITY_COLUMNS = ("api_key_id", "account_id", "end_user_id")
 
 
 @dataclass
@@ -58,6 +59,10 @@ def stored_row(event: dict[str, Any], retention: Retention, ingested_at: float) 
     agent = row["user_agent"]
     if agent:
         row["user_agent"] = scrub_text(agent)
+    for name in _IDENTITY_COLUMNS:  # a raw key sent as an identity is kept as its SHA-256
+        value = row[name]
+        if value and scrub_text(value) is not value:
+            row[name] = key_identity(value)
     for name in _TEXT_COLUMNS:  # from the scrubbed messages; PostgreSQL text cannot hold NUL
         text = row[name]
         if text and "\x00" in text:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -199,6 +200,9 @@ def test_secrets_are_scrubbed_before_storage(ingest: Callable[..., Any], db_sess
     (prompt_text, user_agent), = rows(db_session, "SELECT prompt_text, user_agent FROM events")  # fmt: skip
     assert key not in prompt_text and "[REDACTED]" in prompt_text
     assert "abcdefgh12345678" not in user_agent
+    assert ingest([make_event(1, api_key_id=key)]).json()["accepted"] == 1
+    (api_key_id,), = rows(db_session, "SELECT api_key_id FROM events WHERE request_id = 'req-0-1'")  # fmt: skip
+    assert api_key_id == hashlib.sha256(key.encode()).hexdigest()
 
 
 def test_ingest_needs_an_ingest_key(client: TestClient, auth_headers: Headers) -> None:
