@@ -13,7 +13,7 @@ from detectors.linking.config import EDGE_KINDS, LinkingConfig
 from detectors.linking.graph import weight_column
 from detectors.linking.inputs import LinkingInput
 from detectors.linking.signup import signup_keys
-from detectors.linking.synchrony import active_buckets, model_switches
+from detectors.linking.synchrony import active_buckets, bucket_chance, model_switches
 from detectors.linking.templates import TemplateIndex
 
 # Every column of the cluster feature frame, with its dtype.
@@ -21,7 +21,7 @@ CLUSTER_FEATURES: dict[str, str] = {
     "size": "int64", "total_requests": "int64", "first_seen": "datetime64[ns, UTC]", "last_seen": "datetime64[ns, UTC]",
     "signup_spread_hours": "float64", "top_signup_key": "string", "top_signup_key_share": "float64",
     "union_topic_coverage": "float64", "mean_member_topics": "float64", "topic_disjointness": "float64",
-    "lockstep_share": "float64",
+    "lockstep_share": "float64", "lockstep_observed": "float64", "lockstep_expected": "float64",
     "n_ips": "float64", "shared_ips": "float64", "members_on_shared_ips": "float64", "shared_ips_exclusive": "float64",
     "n_payment_fingerprints": "float64", "shared_payment_fingerprints": "float64",
     "members_sharing_payment": "float64", "shared_clients": "float64", "members_sharing_client": "float64",
@@ -128,11 +128,13 @@ def _signup(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
     return out
 
 
-def _lockstep_share(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd.Series:
-    """Per cluster: share of its members' active minutes in which another member is active too (±1 minute)."""
+def _lockstep(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd.DataFrame:
+    """Per cluster: share of its members' active minutes in which another member is active too (±1 minute),
+    the share expected by chance (members' activity spread over the population's rhythm: a big org in office
+    hours overlaps a lot by itself), and ``lockstep_share``, the excess over chance scaled to [0, 1]."""
     activity = active_buckets(data, config)
     if activity.empty:
-        return pd.Series(dtype="float64")
+        return pd.DataFrame(columns=["lockstep_observed", "lockstep_expected", "lockstep_share"], dtype="float64")
     cluster, _ = pd.factorize(label.to_numpy()[activity["account"].to_numpy()])
     stride = np.int64(int(activity["bucket"].max()) + 3)
     cell = cluster.astype(np.int64) * stride + activity["bucket"].to_numpy() + 1
@@ -148,8 +150,18 @@ def _lockstep_share(data: LinkingInput, label: pd.Series, config: LinkingConfig)
     own_key = activity["account"].to_numpy() * stride + activity["bucket"].to_numpy() + 1
     for shift in (-1, 0, 1):
         others += lookup(cells, counts, cell + shift) - lookup(own, None, own_key + shift)
-    together = pd.Series(others > 0, index=activity.index)
-    return together.groupby(label.to_numpy()[activity["account"].to_numpy()]).mean()
+    member_cluster = label.to_numpy()[activity["account"].to_numpy()]
+    chance = bucket_chance(activity, int(activity["bucket"].max()) + 1, config.sync_bucket_minutes)
+    active = activity.groupby("account").size()
+    own_activity = active.reindex(activity["account"]).to_numpy(np.float64)
+    per_cluster = active.groupby(label.to_numpy()[active.index.to_numpy()]).sum()
+    cluster_activity = per_cluster.reindex(member_cluster).to_numpy(np.float64)
+    # P(some other member is active within a minute) if each spread its activity over the population rhythm
+    expected = 1.0 - np.exp(-chance[activity["bucket"].to_numpy()] * (cluster_activity - own_activity))
+    out = pd.DataFrame({"observed": others > 0, "expected": expected}).groupby(member_cluster).mean()
+    excess = (out["observed"] - out["expected"]) / (1.0 - out["expected"]).clip(lower=1e-9)
+    return pd.DataFrame({"lockstep_observed": out["observed"], "lockstep_expected": out["expected"],
+                         "lockstep_share": excess.clip(0.0, 1.0)})  # fmt: skip
 
 
 def _activity(data: LinkingInput, label: pd.Series, config: LinkingConfig, topics_given: bool) -> pd.DataFrame:
@@ -168,7 +180,7 @@ def _activity(data: LinkingInput, label: pd.Series, config: LinkingConfig, topic
         out["mean_member_topics"] = summed / account_topics.groupby("cluster")["account"].nunique()
         # 1.0: members' topic sets are disjoint (a sharded sweep); 1/size: every member covers the same topics
         out["topic_disjointness"] = union / summed
-    out["lockstep_share"] = _lockstep_share(data, label, config)
+    out = out.join(_lockstep(data, label, config))
     return out
 
 

@@ -109,9 +109,13 @@ def _template(row: Row) -> Entry | None:
 
 
 def _sync(row: Row) -> Entry | None:
-    share = _num(row.get("lockstep_share"))
-    text = f"accounts act in lockstep: {share:.0%} of their active minutes coincide with another member's (±1 minute)"
-    return {"value": round(share, 3), "text": text, "stats": {"lockstep_share": share}}
+    share, observed, expected = (_num(row.get(c)) for c in ("lockstep_share", "lockstep_observed", "lockstep_expected"))
+    text = (
+        f"accounts act in lockstep: {observed:.0%} of their active minutes coincide with another member's "
+        f"(±1 minute), against {expected:.0%} by chance"
+    )
+    stats = {"lockstep_share": share, "observed": observed, "expected": expected}
+    return {"value": round(share, 3), "text": text, "stats": stats}
 
 
 def _coverage(row: Row) -> Entry | None:

@@ -40,7 +40,7 @@ def active_buckets(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     return pd.DataFrame({"account": data.events["account"].to_numpy(), "bucket": buckets}).drop_duplicates()
 
 
-def _chance(activity: pd.DataFrame, n_buckets: int, bucket_minutes: float) -> np.ndarray:
+def bucket_chance(activity: pd.DataFrame, n_buckets: int, bucket_minutes: float) -> np.ndarray:
     """Per bucket: the probability that one unit of an account's activity lands within one bucket of it."""
     load = np.bincount(activity["bucket"].to_numpy(), minlength=n_buckets).astype(np.float64)
     span = max(int(RHYTHM_MINUTES / max(bucket_minutes, 1e-9)), 1)
@@ -86,7 +86,7 @@ def sync_pairs(data: LinkingInput, candidates: pd.DataFrame, config: LinkingConf
     pairs = pairs[["a", "b"]].drop_duplicates().reset_index(drop=True)
     if pairs.empty:
         return empty_pairs()
-    chance = _chance(activity, n_buckets, config.sync_bucket_minutes)
+    chance = bucket_chance(activity, n_buckets, config.sync_bucket_minutes)
     activity = activity[activity["account"].isin(informative.index)]
     forward = _covered(pairs, activity, chance, n_buckets)
     backward = _covered(pairs.rename(columns={"a": "b", "b": "a"}), activity, chance, n_buckets)
