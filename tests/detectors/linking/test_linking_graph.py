@@ -136,3 +136,14 @@ def test_cluster_features_keep_one_schema_whatever_was_measured() -> None:
     assert bare["union_topic_coverage"].isna().all() and full["union_topic_coverage"].notna().all()
     assert bare["share_high_risk_members"].isna().all() and (full["share_high_risk_members"] == 0).all()
     pd.testing.assert_series_equal(bare.dtypes, full.dtypes)
+
+
+def test_lockstep_is_measured_against_chance(linked: tuple[Linking, dict[str, str]]) -> None:
+    linking, truth = linked
+    features = linking.cluster_features
+    campaign = features.loc[_cluster_of(linking, "campaign", truth).iloc[0]]
+    corp = features.loc[_cluster_of(linking, "corp", truth).value_counts().index[0]]
+    assert campaign["lockstep_observed"] > campaign["lockstep_expected"]
+    assert campaign["lockstep_share"] >= 0.5
+    # ten colleagues working at random times overlap by chance, and that is not lockstep
+    assert corp["lockstep_share"] <= 0.2
