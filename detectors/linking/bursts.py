@@ -3,7 +3,8 @@
 A burst is a run of times, within one key, whose gaps are shorter than both the configured window and half the
 key's mean gap, so a steady stream of sign-ups from a popular mail provider does not chain into one long
 "burst".  Its evidence is how unlikely that many events in that little time are for the key's own base rate
-(Poisson), corrected for the number of bursts tested (Bonferroni): ``-log10(p * n_tests)``.
+(Poisson over at least one whole window, a scan statistic), corrected for the number of bursts tested
+(Bonferroni): ``-log10(p * n_tests)``.
 """
 
 from __future__ import annotations

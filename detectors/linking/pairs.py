@@ -1,10 +1,11 @@
 """Shared resources → account pairs, vectorised and bounded.
 
-Every kind of evidence has the same shape: a *resource* (an IP in a time window, a card, a template band, ...)
+Every kind of evidence has the same shape: a *resource* (an IP in a time window, a card, a template family, ...)
 used by a set of accounts.  A resource used by ``n`` accounts yields ``n(n-1)/2`` pairs, which is what makes
 naive linking quadratic; groups larger than ``max_group_size`` are therefore *sparsified*: each member is joined
-to ``degree`` others in a seeded random ring, which keeps the group connected (so a corporate card still holds its
-org together) with ``n * degree`` pairs.  The rarity weights make such large groups faint anyway.
+to about ``degree`` others (a seeded ring plus random matchings), which keeps the group connected and of small
+diameter (so a corporate card still holds its org together) with about ``n * degree`` pairs.  The rarity weights
+make such large groups faint anyway.
 """
 
 from __future__ import annotations
