@@ -159,17 +159,12 @@ def detect(
     """
     config = config or PipelineConfig()
     model = RiskModel().fit(features)
-    progress("scoring", 0.05)
-    prior_scores = model.score(features)
     progress("linking", 0.1)
     linking = link_accounts(
-        events, accounts if accounts is not None else pd.DataFrame(), topics=topics,
-        account_risk=prior_scores.accounts["own_score"], config=config.linking,
-    )  # fmt: skip
+        events, accounts if accounts is not None else pd.DataFrame(), topics=topics, config=config.linking
+    )
     progress("scoring", 0.7)
-    sizes = linking.cluster_features["size"]
-    groups = {label: members for label, members in linking.members().items()
-              if sizes.get(label, 0) >= config.min_cluster_size}  # fmt: skip
+    groups = multi_account_clusters(linking, config.min_cluster_size)
     matching = match_clusters(previous_clusters or {}, groups)
     ids = {str(label): cluster_id for label, cluster_id in matching.ids.items()}
     status = _statuses(matching, groups, cluster_status or {}, decided_sizes or {}, previous_clusters or {})
@@ -236,6 +231,15 @@ def detect(
         cluster_reasons=label_reasons, evidence=evidence, cluster_features=feature_rows, matching=matching,
         scores=scores, linking=linking, model_version=version, stats=stats,
     )  # fmt: skip
+
+
+def multi_account_clusters(linking: Linking, min_size: int) -> dict[str, set[str]]:
+    """label → members, for clusters of at least ``min_size`` accounts (singletons are most labels: skip them
+    before grouping)."""
+    labels = linking.clusters["cluster_label"]
+    sizes = labels.value_counts()
+    keep = labels[labels.map(sizes).to_numpy() >= min_size]
+    return {str(label): set(group.index.astype(str)) for label, group in keep.groupby(keep, sort=True)}
 
 
 def _statuses(

@@ -22,15 +22,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import orjson
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.scoring import persist, repository
+from app.scoring import loading, persist, repository
 from app.scoring.models import DetectionArtifact
 from detectors import pipeline
-from detectors.events import ACCOUNT_COLUMNS, EVENT_COLUMNS, account_frame, coerce_event_frame
+from detectors.events import EVENT_COLUMNS
 from detectors.features import FeatureState
 from detectors.ipintel import IPIntel
 from detectors.scoring.decision import Thresholds
@@ -39,9 +39,18 @@ from detectors.scoring.supervised import SupervisedRiskModel
 log = logging.getLogger(__name__)
 
 STATE_ARTIFACT = "feature_state"
-STATE_FORMAT = 1
-# event columns no detector reads: never loaded (prompt texts are the bulk of the table)
-UNREAD_COLUMNS = frozenset({"request_id", "prompt_text", "system_text"})
+STATE_META = "feature_state_meta"
+STATE_FORMAT = 2
+# The stored feature state may lag the last run: a worker starting cold replays the events since its watermark
+# (exactly what an incremental run does anyway).  Rewriting ~200 MB every run would cost more than the run.
+STATE_MAX_LAG_SHARE = 0.2
+STATE_MAX_RUNS = 12
+# event columns no detector reads (with the default tfidf topic backend): never loaded, null in the frame.
+# Prompt texts are the bulk of the table; the rest cost a string conversion per row.
+UNREAD_COLUMNS = frozenset({
+    "request_id", "prompt_text", "system_text", "api_key_id", "org_id", "end_user_id", "endpoint",
+    "conversation_id", "top_p", "stream", "latency_ms", "prompt_chars",
+})  # fmt: skip
 LOADED_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in UNREAD_COLUMNS)
 
 Progress = Callable[[str, float], None]
@@ -53,14 +62,22 @@ class RunAborted(RuntimeError):
 
 @dataclass
 class _Window:
-    """A worker's in-memory copy of the detection window, valid for the run that produced ``run_id``."""
+    """A worker's in-memory copy of the detection window.
+
+    Valid while the stored state has the same ``lineage`` (the full run that fitted its topic model): the state
+    is then a pure function of the events up to ``up_to_id``, whoever computed it.
+    """
 
     database_url: str
-    run_id: str
+    lineage: str
     up_to_id: int
     events: pd.DataFrame  # event frame + event_id
     topics: pd.Series
     state: FeatureState
+    stored_up_to_id: int = 0  # watermark of the stored state artifact
+    runs_since_stored: int = 0
+    written: dict[str, tuple[Any, ...]] | None = None  # score rows this worker last wrote, to skip unchanged ones
+    written_by: str | None = None  # the run that wrote them: only valid while it is the last finished run
 
 
 _window_lock = threading.Lock()
@@ -84,30 +101,13 @@ def forget_window() -> None:
         _window = None
 
 
-# ---- loading ---------------------------------------------------------------------------------------------------
+# ---- loading ----------------------------------------------------------------------------------------------------
 def load_events(session: Session, *, after_id: int, up_to_id: int, min_ts: float | None) -> pd.DataFrame:
-    names, rows = repository.event_rows(
-        session=session, columns=LOADED_COLUMNS, min_ts=min_ts, after_id=after_id, up_to_id=up_to_id
-    )
-    raw = pd.DataFrame.from_records(rows, columns=names)
-    event_id = raw["id"].to_numpy(dtype=np.int64) if len(raw) else np.zeros(0, dtype=np.int64)
-    # epoch seconds as stored; rounded to microseconds so that float noise does not show in timestamps
-    micros = np.round(raw["ts"].to_numpy(dtype="float64") * 1e6).astype("int64")
-    raw["ts"] = pd.to_datetime(micros, unit="us", utc=True)
-    frame = coerce_event_frame(raw)
-    frame["event_id"] = event_id
-    return frame
+    return loading.load_events(session, after_id=after_id, up_to_id=up_to_id, min_ts=min_ts, columns=LOADED_COLUMNS)
 
 
 def load_accounts(session: Session) -> pd.DataFrame:
-    columns = list(ACCOUNT_COLUMNS)
-    rows = repository.account_rows(session=session, columns=columns)
-    records = [dict(zip(columns, row, strict=True)) for row in rows]
-    for record in records:
-        created = record.get("created_at")
-        if isinstance(created, datetime):
-            record["created_at"] = (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
-    return account_frame(records)
+    return loading.load_accounts(session)
 
 
 def _trim(frame: pd.DataFrame, topics: pd.Series, start_ns: int | None) -> tuple[pd.DataFrame, pd.Series]:
@@ -147,30 +147,33 @@ def _prepare_inputs(
     intel = ip_intel(settings)
     accounts = load_accounts(session)
 
-    previous = repository.get_artifact(session=session, name=STATE_ARTIFACT) if requested_mode == "incremental" \
-        else None  # fmt: skip
+    meta = _stored_meta(session) if requested_mode == "incremental" else None
     cached = _window
-    if previous is not None:
-        meta = pickle.loads(previous.payload)
-        if meta.get("format") == STATE_FORMAT:
-            if (cached is None or cached.run_id != previous.run_id
-                    or cached.database_url != settings.database_url):  # fmt: skip
-                progress("loading window", 0.02)
-                state = pipeline.load_state(meta["state"], ip_intel=intel)
-                frame = load_events(session, after_id=0, up_to_id=int(meta["up_to_id"]), min_ts=min_ts)
-                cached = _Window(settings.database_url, previous.run_id, int(meta["up_to_id"]), frame,
-                                 _topics(state, frame), state)  # fmt: skip
-            progress("loading new events", 0.1)
-            new = load_events(session, after_id=cached.up_to_id, up_to_id=up_to, min_ts=None)
-            progress("features", 0.15)
-            state = pipeline.update_feature_state(cached.state, new, window_days=window_days)
-            frame = pd.concat([cached.events, new], ignore_index=True) if len(new) else cached.events
-            topics = pd.concat([cached.topics, _topics(state, new)], ignore_index=True) if len(new) \
-                else cached.topics  # fmt: skip
-            frame, topics = _trim(frame, topics, start_ns)
-            changed = sorted(set(new["account_id"].dropna().astype(str))) if len(new) else []
-            window = _Window(settings.database_url, run_id, up_to, frame, topics, state)
-            return _Inputs("incremental", "", window, accounts, len(new), changed)
+    if meta is not None and meta.get("format") == STATE_FORMAT:
+        if cached is None or cached.lineage != meta["lineage"] or cached.database_url != settings.database_url:
+            progress("loading window", 0.02)
+            artifact = repository.get_artifact(session=session, name=STATE_ARTIFACT)
+            assert artifact is not None, "feature state metadata without the state"
+            state = pipeline.load_state(artifact.payload, ip_intel=intel)
+            frame = load_events(session, after_id=0, up_to_id=int(meta["up_to_id"]), min_ts=min_ts)
+            cached = _Window(settings.database_url, str(meta["lineage"]), int(meta["up_to_id"]), frame,
+                             _topics(state, frame), state, stored_up_to_id=int(meta["up_to_id"]))  # fmt: skip
+        progress("loading new events", 0.1)
+        new = load_events(session, after_id=cached.up_to_id, up_to_id=up_to, min_ts=None)
+        progress("features", 0.15)
+        state = pipeline.update_feature_state(cached.state, new, window_days=window_days)
+        frame = pd.concat([cached.events, new], ignore_index=True) if len(new) else cached.events
+        topics = pd.concat([cached.topics, _topics(state, new)], ignore_index=True) if len(new) \
+            else cached.topics  # fmt: skip
+        frame, topics = _trim(frame, topics, start_ns)
+        changed = sorted(set(new["account_id"].dropna().astype(str))) if len(new) else []
+        last = repository.last_finished_run(session=session)
+        written = cached.written if last is not None and last.id == cached.written_by else None
+        window = _Window(settings.database_url, cached.lineage, up_to, frame, topics, state,
+                         stored_up_to_id=max(cached.stored_up_to_id, int(meta["up_to_id"])),
+                         runs_since_stored=cached.runs_since_stored + 1, written=written)  # fmt: skip
+        return _Inputs("incremental", "", window, accounts, len(new), changed)
+    if meta is not None:
         reason = "stored feature state has an older format"
     else:
         reason = "full run requested" if requested_mode == "full" else "no previous feature state"
@@ -183,6 +186,18 @@ def _prepare_inputs(
     window = _Window(settings.database_url, run_id, up_to, frame, topics, state)
     changed = sorted(set(frame["account_id"].dropna().astype(str)))
     return _Inputs("full", reason, window, accounts, len(frame), changed)
+
+
+def _stored_meta(session: Session) -> dict[str, Any] | None:
+    row = repository.get_artifact(session=session, name=STATE_META)
+    return orjson.loads(row.payload) if row is not None else None
+
+
+def _store_state_now(inputs: _Inputs) -> bool:
+    window = inputs.window
+    lag = window.up_to_id - window.stored_up_to_id
+    return (inputs.mode == "full" or window.runs_since_stored >= STATE_MAX_RUNS
+            or lag > STATE_MAX_LAG_SHARE * max(len(window.events), 1))  # fmt: skip
 
 
 def _models(session: Session) -> tuple[tuple[str, SupervisedRiskModel] | None, tuple[str, SupervisedRiskModel] | None]:
@@ -254,20 +269,23 @@ def execute_run(
         changed = inputs.changed_accounts if inputs.mode == "incremental" else list(last_ids.index.astype(str))
         now = datetime.now(UTC)
         with sessions.begin() as session:
-            persist.write_results(
-                session=session, run_id=run_id, detection=detection, now=now,
-                full=inputs.mode == "full", changed_accounts=changed, last_event_ids=last_ids, settings=settings,
+            window.written = persist.write_results(
+                session=session, run_id=run_id, detection=detection, now=now, full=inputs.mode == "full",
+                changed_accounts=changed, last_event_ids=last_ids, settings=settings, previous_rows=window.written,
             )  # fmt: skip
-            payload = pickle.dumps(
-                {"format": STATE_FORMAT, "up_to_id": window.up_to_id, "state": pipeline.dump_state(window.state)},
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
-            repository.put_artifact(session=session, artifact=DetectionArtifact(
-                name=STATE_ARTIFACT, run_id=run_id, payload=payload, updated_at=now))  # fmt: skip
+            window.written_by = run_id
+            if _store_state_now(inputs):
+                payload = pipeline.dump_state(window.state)
+                meta = {"format": STATE_FORMAT, "up_to_id": window.up_to_id, "lineage": window.lineage}
+                repository.put_artifact(session=session, artifact=DetectionArtifact(
+                    name=STATE_ARTIFACT, run_id=run_id, payload=payload, updated_at=now))  # fmt: skip
+                repository.put_artifact(session=session, artifact=DetectionArtifact(
+                    name=STATE_META, run_id=run_id, payload=orjson.dumps(meta), updated_at=now))  # fmt: skip
+                window.stored_up_to_id, window.runs_since_stored = window.up_to_id, 0
+                stats["state_bytes"] = len(payload)
             timings["write"] = time.perf_counter() - tic
             timings["total"] = time.perf_counter() - started
             stats["seconds"] = {name: round(value, 3) for name, value in timings.items()}
-            stats["state_bytes"] = len(payload)
             if not repository.finish_run(session=session, run_id=run_id, status="done", now=datetime.now(UTC),
                                          stats=stats, model_version=detection.model_version):  # fmt: skip
                 raise RunAborted(f"run {run_id} is no longer running (marked failed meanwhile); results discarded")

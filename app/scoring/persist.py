@@ -70,6 +70,11 @@ def score_rows(detection: Detection, *, run_id: str, now: datetime) -> list[dict
     return rows
 
 
+def _row_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["risk_score"], row["flagged"], row["cluster_id"], orjson.dumps(row["reasons"]), row["shadow_score"],
+            row["model_version"])  # fmt: skip
+
+
 def write_results(
     *,
     session: Session,
@@ -80,8 +85,24 @@ def write_results(
     changed_accounts: Sequence[str],
     last_event_ids: pd.Series,
     settings: Settings | None = None,
-) -> None:
-    repository.replace_scores(session=session, rows=score_rows(detection, run_id=run_id, now=now))
+    previous_rows: dict[str, tuple[Any, ...]] | None = None,
+) -> dict[str, tuple[Any, ...]]:
+    """Write the run's results; what was written per account (pass it back as ``previous_rows`` next run).
+
+    With ``previous_rows`` (what this worker wrote last run, still in the table) only the score rows that
+    changed, or whose account had new events, are rewritten: ``scored_at`` is then when a score last changed.
+    """
+    rows = score_rows(detection, run_id=run_id, now=now)
+    written = {row["account_id"]: _row_key(row) for row in rows}
+    if full or previous_rows is None:
+        repository.replace_scores(session=session, rows=rows)
+    else:
+        changed = set(changed_accounts)
+        dirty = [row for row in rows
+                 if row["account_id"] in changed or previous_rows.get(row["account_id"]) != written[row["account_id"]]]
+        gone = [account_id for account_id in previous_rows if account_id not in written]
+        repository.delete_scores(session=session, account_ids=gone)
+        repository.replace_scores(session=session, rows=dirty, keep_unlisted=True)
     if full:
         repository.clear_account_states(session=session)
     states = [
@@ -94,6 +115,7 @@ def write_results(
     for cluster in newly_flagged:  # the review package's outbox tells enforcement (once per cluster and URL)
         notify_cluster_flagged(session, cluster, settings=settings)
     ensure_prior_version(session=session, now=now)
+    return written
 
 
 def write_clusters(*, session: Session, run_id: str, detection: Detection, now: datetime) -> list[Cluster]:

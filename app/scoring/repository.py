@@ -243,21 +243,32 @@ def newest_event_ts(*, session: Session) -> float | None:
     return float(value) if value is not None else None
 
 
-def event_rows(
-    *, session: Session, columns: Sequence[str], min_ts: float | None = None, after_id: int = 0,
-    up_to_id: int | None = None, account_ids: Sequence[str] | None = None,
-) -> tuple[list[str], list[tuple[Any, ...]]]:  # fmt: skip
-    """Raw event rows (id first) for a run: newer than ``after_id``, at or after ``min_ts``, up to ``up_to_id``."""
+def event_cursor(
+    *, session: Session, columns: Sequence[str], after_id: int = 0, up_to_id: int | None = None,
+    min_ts: float | None = None,
+) -> Any:  # fmt: skip
+    """A raw DB-API cursor over event rows (id first, then ``columns``) ordered by id; the caller closes it.
+
+    Raw, because SQLAlchemy's per-value result processing costs more than the query on a million rows; the
+    values are converted column-wise by the caller.  PostgreSQL streams through a named (server-side) cursor.
+    """
     selected = [Event.id, *(getattr(Event, name) for name in columns)]
     query = select(*selected).where(Event.id > after_id)
     if up_to_id is not None:
         query = query.where(Event.id <= up_to_id)
     if min_ts is not None:
         query = query.where(Event.ts >= min_ts)
-    if account_ids is not None:
-        query = query.where(Event.account_id.in_(list(account_ids)))
-    result = session.connection().execute(query.order_by(Event.id))
-    return ["id", *columns], [tuple(row) for row in result]
+    connection = session.connection()
+    compiled = query.order_by(Event.id).compile(dialect=connection.dialect)
+    driver = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        cursor = driver.cursor(name="distillguard_events")  # type: ignore[union-attr]
+        cursor.execute(str(compiled), compiled.params)
+    else:
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        positional = compiled.positiontup or []
+        cursor.execute(str(compiled), [compiled.params[name] for name in positional])
+    return cursor
 
 
 def account_rows(*, session: Session, columns: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -296,6 +307,12 @@ def replace_scores(*, session: Session, rows: Iterable[dict[str, Any]], keep_unl
     for start in range(0, len(rows), _WRITE_CHUNK):
         session.execute(insert(AccountScore), rows[start : start + _WRITE_CHUNK])
     return len(rows)
+
+
+def delete_scores(*, session: Session, account_ids: Sequence[str]) -> None:
+    ids = list(account_ids)
+    for start in range(0, len(ids), _WRITE_CHUNK):
+        session.execute(delete(AccountScore).where(AccountScore.account_id.in_(ids[start : start + _WRITE_CHUNK])))
 
 
 def upsert_account_states(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:

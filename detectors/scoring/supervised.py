@@ -1,8 +1,9 @@
 """The supervised model trained from analysts' verdicts, and how it is judged against the current one.
 
 Labels come from reviews of clusters (confirmed → members positive, dismissed → negative).  The model is a
-histogram gradient-boosting classifier (it handles missing features natively) wrapped in a cross-validated
-sigmoid calibration, so its output is a probability that can stand in for the prior's risk at the same thresholds.
+histogram gradient-boosting classifier (after median imputation with missingness indicators) wrapped in a
+cross-validated sigmoid calibration, so its output is a probability that can stand in for the prior's risk at
+the same thresholds.
 Its inputs are the account features plus the label-free model's own outputs (:func:`model_inputs`), so it starts
 from what the prior already knows and learns corrections from the team's decisions.
 
@@ -13,6 +14,9 @@ runs fast).
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Self
 
 import numpy as np
@@ -21,12 +25,27 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.pipeline import make_pipeline
+from threadpoolctl import threadpool_limits
 
 from detectors.scoring.model import Scores
 
 MODEL_INPUT_SCORES = ("own_score", "prior_hazard", "intent", "anomaly_percentile", "cluster_score")
 EXPLAINED_FEATURES = 12
+# Label sets and scored batches are small: OpenMP threads cost more than they save, and on a busy host their
+# spin-waiting makes a 30 ms prediction take seconds.
+THREADS = 1
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """One OpenMP thread, and no warning for a feature that is missing in every row of a calibration fold (the
+    imputer drops it for that fold, which is the intended behaviour)."""
+    with threadpool_limits(limits=THREADS, user_api="openmp"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping features without any observed values")
+        yield
 
 
 def model_inputs(features: pd.DataFrame, scores: Scores) -> pd.DataFrame:
@@ -63,15 +82,20 @@ class SupervisedRiskModel(BaseEstimator):  # type: ignore[misc]
             raise ValueError(f"need at least 2 labels of each class, got {counts.tolist()}")
         self.columns_ = list(X.columns)
         matrix = X.to_numpy(dtype="float64", na_value=np.nan)
-        self.medians_ = np.nan_to_num(np.nanmedian(matrix, axis=0), nan=0.0) if len(matrix) else np.zeros(0)
+        # pandas' median skips NaN without numpy's all-NaN warning (a feature can be absent for every label)
+        self.medians_ = np.nan_to_num(X.astype("float64").median(axis=0).to_numpy(dtype="float64"), nan=0.0)
         booster = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=min(self.min_samples_leaf, max(1, int(counts.min()) // 2)),
             random_state=self.random_state,
         )  # fmt: skip
         folds = int(min(self.cv, counts.min()))
-        self.model_ = CalibratedClassifierCV(booster, method="sigmoid", cv=folds).fit(matrix, labels)
-        self.importance_ = self._importance(matrix)
+        # Median imputation with missingness indicators instead of the booster's native NaN handling: a sparse
+        # feature can be entirely missing inside one calibration fold, which the booster's binning rejects.
+        pipeline = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), booster)
+        with _quiet():
+            self.model_ = CalibratedClassifierCV(pipeline, method="sigmoid", cv=folds).fit(matrix, labels)
+            self.importance_ = self._importance(matrix)
         self.n_labels_ = len(labels)
         self.n_positive_ = int(counts[1])
         return self
@@ -82,7 +106,8 @@ class SupervisedRiskModel(BaseEstimator):  # type: ignore[misc]
     def predict_proba(self, X: pd.DataFrame) -> pd.Series:
         if len(X) == 0:
             return pd.Series([], index=X.index, dtype="float64")
-        proba = self.model_.predict_proba(self._matrix(X))[:, 1]
+        with _quiet():
+            proba = self.model_.predict_proba(self._matrix(X))[:, 1]
         return pd.Series(proba, index=X.index, dtype="float64")
 
     def _importance(self, matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -98,14 +123,15 @@ class SupervisedRiskModel(BaseEstimator):  # type: ignore[misc]
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per account, the probability lost when each of the most important features is set to its median."""
         matrix = self._matrix(X)
-        base = self.model_.predict_proba(matrix)[:, 1] if len(matrix) else np.zeros(0)
         top = np.argsort(-self.importance_)[:EXPLAINED_FEATURES]
         out = {}
-        for column in top:
-            occluded = matrix.copy()
-            occluded[:, column] = self.medians_[column]
-            effect = base - self.model_.predict_proba(occluded)[:, 1] if len(matrix) else np.zeros(0)
-            out[self.columns_[column]] = effect
+        with _quiet():
+            base = self.model_.predict_proba(matrix)[:, 1] if len(matrix) else np.zeros(0)
+            for column in top:
+                occluded = matrix.copy()
+                occluded[:, column] = self.medians_[column]
+                effect = base - self.model_.predict_proba(occluded)[:, 1] if len(matrix) else np.zeros(0)
+                out[self.columns_[column]] = effect
         return pd.DataFrame(out, index=X.index, dtype="float64")
 
     def explain(self, X: pd.DataFrame, *, limit: int = 5) -> dict[str, list[dict[str, Any]]]:

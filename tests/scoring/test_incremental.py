@@ -7,9 +7,8 @@ tolerance: the same flagged accounts but a few, and scores within a few hundredt
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from scipy.stats import spearmanr
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.scoring import execution, repository
-from app.scoring.models import AccountScore, AccountState
+from app.scoring.models import AccountScore, AccountState, DetectionRun
 from detectors import pipeline
 from detectors.events import parse_ts
 from tests.scoring.conftest import events_sorted, ingest, population, run_detection
@@ -61,8 +60,12 @@ def test_incremental_equals_a_full_recompute_with_the_same_topic_model(
 
     with sessions() as session:
         artifact = repository.get_artifact(session=session, name=execution.STATE_ARTIFACT)
-        assert artifact is not None and artifact.run_id == run.id
-        state = pipeline.load_state(pickle.loads(artifact.payload)["state"], ip_intel=None)
+        meta = repository.get_artifact(session=session, name=execution.STATE_META)
+        assert artifact is not None and meta is not None
+        first = incremental["first"]
+        assert isinstance(first, DetectionRun)
+        assert orjson.loads(meta.payload)["lineage"] == first.id, "the topic model comes from the last full run"
+        state = pipeline.load_state(artifact.payload, ip_intel=None)
         events = execution.load_events(session, after_id=0, up_to_id=10**12, min_ts=None)
         accounts = execution.load_accounts(session)
         states = dict(session.execute(select(AccountState.account_id, AccountState.last_event_id)).all())

@@ -1,0 +1,98 @@
+"""Loading the detection window from the database as the event frame, fast enough for a million rows.
+
+Rows come off a raw DB-API cursor in chunks and go column by column into Arrow arrays, which become pandas
+extension arrays of exactly the event frame's dtypes (:data:`detectors.events.EVENT_COLUMNS`) without the
+per-value type inference that ``DataFrame.from_records`` + ``astype`` would do (4-5x faster on 1M rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pandas.arrays import ArrowStringArray, BooleanArray, FloatingArray, IntegerArray
+from sqlalchemy.orm import Session
+
+from app.scoring import repository
+from detectors.events import ACCOUNT_COLUMNS, EVENT_COLUMNS, account_frame
+
+FETCH_ROWS = 100_000
+_ARROW_TYPES = {"string": pa.string(), "Int64": pa.int64(), "Float64": pa.float64(), "boolean": pa.bool_()}
+
+
+def _arrow(values: Sequence[Any], dtype: str) -> pa.Array:
+    if dtype == "boolean":
+        try:
+            return pa.array(values, type=pa.bool_())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # SQLite hands booleans back as 0/1
+            return pa.array(values, type=pa.int8()).cast(pa.bool_())
+    return pa.array(values, type=_ARROW_TYPES[dtype], from_pandas=True)
+
+
+def _pandas(chunks: list[pa.Array], dtype: str) -> Any:
+    arrow = pa.chunked_array(chunks, type=_ARROW_TYPES[dtype]) if chunks else pa.chunked_array([], _ARROW_TYPES[dtype])
+    if dtype == "string":
+        return ArrowStringArray(arrow)
+    combined = arrow.combine_chunks()
+    mask = np.asarray(combined.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if dtype == "boolean":
+        return BooleanArray(np.asarray(combined.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool), mask)
+    if dtype == "Int64":
+        return IntegerArray(np.asarray(combined.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64), mask)
+    return FloatingArray(np.asarray(combined.fill_null(0.0).to_numpy(zero_copy_only=False), dtype=np.float64), mask)
+
+
+def load_events(
+    session: Session, *, after_id: int, up_to_id: int, min_ts: float | None, columns: Sequence[str]
+) -> pd.DataFrame:
+    """Events with ``after_id < id <= up_to_id`` (and ``ts >= min_ts``) as the event frame plus ``event_id``.
+
+    ``columns`` are the event columns to read; the others are present and null.
+    """
+    cursor = repository.event_cursor(
+        session=session, columns=columns, after_id=after_id, up_to_id=up_to_id, min_ts=min_ts
+    )
+    chunks: dict[str, list[pa.Array]] = {name: [] for name in ("id", *columns)}
+    try:
+        while True:
+            rows = cursor.fetchmany(FETCH_ROWS)
+            if not rows:
+                break
+            for name, values in zip(chunks, zip(*rows, strict=True), strict=True):
+                if name in ("id", "ts"):
+                    chunks[name].append(pa.array(values, type=pa.int64() if name == "id" else pa.float64()))
+                else:
+                    chunks[name].append(_arrow(values, EVENT_COLUMNS[name]))
+    finally:
+        cursor.close()
+    n = sum(len(chunk) for chunk in chunks["id"])
+    data: dict[str, Any] = {}
+    for name, dtype in EVENT_COLUMNS.items():
+        if name == "ts":
+            seconds = pa.chunked_array(chunks["ts"], pa.float64()).to_numpy() if chunks["ts"] else np.zeros(0)
+            # rounded to microseconds so that float noise of epoch seconds does not show in timestamps
+            micros = np.round(np.asarray(seconds, dtype=np.float64) * 1e6).astype(np.int64)
+            data[name] = pd.DatetimeIndex(micros.astype("datetime64[us]").astype("datetime64[ns]"), tz=UTC)
+        elif name in chunks:
+            data[name] = _pandas(chunks[name], dtype)
+        else:
+            data[name] = pd.array([None] * n, dtype=dtype)
+    frame = pd.DataFrame(data, index=pd.RangeIndex(n))
+    ids = pa.chunked_array(chunks["id"], pa.int64()).to_numpy() if chunks["id"] else np.zeros(0, np.int64)
+    frame["event_id"] = np.asarray(ids, dtype=np.int64)
+    return frame
+
+
+def load_accounts(session: Session) -> pd.DataFrame:
+    columns = list(ACCOUNT_COLUMNS)
+    rows = repository.account_rows(session=session, columns=columns)
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
+    for record in records:
+        created = record.get("created_at")
+        if isinstance(created, datetime):
+            record["created_at"] = (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
+    return account_frame(records)
