@@ -11,7 +11,7 @@ import pandas as pd
 
 from detectors.linking.config import EDGE_KINDS, LinkingConfig
 from detectors.linking.graph import weight_column
-from detectors.linking.inputs import LinkingInput
+from detectors.linking.inputs import LinkingInput, epoch_seconds
 from detectors.linking.signup import signup_keys
 from detectors.linking.synchrony import active_buckets, bucket_chance, model_switches
 from detectors.linking.templates import TemplateIndex
@@ -115,9 +115,8 @@ def _organisation(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
 
 
 def _signup(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
-    created = pd.to_datetime(data.accounts["created_at"], utc=True)
-    hours = (created.astype("int64") / 3.6e12).where(created.notna())
-    frame = pd.DataFrame({"cluster": label.to_numpy(), "created": hours.to_numpy(dtype=np.float64),
+    hours = epoch_seconds(data.accounts["created_at"]) / 3600.0
+    frame = pd.DataFrame({"cluster": label.to_numpy(), "created": hours,
                           "key": signup_keys(data.accounts).to_numpy()})  # fmt: skip
     grouped = frame.dropna(subset=["created"]).groupby("cluster")["created"]
     out = pd.DataFrame({"signup_spread_hours": grouped.max() - grouped.min()})

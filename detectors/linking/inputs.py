@@ -52,10 +52,8 @@ def prepare(events: pd.DataFrame, accounts: pd.DataFrame | None, topics: pd.Seri
     event_accounts = usable["account_id"].astype(str).to_numpy()
     account_ids = pd.Index(np.unique(np.concatenate([event_accounts, metadata.index.to_numpy(dtype=str)])))
     codes = account_ids.get_indexer(event_accounts).astype(np.int64)
-    ts = pd.to_datetime(usable["ts"], utc=True)
     frame = pd.DataFrame(
-        {"account": codes, "ts": (ts.astype("int64") // 1_000_000_000).to_numpy(np.int64)},
-        index=usable.index,
+        {"account": codes, "ts": np.floor(epoch_seconds(usable["ts"])).astype(np.int64)}, index=usable.index
     )
     for column in EVENT_FIELDS:
         values = usable[column] if column in usable.columns else pd.Series(pd.NA, index=usable.index)
@@ -71,6 +69,13 @@ def prepare(events: pd.DataFrame, accounts: pd.DataFrame | None, topics: pd.Seri
     meta = metadata.reindex(account_ids)
     meta.index = pd.RangeIndex(len(account_ids))
     return LinkingInput(account_ids=account_ids, events=frame, accounts=meta, ips=ips)
+
+
+def epoch_seconds(values: pd.Series) -> np.ndarray:
+    """Timestamps → float epoch seconds (NaN where missing), whatever the datetime resolution of the column."""
+    stamps = pd.to_datetime(values, utc=True)
+    seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    return np.asarray(seconds, dtype=np.float64)
 
 
 def codes_of(values: pd.Series) -> tuple[np.ndarray, pd.Index]:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from detectors.linking.bursts import burst_pairs, find_bursts
 from detectors.linking.config import LinkingConfig
-from detectors.linking.inputs import LinkingInput
+from detectors.linking.inputs import LinkingInput, epoch_seconds
 from detectors.linking.pairs import empty_pairs
 
 _DIGITS = re.compile(r"\d+")
@@ -32,12 +32,12 @@ def signup_keys(accounts: pd.DataFrame) -> pd.Series:
 
 def signup_bursts(data: LinkingInput, config: LinkingConfig) -> tuple[np.ndarray, pd.DataFrame]:
     """Burst id of each account code (-1: none) and the burst table (key, size, start, end, log10_p, raw)."""
-    created = pd.to_datetime(data.accounts["created_at"], utc=True)
-    known = created.notna().to_numpy()
+    created = epoch_seconds(data.accounts["created_at"])
+    known = ~np.isnan(created)
     burst_of_account = np.full(data.n_accounts, -1, dtype=np.int64)
     if known.sum() < config.signup_min_burst:
         return burst_of_account, pd.DataFrame(columns=["key", "size", "start", "end", "log10_p", "raw"])
-    seconds = np.asarray(created[known].astype("int64") // 1_000_000_000, dtype=np.float64)
+    seconds = created[known]
     keys, _ = pd.factorize(signup_keys(data.accounts[known]))
     span = float(seconds.max() - seconds.min())
     burst_of_row, bursts = find_bursts(

@@ -147,3 +147,14 @@ def test_lockstep_is_measured_against_chance(linked: tuple[Linking, dict[str, st
     assert campaign["lockstep_share"] >= 0.5
     # ten colleagues working at random times overlap by chance, and that is not lockstep
     assert corp["lockstep_share"] <= 0.2
+
+
+def test_timestamp_resolution_does_not_matter() -> None:
+    events, accounts, _ = frames(seed=9, cgnat_users=5, benign=5)
+    coarse_events = events.assign(ts=events["ts"].astype("datetime64[us, UTC]"))
+    coarse_accounts = accounts.assign(created_at=accounts["created_at"].astype("datetime64[s, UTC]"))
+    first, second = link_accounts(events, accounts), link_accounts(coarse_events, coarse_accounts)
+    pd.testing.assert_series_equal(first.clusters["cluster_label"], second.clusters["cluster_label"])
+    pd.testing.assert_series_equal(
+        first.cluster_features["signup_spread_hours"], second.cluster_features["signup_spread_hours"]
+    )
