@@ -166,7 +166,7 @@ def measure_runs(args: argparse.Namespace, url: str) -> dict[str, Any]:
             "events_in_window": stats["events_in_window"],
             "events_processed": stats["events_processed"], "accounts_scored": stats["accounts_scored"],
             "accounts_flagged": stats["accounts_flagged"], "clusters": stats["clusters"],
-            "clusters_flagged": stats["clusters_flagged"], "state_mb": round(stats["state_bytes"] / 2**20, 1),
+            "clusters_flagged": stats["clusters_flagged"], "state_mb_written": round(stats.get("state_bytes", 0) / 2**20, 1),
             "peak_rss_mb_so_far": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         }  # fmt: skip
     out["incremental_share_of_full"] = round(out["incremental"]["wall_seconds"] / out["full"]["wall_seconds"], 3)
@@ -274,7 +274,10 @@ def main() -> None:
         report: dict[str, Any] = {"database": url.split("@")[-1].split("///")[-1], **load(args, url)}
         extra = ["--ipdata", str(args.ipdata)] if args.ipdata else []
         child = subprocess.run([sys.executable, __file__, "--phase", "runs", "--url", url, *common, *extra],
-                               check=True, capture_output=True, text=True)  # fmt: skip
+                               capture_output=True, text=True)  # fmt: skip
+        if child.returncode != 0:
+            sys.stderr.write(child.stderr)
+            raise SystemExit(f"the measured worker failed (exit {child.returncode})")
         report["runs"] = json.loads(child.stdout.strip().splitlines()[-1])
         if not args.skip_api:
             report["risk_endpoint"] = measure_api(url, args.rate, args.seconds)

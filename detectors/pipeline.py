@@ -31,6 +31,8 @@ from detectors.features.infrastructure import InfrastructureFeatures
 from detectors.features.topics import TopicModel
 from detectors.ipintel import IPIntel
 from detectors.linking import ClusterMatching, Linking, LinkingConfig, link_accounts, match_clusters
+from detectors.scoring.coverage import FEATURE as COVERAGE_FEATURE
+from detectors.scoring.coverage import topic_coverage_ratio
 from detectors.scoring.decision import EXEMPT_STATUSES, Thresholds, flag_accounts, flag_clusters, reopened
 from detectors.scoring.explain import account_reasons, cluster_reasons
 from detectors.scoring.model import RiskModel, Scores
@@ -158,6 +160,9 @@ def detect(
     ``shadow`` is scored alongside without affecting anything.
     """
     config = config or PipelineConfig()
+    if topics is not None and len(events):
+        features = features.assign(**{COVERAGE_FEATURE: topic_coverage_ratio(events["account_id"], topics,
+                                                                             features.index)})  # fmt: skip
     model = RiskModel().fit(features)
     progress("linking", 0.1)
     linking = link_accounts(

@@ -3,8 +3,8 @@
 Every term reads one feature and turns it into a *strength* in [0, 1] with a robust z-score against the
 population: ``z = (x - median) / scale``, ``scale = max(1.4826 * MAD, min_scale)`` (``min_scale`` is the smallest
 difference that counts as one unit of deviation, so a feature almost every account has at 0 does not turn a tiny
-value into a huge z), and ``strength = clip((z - 2) / (6 - 2), 0, 1)``: nothing inside two robust standard
-deviations of the population, full strength from six.  Per-request rates are first shrunk towards 0 for accounts
+value into a huge z), and ``strength = clip((z - 2) / (5 - 2), 0, 1)``: nothing inside two robust standard
+deviations of the population, full strength from five.  Per-request rates are first shrunk towards 0 for accounts
 with few requests (``rate * n / (n + 20)``).  A term adds ``weight * strength`` to the account's *hazard*; the risk
 is ``1 - exp(-hazard)``, so terms add up like independent pieces of evidence.
 
@@ -42,7 +42,7 @@ Group = Literal["intent", "shape", "infrastructure"]
 Unit = Literal["share", "count", "rate", "hours", "days", "score"]
 
 Z_START = 2.0
-Z_FULL = 6.0
+Z_FULL = 5.0
 MAD_TO_SIGMA = 1.4826
 # Rates of accounts with few requests are shrunk towards 0 by this many pseudo-requests (empirical-Bayes style):
 # one step-by-step question among five requests is not a 20% elicitation rate.
@@ -74,15 +74,19 @@ DEFAULT_TERMS: tuple[Term, ...] = (
          "of requests sample several completions at high temperature", shrink=True),
     # shape of a harvest (gated): broad coverage, round-the-clock single-turn collection, sweeps, pivots
     Term("topic_breadth", 0.5, "shape", 0.1, "share", "of the population's topics covered"),
-    Term("active_hours_per_active_day", 0.35, "shape", 2.0, "hours", "active hours per active day"),
+    Term("topic_coverage_ratio", 0.5, "shape", 0.05, "score",
+         "times the distinct topics organic traffic of the same volume reaches (a systematic sweep)"),
+    Term("active_hours_per_active_day", 0.25, "shape", 2.0, "hours", "active hours per active day"),
     Term("single_turn_share", 0.15, "shape", 0.1, "share", "of requests are single-turn"),
+    Term("completion_prompt_token_ratio", 0.15, "shape", 2.0, "rate",
+         "completion tokens per prompt token (harvesting long answers)"),
     Term("max_tokens_saturation_share", 0.15, "shape", 0.05, "share",
          "of responses run into max_tokens (harvesting long outputs)", shrink=True),
     Term("topic_late_novelty_share", 0.15, "shape", 0.1, "share",
          "of topics first appear late in the window (a sweep that keeps moving on)"),
     Term("successive_distance_nonnormality", 0.15, "shape", 0.1, "score",
          "non-normality of distances between successive prompts (PRADA-style probing)"),
-    Term("new_model_traffic_share_24h", 0.25, "shape", 0.1, "share",
+    Term("new_model_traffic_share_24h", 0.15, "shape", 0.1, "share",
          "of traffic moved to a newly released model within 24 h"),
     # concealment (gated)
     Term("ip_single_use_share", 0.3, "infrastructure", 0.1, "share",

@@ -1,0 +1,93 @@
+"""Detection-quality floors on seeded simulated populations (procedural prompts), through the pure pipeline.
+
+Floors, not figures: the seeds are fixed so a regression shows, and every floor leaves room below what the
+pipeline reaches today.  The population is every account with events in the window; campaign accounts are the
+positives.  Hard negatives (eval runners, batch jobs, corporate NAT, app backends, coding agents, students,
+learners) must not be flagged at the default operating point.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.evaluation.metrics import average_precision, campaign_recall, recall_at_fpr
+from app.simulation import SimulationConfig, simulate
+from detectors import pipeline
+from detectors.baselines import baseline_scores
+from detectors.events import account_frame, to_event_frame
+
+pytestmark = pytest.mark.slow
+
+SEEDS = (7, 21)
+# Campaigns that coordinate (linking) or harvest loudly: most of their accounts are flagged.
+FLAGGED_ARCHETYPES = ("bulk", "hydra", "model_pivot", "rubric_grader")
+# Campaigns built to look like ordinary customers one account at a time: at the precision-first default they
+# are ranked (above nearly every benign account) rather than flagged.
+RANKED_ARCHETYPES = ("low_and_slow", "repeated_sampling", "reseller")
+
+
+@lru_cache(maxsize=len(SEEDS))
+def detected(seed: int) -> tuple[pd.DataFrame, pd.Series, dict[str, str], pd.DataFrame]:
+    population = simulate(SimulationConfig(seed=seed, scale=0.3, days=5))
+    events = to_event_frame(population.events)
+    result = pipeline.run(events, account_frame(population.accounts))
+    truth = population.truth
+    campaign = pd.Series({a: truth["accounts"].get(a) for a in result.accounts.index}, dtype="object")
+    archetype = {cid: spec["archetype"] for cid, spec in truth["campaigns"].items()}
+    persona = {a: str(truth["personas"].get(a)) for a in result.accounts.index}
+    accounts = result.accounts.assign(
+        positive=campaign.notna().to_numpy(),
+        archetype=campaign.map(archetype).to_numpy(),
+        persona=[persona[a] for a in result.accounts.index],
+    )
+    return accounts, campaign, archetype, baseline_scores(events).reindex(accounts.index)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_ranking_floors(seed: int) -> None:
+    accounts, _, _, _ = detected(seed)
+    y, score = accounts["positive"].to_numpy(), accounts["risk_score"].to_numpy()
+    assert y.sum() >= 30 and (~y).sum() >= 500
+    assert average_precision(y, score) >= 0.95
+    assert recall_at_fpr(y, score, 0.001) >= 0.90
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_flagged_accounts_are_campaigns_and_no_hard_negative_is_flagged(seed: int) -> None:
+    accounts, _, _, _ = detected(seed)
+    flagged = accounts[accounts["flagged"]]
+    assert len(flagged) >= 0.6 * accounts["positive"].sum()
+    assert flagged["positive"].mean() >= 0.97
+    benign_flagged = flagged.loc[~flagged["positive"], "persona"].value_counts()
+    assert benign_flagged.sum() <= 1, f"benign accounts flagged: {benign_flagged.to_dict()}"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_campaign_archetype_is_detected(seed: int) -> None:
+    accounts, campaign, archetype, _ = detected(seed)
+    flagged = set(accounts.index[accounts["flagged"]])
+    recall = campaign_recall(campaign.to_dict(), flagged)
+    by_archetype = {archetype[c]: r for c, r in recall.items()}
+    assert set(by_archetype) == set(FLAGGED_ARCHETYPES) | set(RANKED_ARCHETYPES)
+    for name in FLAGGED_ARCHETYPES:
+        assert by_archetype[name] >= 0.5, (name, by_archetype)
+    # the others: at least half their accounts rank above 99% of benign accounts
+    benign = accounts.loc[~accounts["positive"], "risk_score"]
+    cutoff = float(np.quantile(benign, 0.99))
+    for name in RANKED_ARCHETYPES:
+        members = accounts.loc[accounts["archetype"] == name, "risk_score"]
+        assert (members > cutoff).mean() >= 0.5, (name, members.round(3).tolist(), cutoff)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_far_better_than_the_baselines(seed: int) -> None:
+    accounts, _, _, baselines = detected(seed)
+    y = accounts["positive"].to_numpy()
+    ours = average_precision(y, accounts["risk_score"].to_numpy())
+    for name in baselines.columns:
+        theirs = average_precision(y, baselines[name].fillna(-np.inf).to_numpy())
+        assert ours >= theirs + 0.3, (name, theirs, ours)
