@@ -17,7 +17,7 @@ event's timestamp, never the wall clock.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -170,7 +170,8 @@ def detect(
     )
     progress("scoring", 0.7)
     groups = multi_account_clusters(linking, config.min_cluster_size)
-    matching = match_clusters(previous_clusters or {}, groups)
+    current: dict[Hashable, set[str]] = {label: members for label, members in groups.items()}
+    matching = match_clusters(previous_clusters or {}, current)
     ids = {str(label): cluster_id for label, cluster_id in matching.ids.items()}
     status = _statuses(matching, groups, cluster_status or {}, decided_sizes or {}, previous_clusters or {})
     exempt = [label for label, cluster_id in ids.items() if status[cluster_id][0] in EXEMPT_STATUSES]
@@ -297,7 +298,8 @@ def _cluster_outputs(
         members[cluster_id] = sorted(groups[label])
         reasons[cluster_id] = reasons_by_label.get(label, [])
         evidence[cluster_id] = linking.evidence.get(label, [])
-        feature_rows[cluster_id] = _plain(features.loc[label].to_dict()) if label in features.index else {}
+        row = features.loc[label].to_dict() if label in features.index else {}
+        feature_rows[cluster_id] = _plain({str(key): value for key, value in row.items()})
     columns = ["cluster_id", "label", "score", "flagged", "benign", "size", "status", "reopened", "first_seen",
                "last_seen"]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns).set_index("cluster_id")

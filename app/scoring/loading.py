@@ -80,7 +80,7 @@ def load_events(
         elif name in chunks:
             data[name] = _pandas(chunks[name], dtype)
         else:
-            data[name] = pd.array([None] * n, dtype=dtype)
+            data[name] = pd.Series([None] * n, dtype=dtype).array
     frame = pd.DataFrame(data, index=pd.RangeIndex(n))
     ids = pa.chunked_array(chunks["id"], pa.int64()).to_numpy() if chunks["id"] else np.zeros(0, np.int64)
     frame["event_id"] = np.asarray(ids, dtype=np.int64)

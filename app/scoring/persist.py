@@ -36,7 +36,7 @@ def _timestamp(value: Any) -> datetime | None:
     if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
     stamp = pd.Timestamp(value)
-    if stamp is pd.NaT:
+    if pd.isna(stamp):
         return None
     return (stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)).to_pydatetime()
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, exists, func, insert, or_, select, text, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from app.ingest.models import Account, Event
@@ -35,7 +35,7 @@ def list_accounts(
     min_score: float | None,
     after: tuple[float | None, str] | None,
     limit: int,
-) -> list[Row[Any]]:
+) -> list[Any]:
     """Accounts (every one seen) with their score, by risk_score desc (unscored last), then account_id."""
     score = AccountScore.risk_score
     query = select(Account.account_id, AccountScore).outerjoin(
@@ -181,7 +181,7 @@ def claim_next_run(*, session: Session, now: datetime) -> str | None:
         .values(status="running", started_at=now, heartbeat_at=now)
         .execution_options(synchronize_session=False)
     )
-    return candidate.id if result.rowcount == 1 else None  # type: ignore[attr-defined]
+    return candidate.id if bool(result.rowcount == 1) else None  # type: ignore[attr-defined]
 
 
 def heartbeat(*, session: Session, run_id: str, now: datetime, stats: dict[str, Any] | None = None) -> bool:
@@ -195,7 +195,7 @@ def heartbeat(*, session: Session, run_id: str, now: datetime, stats: dict[str, 
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def fail_stale_runs(*, session: Session, now: datetime, timeout: timedelta) -> list[str]:
@@ -230,7 +230,7 @@ def finish_run(
         .values(status=status, finished_at=now, heartbeat_at=now, stats=stats, error=error, model_version=model_version)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 # ---- inputs of a run -----------------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ def add_cluster(*, session: Session, cluster: Cluster) -> None:
     session.add(cluster)
 
 
-def replace_members(*, session: Session, members: dict[str, Sequence[str]]) -> None:
+def replace_members(*, session: Session, members: Mapping[str, Sequence[str]]) -> None:
     """cluster_members becomes exactly ``members`` (cluster_id → account ids)."""
     session.execute(delete(ClusterMember))
     rows = [{"cluster_id": cid, "account_id": aid} for cid, accounts in members.items() for aid in accounts]

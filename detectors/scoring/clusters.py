@@ -134,4 +134,5 @@ class ClusterScorer:
 
 def hazard_to_score(hazard: pd.Series | pd.DataFrame) -> pd.Series:
     total = hazard.sum(axis=1) if isinstance(hazard, pd.DataFrame) else hazard
-    return (1.0 - np.exp(-total.astype("float64"))).astype("float64")
+    values = total.to_numpy(dtype="float64")
+    return pd.Series(1.0 - np.exp(-values), index=total.index, dtype="float64")

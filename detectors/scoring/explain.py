@@ -67,6 +67,13 @@ def account_reasons(
     inputs = prior.values(features.reindex(terms.index))
     order = np.argsort(-contributions, axis=1, kind="stable")[:, :limit]
     accounts = scores.accounts
+    labels = accounts["cluster_label"].astype(object).to_numpy()
+    cluster_scores = accounts["cluster_score"].to_numpy(dtype="float64")
+    percentiles = accounts["anomaly_percentile"].to_numpy(dtype="float64")
+    sizes = {str(label): int(size) for label, size in scores.clusters["size"].items()}
+    centers = prior.center_
+    input_values = inputs.to_numpy(dtype="float64")
+    input_column = {name: position for position, name in enumerate(inputs.columns)}
     out: dict[str, list[Reason]] = {}
     for row, account_id in enumerate(terms.index):
         reasons: list[Reason] = []
@@ -76,18 +83,17 @@ def account_reasons(
                 break
             name = names[column]
             if name == CLUSTER_TERM:
-                label = str(accounts["cluster_label"].iat[row])
-                size = int(scores.clusters.at[label, "size"])
-                reasons.append(_cluster_reason(label, size, float(accounts["cluster_score"].iat[row]), contribution,
+                label = str(labels[row])
+                reasons.append(_cluster_reason(label, sizes[label], float(cluster_scores[row]), contribution,
                                                cluster_ids, cluster_evidence))  # fmt: skip
             elif name == ANOMALY_TERM:
-                pct = float(accounts["anomaly_percentile"].iat[row])
+                pct = float(percentiles[row])
                 text = f"more unusual than {pct:.1%} of accounts across all features (isolation forest)"
                 reasons.append(_reason("anomaly_percentile", round(pct, 4), contribution, text))
             else:
                 term = prior.term(name)
-                value = float(inputs[name].iat[row])
-                text = _prior_sentence(term, value, prior.center_[name])
+                value = float(input_values[row, input_column[name]])
+                text = _prior_sentence(term, value, centers[name])
                 reasons.append(_reason(name, round(value, 4), contribution, text))
         if not reasons:
             reasons.append(_reason(
@@ -120,18 +126,21 @@ def cluster_reasons(
     """cluster label → its top reasons (cluster terms and the members' own risk)."""
     terms = scores.cluster_terms
     clusters = scores.clusters
+    cluster_scores = clusters["score"].astype("float64").to_dict()
+    member_hazards = clusters["member_hazard"].astype("float64").to_dict()
+    benign = clusters["benign"].astype(bool).to_dict()
     out: dict[str, list[Reason]] = {}
     for label in terms.index:
         hazards = terms.loc[label]
         total = float(hazards.sum())
-        score = float(clusters.at[label, "score"])
+        score = cluster_scores[label]
         reasons: list[Reason] = []
         for name, hazard in hazards.sort_values(ascending=False, kind="stable").items():
             contribution = score * float(hazard) / total if total > 0 else 0.0
             if contribution < MIN_CONTRIBUTION or len(reasons) >= limit:
                 break
             if name == "members":
-                value = 1.0 - math.exp(-float(clusters.at[label, "member_hazard"]))
+                value = 1.0 - math.exp(-member_hazards[label])
                 text = f"members' own traffic: mean prior risk {value:.2f}"
                 reasons.append(_reason("member_prior_risk", round(value, 4), contribution, text))
                 continue
@@ -142,7 +151,7 @@ def cluster_reasons(
         if not reasons:
             reasons.append(_reason("cluster_score", round(score, 4), round(score, 4),
                                    "linked accounts whose traffic and coordination look ordinary"))  # fmt: skip
-        if bool(clusters.at[label, "benign"]):
+        if benign[label]:
             reasons.append(_reason("benign_organisation", 1.0, 0.0,
                                    "most members belong to one declared organisation and show little extraction "
                                    "intent: not flagged"))  # fmt: skip

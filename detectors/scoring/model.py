@@ -135,7 +135,7 @@ class RiskModel:
     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         members = pd.DataFrame({"label": labels, "hazard": prior_hazard, "intent": intent}).dropna(subset=["label"])
         grouped = members.groupby("label", sort=True)
-        index = pd.Index(sorted(grouped.groups), name="cluster_label", dtype="string")
+        index = pd.Index(sorted(str(label) for label in grouped.groups), name="cluster_label", dtype="string")
         if cluster_features is None:
             cluster_features = pd.DataFrame(index=index)
         feats = cluster_features.reindex(index).copy()

@@ -189,7 +189,8 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         return strength[intent_terms].max(axis=1)
 
     def score(self, features: pd.DataFrame) -> pd.Series:
-        return 1.0 - np.exp(-self.hazards(features).sum(axis=1))
+        total = self.hazards(features).sum(axis=1).to_numpy(dtype="float64")
+        return pd.Series(1.0 - np.exp(-total), index=features.index, dtype="float64")
 
     def term(self, feature: str) -> Term:
         for term in self.terms_:

@@ -137,22 +137,28 @@ class SupervisedRiskModel(BaseEstimator):  # type: ignore[misc]
     def explain(self, X: pd.DataFrame, *, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
         proba = self.predict_proba(X)
         effects = self.contributions(X)
+        names = [str(c) for c in effects.columns]
+        matrix = effects.to_numpy(dtype="float64")
+        values = X.reindex(columns=names).to_numpy(dtype="float64", na_value=np.nan)
+        probabilities = proba.to_numpy(dtype="float64")
         out: dict[str, list[dict[str, Any]]] = {}
-        for account_id, row in effects.iterrows():
+        for row, account_id in enumerate(effects.index.astype(str)):
             reasons = []
-            positive = row[row > 0.005].sort_values(ascending=False)[:limit]
-            for feature, effect in positive.items():
-                value = X.at[account_id, feature]
-                shown = None if pd.isna(value) else round(float(value), 4)
-                text = (f"{feature} = {shown} raises the supervised model's probability by {effect:.2f} "
+            for column in np.argsort(-matrix[row], kind="stable")[:limit]:
+                effect = float(matrix[row, column])
+                if effect <= 0.005:
+                    break
+                value = float(values[row, column])
+                shown = None if np.isnan(value) else round(value, 4)
+                text = (f"{names[column]} = {shown} raises the supervised model's probability by {effect:.2f} "
                         f"against a typical value")  # fmt: skip
-                reasons.append({"feature": str(feature), "value": shown, "contribution": round(float(effect), 4),
+                reasons.append({"feature": names[column], "value": shown, "contribution": round(effect, 4),
                                 "text": text})  # fmt: skip
             if not reasons:
-                reasons.append({"feature": "risk_score", "value": round(float(proba[account_id]), 4),
-                                "contribution": round(float(proba[account_id]), 4),
+                p = round(float(probabilities[row]), 4)
+                reasons.append({"feature": "risk_score", "value": p, "contribution": p,
                                 "text": "no single feature moves the supervised model's probability much"})
-            out[str(account_id)] = reasons
+            out[account_id] = reasons
         return out
 
 
