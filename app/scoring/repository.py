@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, insert, or_, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from app.ingest.models import Account, Event
 from app.review.models import Review
@@ -38,7 +38,7 @@ def list_accounts(
 ) -> list[Any]:
     """Accounts (every one seen) with their score, by risk_score desc (unscored last), then account_id."""
     score = AccountScore.risk_score
-    query = select(Account.account_id, AccountScore).outerjoin(
+    query = select(Account.account_id, AccountScore).options(defer(AccountScore.features)).outerjoin(
         AccountScore, AccountScore.account_id == Account.account_id
     )
     if flagged is True:
@@ -68,7 +68,9 @@ def account_known(*, session: Session, account_id: str) -> bool:
 
 
 def account_score(*, session: Session, account_id: str) -> AccountScore | None:
-    return session.get(AccountScore, account_id)
+    # the stored model inputs (large JSON, TOASTed on PostgreSQL) are never shown by the risk endpoint
+    query = select(AccountScore).options(defer(AccountScore.features)).where(AccountScore.account_id == account_id)
+    return session.scalars(query).first()
 
 
 def scores_of(*, session: Session, account_ids: Sequence[str] | None = None) -> list[AccountScore]:

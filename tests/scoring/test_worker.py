@@ -155,3 +155,10 @@ def test_the_embedded_worker_executes_runs_requested_over_http(
         assert client.get("/v1/accounts", params={"flagged": "true"}, headers=analyst).json()["items"]
     assert client.app.state.detection_worker._thread is not None  # type: ignore[attr-defined]
     assert not client.app.state.detection_worker._thread.is_alive(), "shutdown stops the worker"  # type: ignore[attr-defined]
+
+
+def test_a_run_over_an_empty_database_finishes(sessions: sessionmaker[Session], settings: Settings) -> None:
+    for mode in ("full", "incremental"):
+        run = run_detection(sessions, settings, mode)
+        assert run.status == "done", run.error
+        assert run.stats["accounts_scored"] == 0 and run.stats["events_in_window"] == 0
