@@ -4,13 +4,14 @@ from app.audit.models import AuditEntry
 from app.auth.models import ApiKey
 from app.db import Base
 from app.ingest.models import Account, Event
-from app.review.models import Review
+from app.review.models import Review, WebhookDelivery
 from app.scoring.models import (
     AccountScore,
     AccountState,
     Cluster,
     ClusterHistory,
     ClusterMember,
+    DetectionArtifact,
     DetectionRun,
     ModelVersion,
 )
@@ -25,8 +26,10 @@ __all__ = [
     "Cluster",
     "ClusterHistory",
     "ClusterMember",
+    "DetectionArtifact",
     "DetectionRun",
     "Event",
     "ModelVersion",
     "Review",
+    "WebhookDelivery",
 ]
