@@ -32,8 +32,8 @@ HOURS = [f"h{h:02d}" for h in range(24)]
 _COUNTS = [
     "n", "n_status", "n_error", "n_rate_limited", "n_tokens", "prompt_tokens", "completion_tokens",
     "n_max_tokens", "n_saturated", "n_cot_known", "n_cot", "cot_score_e4", "n_rubric_known", "n_rubric",
-    "n_turns_known", "n_single_turn", "user_turns", "n_tool_use", "n_sampling_known", "n_multi_sample",
-    "n_multi_sample_hot",
+    "n_turns_known", "n_single_turn", "n_depth1", "n_depth2", "n_depth3", "user_turns", "n_tool_use",
+    "n_sampling_known", "n_multi_sample", "n_multi_sample_hot",
 ]  # fmt: skip
 SCORE_SCALE = 10_000  # scores are stored as integers so that merged sums are exact
 
@@ -55,6 +55,7 @@ class BehaviourFeatures(FeatureExtractor):
         "peak_requests_per_minute",
         "single_turn_share",
         "user_turns_mean",
+        "unanchored_history_share",
         "max_tokens_saturation_share",
         "completion_prompt_token_ratio",
         "cot_elicitation_rate",
@@ -139,6 +140,9 @@ class BehaviourFeatures(FeatureExtractor):
             "n_rubric": rubric >= self.rubric_threshold,
             "n_turns_known": turns_known,
             "n_single_turn": turns_known & (user_turns <= 1) & (np.nan_to_num(assistant_turns) == 0),
+            "n_depth1": turns_known & (user_turns == 1),
+            "n_depth2": turns_known & (user_turns == 2),
+            "n_depth3": turns_known & (user_turns == 3),
             "n_tool_use": (np.nan_to_num(tools) > 0) | tool_messages,
             "n_sampling_known": ~np.isnan(samples) | ~np.isnan(temperature),
             "n_multi_sample": multi,
@@ -183,7 +187,8 @@ class BehaviourFeatures(FeatureExtractor):
         days = tables.get("behaviour_day")
         if days is None or days.empty or now_ns is None:
             return out
-        sums = sum_by_account(days, [*_COUNTS, *HOURS], n_accounts)
+        missing = {c: 0 for c in _COUNTS if c not in days.columns}  # a state stored before a count was added
+        sums = sum_by_account(days.assign(**missing) if missing else days, [*_COUNTS, *HOURS], n_accounts)
         n = sums["n"]
         active_days = count_by_account(days, n_accounts)
         first_day = per_account(days.groupby("account", sort=True)["first_ts"].min() // DAY_NS, n_accounts)
@@ -199,6 +204,7 @@ class BehaviourFeatures(FeatureExtractor):
         out["local_night_activity_share"] = _local_night_share(hours, accounts)
         out["single_turn_share"] = ratio(sums["n_single_turn"], sums["n_turns_known"])
         out["user_turns_mean"] = ratio(sums["user_turns"], sums["n_turns_known"])
+        out["unanchored_history_share"] = _unanchored_history(sums)
         out["max_tokens_saturation_share"] = ratio(sums["n_saturated"], sums["n_max_tokens"])
         out["completion_prompt_token_ratio"] = ratio(sums["completion_tokens"], sums["prompt_tokens"])
         out["cot_elicitation_rate"] = ratio(sums["n_cot"], sums["n_cot_known"])
@@ -228,6 +234,19 @@ def _local_night_share(hours: npt.NDArray[np.float64], accounts: pd.DataFrame) -
     night = np.take_along_axis(hours, utc_hour, axis=1).sum(axis=1)
     totals = hours.sum(axis=1)
     return np.where(known & (totals > 0), night / np.where(totals > 0, totals, 1), np.nan)
+
+
+def _unanchored_history(sums: pd.DataFrame) -> pd.Series:
+    """Share of requests carrying a chat history that no observed conversation start accounts for.
+
+    Every genuine conversation, relayed by a chat client or a stateless app backend alike, reaches its
+    second or third user turn only after a request with one user turn, so per account the requests at
+    depth 2 (or 3) cannot outnumber those at depth 1.  Fabricated histories (a harvesting prompt dressed
+    as the next turn of a made-up chat) break that bound.  Deeper turns are left out: clients trim long
+    histories, which piles requests up at the trimmed depth.
+    """
+    excess = np.maximum(sums["n_depth2"], sums["n_depth3"]) - sums["n_depth1"]
+    return ratio(excess.clip(lower=0), sums["n_turns_known"])
 
 
 def _repeated_share(prompts: pd.DataFrame | None, n_accounts: int) -> pd.Series:

@@ -18,7 +18,8 @@ Terms come in three groups:
   outputs, sweeps, a fast pivot to a new model.  Batch jobs, eval runners and coding agents show
   some of these, so the group is *gated* by intent: each term is multiplied by the account's intent strength
   (its strongest intent term), and says nothing about an account whose prompts are ordinary.
-* ``infrastructure`` — concealment: rotating residential proxies, hosting or VPN exits, brand-new accounts.
+* ``infrastructure`` — concealment: rotating residential proxies, hosting or VPN exits, brand-new accounts,
+  fabricated chat histories that dress harvesting prompts as the next turn of a conversation.
   Gated by intent as well (app backends live on cloud IPs; mobile users rotate through CGNAT).
 
 So a lone heavy user, a batch job or a corporate NAT scores low however unusual it is, and an account needs both
@@ -89,6 +90,10 @@ DEFAULT_TERMS: tuple[Term, ...] = (
     Term("new_model_traffic_share_24h", 0.15, "shape", 0.1, "share",
          "of traffic moved to a newly released model within 24 h"),
     # concealment (gated)
+    # a made-up chat history around a harvesting prompt: deliberate disguise, no client produces it by accident
+    Term("unanchored_history_share", 0.7, "infrastructure", 0.05, "share",
+         "of requests carry a chat history no observed conversation start accounts for (fabricated turns)",
+         shrink=True),
     Term("ip_single_use_share", 0.3, "infrastructure", 0.1, "share",
          "of IP addresses used for a single request (rotating proxy exits)", shrink=True),
     Term("ip_distinct_per_day", 0.2, "infrastructure", 2.0, "count", "distinct IP addresses per day"),

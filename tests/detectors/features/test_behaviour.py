@@ -85,6 +85,28 @@ def test_conversation_shape() -> None:
     assert out.loc["chat", "user_turns_mean"] == pytest.approx((2 * 3 + 1) / 4)
 
 
+def _turns(depth: int) -> list[dict[str, str]]:
+    history: list[dict[str, str]] = []
+    for turn in range(depth - 1):
+        history += [{"role": "user", "content": f"question {turn}"}, {"role": "assistant", "content": "answer"}]
+    return [*history, {"role": "user", "content": f"question {depth}"}]
+
+
+def test_unanchored_history_counts_deep_turns_no_conversation_start_explains() -> None:
+    # genuine chats: every conversation starts at one user turn; trimmed long ones pile up at depth 5
+    chats = [event("chat", at(10 * c + t), messages=_turns(depth)) for c in range(4)
+             for t, depth in enumerate((1, 2, 3, 5, 5, 5, 5, 5))]
+    # a stateless backend relaying client-side histories: depths skip, but never outnumber the openings
+    relay = [event("relay", at(i), messages=_turns(depth)) for i, depth in enumerate((1, 1, 1, 3, 3, 1, 5))]
+    # harvesting prompts dressed as the second turn of made-up chats, with some single-turn ones
+    dressed = [event("dressed", at(i), messages=_turns(2 if i % 4 else 1)) for i in range(8)]
+    out = features(chats + relay + dressed + [event("one_shot", at(0))])
+    assert out.loc["chat", "unanchored_history_share"] == 0
+    assert out.loc["relay", "unanchored_history_share"] == 0
+    assert out.loc["dressed", "unanchored_history_share"] == pytest.approx((6 - 2) / 8)
+    assert out.loc["one_shot", "unanchored_history_share"] == 0
+
+
 def test_token_saturation_and_ratio() -> None:
     events = [
         event("a", at(0), max_tokens=1000, completion_tokens=1000, prompt_tokens=100),

@@ -23,11 +23,12 @@ from detectors.events import account_frame, to_event_frame
 pytestmark = pytest.mark.slow
 
 SEEDS = (7, 21)
-# Campaigns that coordinate (linking) or harvest loudly: most of their accounts are flagged.
-FLAGGED_ARCHETYPES = ("bulk", "hydra", "model_pivot", "rubric_grader")
+# Campaigns that coordinate (linking), harvest loudly or dress harvesting up as chats with made-up histories:
+# most of their accounts are flagged.
+FLAGGED_ARCHETYPES = ("bulk", "hydra", "low_and_slow", "model_pivot", "rubric_grader")
 # Campaigns built to look like ordinary customers one account at a time: at the precision-first default they
 # are ranked (above nearly every benign account) rather than flagged.
-RANKED_ARCHETYPES = ("low_and_slow", "repeated_sampling", "reseller")
+RANKED_ARCHETYPES = ("repeated_sampling", "reseller")
 
 
 @lru_cache(maxsize=len(SEEDS))
