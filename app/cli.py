@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
 from app.auth import service as keys_service
@@ -19,7 +20,7 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(db_cli, name="db")
 
 
-def _migrated_sessionmaker():  # type: ignore[no-untyped-def]
+def _migrated_sessionmaker() -> sessionmaker[Session]:
     settings = get_settings()
     migrate.upgrade(settings.database_url)
     return session_factory(make_engine(settings.database_url))
