@@ -46,8 +46,9 @@ def create(name: str) -> AccountDetector:
 
 
 def _load_builtin() -> None:
-    from detectors.features import BehaviourFeatures, CoverageFeatures, InfrastructureFeatures
+    from detectors.features import BehaviourFeatures, CoverageFeatures, EndUserFeatures, InfrastructureFeatures
 
     register("features.behaviour", BehaviourFeatures)
     register("features.coverage", CoverageFeatures)
+    register("features.end_users", EndUserFeatures)
     register("features.infrastructure", InfrastructureFeatures)

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 STATE_ARTIFACT = "feature_state"
 STATE_META = "feature_state_meta"
-STATE_FORMAT = 2
+STATE_FORMAT = 3  # 3: end-user features (end_user_id loaded)
 # The stored feature state may lag the last run: a worker starting cold replays the events since its watermark
 # (exactly what an incremental run does anyway).  Rewriting ~200 MB every run would cost more than the run.
 STATE_MAX_LAG_SHARE = 0.2
@@ -48,7 +48,7 @@ STATE_MAX_RUNS = 12
 # event columns no detector reads (with the default tfidf topic backend): never loaded, null in the frame.
 # Prompt texts are the bulk of the table; the rest cost a string conversion per row.
 UNREAD_COLUMNS = frozenset({
-    "request_id", "prompt_text", "system_text", "api_key_id", "org_id", "end_user_id", "endpoint",
+    "request_id", "prompt_text", "system_text", "api_key_id", "org_id", "endpoint",
     "conversation_id", "top_p", "stream", "latency_ms", "prompt_chars",
 })  # fmt: skip
 LOADED_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in UNREAD_COLUMNS)

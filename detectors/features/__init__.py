@@ -1,4 +1,4 @@
-"""Per-account features: behaviour, query-distribution coverage, infrastructure.
+"""Per-account features: behaviour, query-distribution coverage, infrastructure, end users.
 
 Entry points (pure: pandas in, float DataFrame indexed by ``account_id`` out):
 
@@ -20,7 +20,8 @@ Extending: a family subclasses :class:`detectors.base.FeatureExtractor` (``table
 which puts it under the shared contract test.
 
 Column names say what they measure; see each family's ``feature_names``:
-:class:`BehaviourFeatures`, :class:`CoverageFeatures`, :class:`InfrastructureFeatures`.
+:class:`BehaviourFeatures`, :class:`CoverageFeatures`, :class:`InfrastructureFeatures`,
+:class:`EndUserFeatures`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pandas as pd
 from detectors.base import FeatureExtractor, prepare_events
 from detectors.features.behaviour import BehaviourFeatures
 from detectors.features.coverage import CoverageFeatures
+from detectors.features.end_users import EndUserFeatures
 from detectors.features.infrastructure import InfrastructureFeatures
 from detectors.features.state import FeatureState
 from detectors.features.topics import TopicModel
@@ -38,6 +40,7 @@ from detectors.ipintel import IPIntel
 __all__ = [
     "BehaviourFeatures",
     "CoverageFeatures",
+    "EndUserFeatures",
     "FeatureState",
     "InfrastructureFeatures",
     "TopicModel",
@@ -54,12 +57,13 @@ def fit_extractors(
     ip_intel: IPIntel | None = None,
     topic_model: TopicModel | None = None,
 ) -> list[FeatureExtractor]:
-    """The three feature families, fitted on ``events`` (a fitted ``topic_model`` is reused as is)."""
+    """The feature families, fitted on ``events`` (a fitted ``topic_model`` is reused as is)."""
     frame = prepare_events(events)
     return [
         BehaviourFeatures().fit(frame, accounts),
         CoverageFeatures(topic_model=topic_model).fit(frame, accounts),
         InfrastructureFeatures(ip_intel=ip_intel).fit(frame, accounts),
+        EndUserFeatures().fit(frame, accounts),
     ]
 
 
@@ -85,4 +89,5 @@ def compute_features(
 
 def feature_names() -> list[str]:
     """Every column :func:`compute_features` returns, in order."""
-    return [*BehaviourFeatures.feature_names, *CoverageFeatures.feature_names, *InfrastructureFeatures.feature_names]
+    return [*BehaviourFeatures.feature_names, *CoverageFeatures.feature_names, *InfrastructureFeatures.feature_names,
+            *EndUserFeatures.feature_names]

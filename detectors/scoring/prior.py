@@ -11,9 +11,10 @@ is ``1 - exp(-hazard)``, so terms add up like independent pieces of evidence.
 Terms come in three groups:
 
 * ``intent`` — what the prompts ask for: step-by-step reasoning, rubric grading, several high-temperature samples
-  per prompt.  These are the hallmarks of harvesting training data (or using the model as a reward model) and
-  count on their own, but the group adds at most ``INTENT_CAP`` (0.63 risk): app backends with a reasoning system
-  prompt and eval runners ask for reasoning too.
+  per prompt, or — for accounts relaying many end users (resellers, proxies) — step-by-step reasoning concentrated
+  in a few end users well above the account's own (diluted) rate.  These are the hallmarks of harvesting training
+  data (or using the model as a reward model) and count on their own, but the group adds at most ``INTENT_CAP``
+  (0.63 risk): app backends with a reasoning system prompt and eval runners ask for reasoning too.
 * ``shape`` — what a harvest looks like: broad topic coverage, round-the-clock single-turn collection, long
   outputs, sweeps, a fast pivot to a new model.  Batch jobs, eval runners and coding agents show
   some of these, so the group is *gated* by intent: each term is multiplied by the account's intent strength
@@ -73,6 +74,12 @@ DEFAULT_TERMS: tuple[Term, ...] = (
          shrink=True),
     Term("multi_sample_high_temperature_share", 0.5, "intent", 0.03, "share",
          "of requests sample several completions at high temperature", shrink=True),
+    # a reseller or proxy network dilutes its harvesting customers' requests among genuine ones: the account's own
+    # rates stay low, so reasoning requests concentrated in a few of its end users are intent evidence in their own
+    # right (already shrunk for light end users; an app asking every request for reasoning shows no excess)
+    Term("end_user_cot_excess", 0.8, "intent", 0.03, "share",
+         "more of one end user's requests ask for step-by-step reasoning than the account's overall "
+         "(reasoning harvest concentrated in a few of its end users)"),
     # shape of a harvest (gated): broad coverage, round-the-clock single-turn collection, sweeps, pivots
     Term("topic_breadth", 0.5, "shape", 0.1, "share", "of the population's topics covered"),
     Term("topic_coverage_ratio", 0.5, "shape", 0.05, "score",

@@ -75,7 +75,8 @@ def population(seed: int = 0, *, n_benign: int = 12, n_campaign: int = 6) -> tup
             events.append(event(account, at(seconds=600 * j + i, days=1.5), text, ip=f"203.0.113.{(i + j) % 40}",
                                 user_agent=f"python-httpx/0.{j % 3}", model="m2" if j > 20 else "m1", n=2,
                                 temperature=1.0, tools=1 if j % 5 == 0 else None, status=429 if j % 10 == 0 else 200,
-                                prompt_tokens=40, completion_tokens=1000, max_tokens=1000))
+                                prompt_tokens=40, completion_tokens=1000, max_tokens=1000,
+                                end_user_id=f"{account}-user{j // 25}" if i % 2 == 0 else None))
     return events, account_frame(records)
 
 

@@ -110,3 +110,18 @@ def test_every_default_weight_is_documented_and_bounded() -> None:
         assert term.text, term
         assert term.min_scale > 0, term
     assert len({term.feature for term in DEFAULT_TERMS}) == len(DEFAULT_TERMS)
+
+
+def test_reasoning_concentrated_in_an_end_user_is_capped_intent_that_opens_the_gate() -> None:
+    # a reseller: its own rate diluted to the population's, one of its end users harvesting reasoning
+    base = population().assign(end_user_cot_excess=np.nan)
+    base.loc[base.index[:40], "end_user_cot_excess"] = 0.0  # app backends relaying end users
+    frame = with_row(base, "reseller", request_count=3000, end_user_cot_excess=0.2, topic_breadth=0.9)
+    model = PriorModel().fit(frame)
+    hazards = model.hazards(frame)
+    assert model.intent(frame).loc["reseller"] == 1.0
+    assert hazards.loc["reseller", "end_user_cot_excess"] == pytest.approx(0.8)
+    assert hazards.loc["reseller", "topic_breadth"] > 0  # shape counts once the end-user intent opens the gate
+    intent = [t.feature for t in model.terms_ if t.group == "intent"]
+    assert hazards[intent].sum(axis=1).max() <= INTENT_CAP + 1e-9
+    assert (hazards.loc[base.index, "end_user_cot_excess"] == 0).all()

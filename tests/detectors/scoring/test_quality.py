@@ -23,12 +23,12 @@ from detectors.events import account_frame, to_event_frame
 pytestmark = pytest.mark.slow
 
 SEEDS = (7, 21)
-# Campaigns that coordinate (linking), harvest loudly or dress harvesting up as chats with made-up histories:
-# most of their accounts are flagged.
-FLAGGED_ARCHETYPES = ("bulk", "hydra", "low_and_slow", "model_pivot", "rubric_grader")
+# Campaigns that coordinate (linking), harvest loudly, dress harvesting up as chats with made-up histories or
+# concentrate it in a few end users of a reseller's account: most of their accounts are flagged.
+FLAGGED_ARCHETYPES = ("bulk", "hydra", "low_and_slow", "model_pivot", "reseller", "rubric_grader")
 # Campaigns built to look like ordinary customers one account at a time: at the precision-first default they
 # are ranked (above nearly every benign account) rather than flagged.
-RANKED_ARCHETYPES = ("repeated_sampling", "reseller")
+RANKED_ARCHETYPES = ("repeated_sampling",)
 
 
 @lru_cache(maxsize=len(SEEDS))
