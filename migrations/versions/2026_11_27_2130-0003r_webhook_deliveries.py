@@ -2,7 +2,7 @@
 
 Revision ID: 0003r
 Revises: 0002
-Create Date: 2026-11-28 10:00:00
+Create Date: 2026-11-27 21:30:00
 """
 
 from collections.abc import Sequence
