@@ -19,6 +19,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+try:  # the C fast path for ASCII text (built by `pip install -e .`); this module is its reference
+    from detectors._textfast import slot_tokens as _slot_tokens
+except ImportError:  # pragma: no cover - a build without a C compiler: every text takes the Python path
+
+    def _slot_tokens(text: str, /) -> tuple[str, list[str]] | None:
+        return None
+
+
 MAX_TOKENS_KEPT = 48
 _TOKEN_RE = re.compile(r"[a-z][a-z']+|<[a-z]+>")
 _CODE_BLOCK_RE = re.compile(r"```.*?(```|$)", re.S)
@@ -133,13 +141,17 @@ def text_signals(last_user_text: str) -> dict[str, str | None]:
     """Hashes and hashed tokens of the last user turn; None for an empty turn."""
     if not last_user_text.strip():
         return {"text_hash": None, "template_hash": None, "token_hashes": None}
-    toks = tokens(last_user_text)
+    fast = _slot_tokens(last_user_text)  # None: not ASCII
+    if fast is None:
+        normalised, toks = normalise(last_user_text), tokens(last_user_text)
+    else:
+        normalised, toks = fast
     head = toks[:MAX_TOKENS_KEPT]
     hashed: list[str | None] = list(map(_TOKEN_HASHES.get, head))  # C-level lookups: most tokens repeat
     if None in hashed:
         hashed = [known if known is not None else token_hash(token) for known, token in zip(hashed, head, strict=True)]
     return {
-        "text_hash": stable_hash(normalise(last_user_text)),
+        "text_hash": stable_hash(normalised),
         "template_hash": stable_hash(" ".join(toks)),
         "token_hashes": " ".join(hashed),  # type: ignore[arg-type]  # no None is left
     }
