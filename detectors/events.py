@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -107,13 +108,52 @@ def parse_ts(value: Any) -> datetime:
     raise ValueError(f"expected an RFC 3339 string or epoch seconds, got {type(value).__name__}")
 
 
-@lru_cache(maxsize=1 << 16)  # gateway traffic repeats the same client addresses
+# a dotted quad that ipaddress accepts is already its canonical text (no leading zeros, each octet 0..255)
+_CANONICAL_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+)
+
+
 def normalise_ip(value: str) -> str:
     """Canonical text of an IPv4/IPv6 address (IPv4-mapped IPv6 becomes IPv4); ValueError otherwise."""
+    if _CANONICAL_IPV4.fullmatch(value) is not None:
+        return value
+    return _parsed_ip(value)
+
+
+@lru_cache(maxsize=1 << 16)  # gateway traffic repeats the same client addresses
+def _parsed_ip(value: str) -> str:
     address = ipaddress.ip_address(value.strip().split("%", 1)[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return str(address)
+
+
+# the columns event_row derives from an event's messages / prompt, in storage order
+DERIVED_COLUMNS: tuple[str, ...] = (
+    "n_messages", "n_user_turns", "n_assistant_turns", "has_system", "prompt_chars", "cot_score", "rubric_score",
+    "text_hash", "template_hash", "token_hashes", "prompt_text", "system_text",
+)  # fmt: skip
+
+
+def derived_values(messages: Any, prompt: Any, retention: Retention = "full") -> tuple[Any, ...]:
+    """The DERIVED_COLUMNS of one event (what ingest computes from the text before it is dropped)."""
+    conversation = read_conversation(messages, prompt)
+    user_text = conversation.last_user_text
+    system_text = conversation.system_text
+    cot, rubric = prompt_scores(user_text, system_text)
+    if retention == "none":
+        text_hash = template_hash = token_hashes = None
+    else:
+        signals = text_signals(user_text)
+        text_hash, template_hash, token_hashes = signals["text_hash"], signals["template_hash"], signals["token_hashes"]
+    keep_text = retention == "full"
+    return (
+        conversation.n_messages, conversation.n_user_turns, conversation.n_assistant_turns, bool(system_text),
+        conversation.prompt_chars, cot, rubric, text_hash, template_hash, token_hashes,
+        user_text[:MAX_STORED_TEXT] if keep_text else None,
+        (system_text[:MAX_STORED_TEXT] or None) if keep_text else None,
+    )  # fmt: skip
 
 
 def event_row(event: Mapping[str, Any], retention: Retention = "full") -> dict[str, Any]:
@@ -122,24 +162,7 @@ def event_row(event: Mapping[str, Any], retention: Retention = "full") -> dict[s
     row["ts"] = parse_ts(event["ts"])
     ip = event.get("ip")
     row["ip"] = normalise_ip(ip) if ip else None
-    conversation = read_conversation(event.get("messages"), event.get("prompt"))
-    cot, rubric = prompt_scores(conversation.last_user_text, conversation.system_text)
-    row.update(
-        n_messages=conversation.n_messages,
-        n_user_turns=conversation.n_user_turns,
-        n_assistant_turns=conversation.n_assistant_turns,
-        has_system=bool(conversation.system_text),
-        prompt_chars=conversation.prompt_chars,
-        cot_score=cot,
-        rubric_score=rubric,
-    )
-    if retention == "none":
-        row.update(text_hash=None, template_hash=None, token_hashes=None)
-    else:
-        row.update(text_signals(conversation.last_user_text))
-    keep_text = retention == "full"
-    row["prompt_text"] = conversation.last_user_text[:MAX_STORED_TEXT] if keep_text else None
-    row["system_text"] = (conversation.system_text[:MAX_STORED_TEXT] or None) if keep_text else None
+    row.update(zip(DERIVED_COLUMNS, derived_values(event.get("messages"), event.get("prompt"), retention), strict=True))
     return row
 
 

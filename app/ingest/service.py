@@ -19,15 +19,13 @@ from app.ingest import repository
 from app.ingest.parsing import Unparsed
 from app.ingest.schemas import Errors, RejectedRecord, rejected, validate_account, validate_event
 from app.ingest.scrub import key_identity, scrub_messages, scrub_text
-from detectors.events import Retention, event_row
+from detectors.events import DERIVED_COLUMNS, Retention, derived_values
 
 # a gateway record → a canonical event (or the reasons it cannot be one)
 Adapter = Callable[[Any], tuple[dict[str, Any] | None, Errors]]
 
 WRITE_EVERY = 5000  # rows handed to the database at a time, bounding memory for large bodies
 _MAX_REJECTED_LISTED = 1000  # kept by IngestResult.merge (bulk imports)
-_TEXT_COLUMNS = ("prompt_text", "system_text")
-_IDENTITY_COLUMNS = ("api_key_id", "account_id", "end_user_id")
 
 
 @dataclass
@@ -46,28 +44,48 @@ class IngestResult:
 
 
 def stored_row(event: dict[str, Any], retention: Retention, ingested_at: float) -> tuple[Any, ...]:
-    """A validated canonical event → a row tuple in ``repository.STORED_COLUMNS`` order."""
-    messages = event.get("messages")
+    """A validated canonical event → a row tuple in ``repository.STORED_COLUMNS`` order.
+
+    What ``event_row`` gives, built straight into the tuple: ``validate_event`` has already made
+    ``ts`` epoch seconds and ``ip`` canonical, so neither is parsed again.
+    """
+    get = event.get
+    messages = get("messages")
     if messages:
-        event["messages"] = scrub_messages(messages)
-    prompt = event.get("prompt")
+        messages = scrub_messages(messages)
+    prompt = get("prompt")
     if prompt:
-        event["prompt"] = scrub_text(prompt)
-    row = event_row(event, retention)
-    row["ts"] = event["ts"]  # validate_event already made it epoch seconds
-    row["ingested_at"] = ingested_at
-    agent = row["user_agent"]
-    if agent:
-        row["user_agent"] = scrub_text(agent)
-    for name in _IDENTITY_COLUMNS:  # a raw key sent as an identity is kept as its SHA-256
-        value = row[name]
-        if value and scrub_text(value) is not value:
-            row[name] = key_identity(value)
-    for name in _TEXT_COLUMNS:  # from the scrubbed messages; PostgreSQL text cannot hold NUL
-        text = row[name]
-        if text and "\x00" in text:
-            row[name] = text.replace("\x00", "")
-    return tuple([row[name] for name in repository.STORED_COLUMNS])
+        prompt = scrub_text(prompt)
+    derived = derived_values(messages, prompt, retention)
+    if "\x00" in (derived[_PROMPT_TEXT] or "") or "\x00" in (derived[_SYSTEM_TEXT] or ""):
+        derived = _without_nul(derived)  # from the scrubbed messages; PostgreSQL text cannot hold NUL
+    agent = get("user_agent")
+    return (
+        get("request_id"), _identity(get("account_id")), get("ts"), ingested_at, _identity(get("api_key_id")),
+        get("org_id"), _identity(get("end_user_id")), get("ip") or None, scrub_text(agent) if agent else agent,
+        get("tls_fingerprint"), get("model"), get("endpoint"), get("conversation_id"), get("max_tokens"), get("n"),
+        get("temperature"), get("top_p"), get("stream"), get("tools"), get("prompt_tokens"),
+        get("completion_tokens"), get("status"), get("latency_ms"), *derived,
+    )  # fmt: skip
+
+
+def _identity(value: Any) -> Any:
+    """A raw key sent as an identity is kept as its SHA-256."""
+    if value and scrub_text(value) is not value:
+        return key_identity(value)
+    return value
+
+
+_PROMPT_TEXT = DERIVED_COLUMNS.index("prompt_text")
+_SYSTEM_TEXT = DERIVED_COLUMNS.index("system_text")
+
+
+def _without_nul(derived: tuple[Any, ...]) -> tuple[Any, ...]:
+    values = list(derived)
+    for i in (_PROMPT_TEXT, _SYSTEM_TEXT):
+        if values[i]:
+            values[i] = values[i].replace("\x00", "")
+    return tuple(values)
 
 
 def ingest_records(
