@@ -5,6 +5,7 @@
  * for, written out for ASCII input, where Python's Unicode classes reduce to:
  *   \s  = [ \t\n\v\f\r\x1c-\x1f]   (also what str.split() and str.strip() split on)
  *   \w  = [A-Za-z0-9_]             \d = [0-9]
+ * word_mask does the word search of detectors/prompts.py.
  * Non-ASCII text is left to the Python code (slot_tokens returns None), which stays the reference;
  * tests/detectors/test_text_speedups.py checks that both agree.
  */
@@ -309,7 +310,7 @@ static PyObject *find_tokens(const char *s, Py_ssize_t n) {
 
 typedef int (*Step)(const char *, Py_ssize_t, Buffer *);
 
-static PyObject *slot_tokens(PyObject *module, PyObject *arg) {
+static PyObject *slot_tokens(PyObject *Py_UNUSED(module), PyObject *arg) {
     if (!PyUnicode_Check(arg)) {
         PyErr_SetString(PyExc_TypeError, "slot_tokens() expects a str");
         return NULL;
@@ -357,14 +358,96 @@ static PyObject *slot_tokens(PyObject *module, PyObject *arg) {
     return Py_BuildValue("(NN)", plain, tokens);
 }
 
+/* The word list of the last word_mask call, indexed by each word's first two characters (every
+ * word has at least two): most positions of a text start no word, and cost one table look-up. */
+static PyObject *cached_words = NULL;
+static Py_ssize_t n_cached;
+static const char *word_text[128];
+static Py_ssize_t word_length[128];
+static signed char word_next[128];
+static signed char word_head[1 << 14]; /* two 7-bit ASCII characters */
+
+static int index_words(PyObject *words) {
+    Py_ssize_t n_words = PyTuple_GET_SIZE(words);
+    if (n_words > 128) {
+        PyErr_SetString(PyExc_ValueError, "word_mask() takes at most 128 words");
+        return -1;
+    }
+    for (Py_ssize_t w = 0; w < n_words; w++) {
+        PyObject *item = PyTuple_GET_ITEM(words, w);
+        if (!PyUnicode_Check(item) || !PyUnicode_IS_ASCII(item) || PyUnicode_GET_LENGTH(item) < 2) {
+            PyErr_SetString(PyExc_ValueError, "word_mask() words must be ASCII strings of two or more characters");
+            return -1;
+        }
+    }
+    memset(word_head, -1, sizeof word_head);
+    for (Py_ssize_t w = n_words - 1; w >= 0; w--) {
+        PyObject *item = PyTuple_GET_ITEM(words, w);
+        const unsigned char *text = PyUnicode_1BYTE_DATA(item);
+        word_text[w] = (const char *)text;
+        word_length[w] = PyUnicode_GET_LENGTH(item);
+        int key = text[0] | (text[1] << 7);
+        word_next[w] = word_head[key];
+        word_head[key] = (signed char)w;
+    }
+    Py_INCREF(words); /* keeps word_text alive */
+    Py_XSETREF(cached_words, words);
+    n_cached = n_words;
+    return 0;
+}
+
+/* Which of ``words`` (ASCII, 2+ characters, at most 128) occur in ``text``, overlaps included: bit i
+ * for words[i].  The Aho-Corasick pass of detectors/prompts.py, on ASCII text (None for other text). */
+static PyObject *word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *text, *words;
+    if (!PyArg_ParseTuple(args, "UO!:word_mask", &text, &PyTuple_Type, &words)) {
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(text)) {
+        Py_RETURN_NONE;
+    }
+    if (words != cached_words && index_words(words) < 0) {
+        return NULL;
+    }
+    const unsigned char *s = PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    unsigned long long bits[2] = {0, 0};
+    for (Py_ssize_t i = 0; i + 1 < n; i++) {
+        for (int w = word_head[s[i] | (s[i + 1] << 7)]; w >= 0; w = word_next[w]) {
+            if (word_length[w] <= n - i && memcmp(s + i, word_text[w], (size_t)word_length[w]) == 0) {
+                bits[w >> 6] |= 1ULL << (w & 63);
+            }
+        }
+    }
+    if (bits[1] == 0) {
+        return PyLong_FromUnsignedLongLong(bits[0]);
+    }
+    PyObject *high = PyLong_FromUnsignedLongLong(bits[1]);
+    PyObject *shift = PyLong_FromLong(64);
+    PyObject *low = PyLong_FromUnsignedLongLong(bits[0]);
+    PyObject *shifted = (high && shift) ? PyNumber_Lshift(high, shift) : NULL;
+    PyObject *result = (shifted && low) ? PyNumber_Or(shifted, low) : NULL;
+    Py_XDECREF(high);
+    Py_XDECREF(shift);
+    Py_XDECREF(low);
+    Py_XDECREF(shifted);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"word_mask", word_mask, METH_VARARGS,
+     "word_mask(text, words) -> int with bit i set when words[i] occurs in text; None for non-ASCII text."},
     {"slot_tokens", slot_tokens, METH_O,
      "slot_tokens(text) -> (normalise(text), tokens(text)) for ASCII text, None for any other text."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_textfast", "C fast path of detectors.text for ASCII text.", -1, methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_textfast",
+    .m_doc = "C fast paths of detectors.text and detectors.prompts for ASCII text.",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC PyInit__textfast(void) { return PyModule_Create(&module); }

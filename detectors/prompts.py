@@ -14,6 +14,14 @@ import re
 
 import ahocorasick
 
+try:  # built by `pip install -e .`; the Aho-Corasick automaton below is its reference
+    from detectors._textfast import word_mask as _word_mask
+except ImportError:  # pragma: no cover - a build without a C compiler: every text takes the automaton
+
+    def _word_mask(text: str, words: tuple[str, ...], /) -> int | None:
+        return None
+
+
 _COT_PATTERNS: tuple[tuple[str, float], ...] = (
     (r"step[- ]by[- ]step", 0.35),
     (
@@ -81,7 +89,7 @@ _COT_NEEDS: tuple[_Needs, ...] = (
     (("reason", "derivation", "rationale", "trace"),),
     (("explain why you", "explain how you"),),
     (("reasoning ",),),
-    (("explain",),),
+    (("explain", "explanation"),),
     (("explain", "show", "describe"), ("how you",)),
     (("explain", "break", "split", "decompose"), ("step", "part", "piece")),
     (("explain why",),),
@@ -109,6 +117,7 @@ _FINDER = ahocorasick.Automaton()
 for _word, _bit in _WORD_BIT.items():
     _FINDER.add_word(_word, _bit)
 _FINDER.make_automaton()
+_WORD_TUPLE = tuple(_WORDS)
 
 # (pattern for any text, the same pattern case-sensitive for lower-cased ASCII text, weight, the
 # bit mask of each word group): on ASCII text IGNORECASE is exactly lower-casing (the patterns'
@@ -129,6 +138,9 @@ _RUBRIC = _compile(_RUBRIC_PATTERNS, _RUBRIC_NEEDS)
 
 
 def _words_in(lowered: str) -> int:
+    mask = _word_mask(lowered, _WORD_TUPLE)  # one C pass on ASCII text
+    if mask is not None:
+        return mask
     present = 0
     for _end, bit in _FINDER.iter(lowered):
         present |= bit

@@ -18,7 +18,7 @@ PIECES = (
     "inner monologue", "justify each step", "before answering, reason", "full derivation", "reasoning trace",
     "explain why you arrived", "grade the response", "rubric", "on a scale of 1 to 10", "7/10", "score from 1 - 5",
     "which response is better", "Response A", "assistant b", "helpfulness score", "as a judge", "reward model",
-    "final verdict", "output only the score", "rate",
+    "final verdict", "output only the score", "rate", "you must provide explanations", "always give an explanation",
     "\u017ftep by \u017ftep", "\u212anow", "\u0130 think carefully", "\u0131",  # IGNORECASE folds these onto ASCII
     "https://example.com/x?y=1", "mail me at a@b.io", '"quoted text"', "'single'", "`code`", "```py\nx=1\n```",
     "abc123def", "٣٤٥", "12,345.67", "-3", "v2", "plain words", "\n", "  ", "\t", "é", "日本語",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from detectors import _textfast, text
+from detectors import _textfast, prompts, text
 
 PIECES = (
     "http://", "https://", "https:// ", "http://x", "```", "```py\nx = 1\n```", "a@b.c", "x@y.z@w", "a@b.c,d@e.f",
@@ -79,3 +79,22 @@ def test_text_signals_use_the_fast_path_without_changing_them() -> None:
         assert signals["text_hash"] == text.stable_hash(normalised)
         assert signals["template_hash"] == text.stable_hash(" ".join(toks))
         assert signals["token_hashes"] == " ".join(text.token_hash(t) for t in toks[: text.MAX_TOKENS_KEPT])
+
+
+def _automaton_words(lowered: str) -> int:
+    present = 0
+    for _end, bit in prompts._FINDER.iter(lowered):
+        present |= bit
+    return present
+
+
+def test_word_mask_equals_the_aho_corasick_pass() -> None:
+    words = prompts._WORD_TUPLE
+    assert len(words) > 64  # the mask needs both halves of the C bit set
+    pieces = [*words, *PIECES, "explanation", "10/10", "reasoning", "think carefully "]
+    rng = random.Random(23)
+    for _ in range(5000):
+        body = "".join(rng.choice(pieces) + rng.choice(" .\n") for _ in range(rng.randrange(0, 12))).lower()
+        assert _textfast.word_mask(body, words) == _automaton_words(body), repr(body)
+    assert _textfast.word_mask("".join(words), words) == (1 << len(words)) - 1
+    assert _textfast.word_mask("caf\u00e9 step", words) is None
