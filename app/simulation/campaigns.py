@@ -16,7 +16,7 @@ import numpy as np
 
 from app.simulation.clock import DAY, HOUR, LEISURE_HOURS, offset_of, pick_country
 from app.simulation.draw import end_user_ids, hex_id, pick, poisson_times
-from app.simulation.network import client
+from app.simulation.harness import Harness, draw_harness, vary
 from app.simulation.personas import COMMON_WEBMAIL, PRIVACY_RELAYS, card, company_domain, created_before, webmail
 from app.simulation.prompts import Sweep
 from app.simulation.sessions import session_starts, shaped_times
@@ -26,7 +26,8 @@ PROXY_COUNTRIES = ["US", "US", "US", "GB", "DE", "CA", "FR", "IN", "BR", "JP", "
 
 
 class Crew:
-    """One campaign's accounts plus what they share: cards, client build, prompt walk."""
+    """One campaign's accounts plus what they share: cards, harness (client build, request parameters, prompt
+    wrapper) and one prompt walk that its accounts split between them."""
 
     def __init__(self, world: World, rng: np.random.Generator, campaign_id: str, p: dict[str, Any], n: int) -> None:
         self.world, self.rng, self.campaign_id, self.p, self.n = world, rng, campaign_id, p, n
@@ -34,7 +35,9 @@ class Crew:
         ratio = n / max(float(p["accounts"]), 1.0)
         self.cards = [card(rng) for _ in range(min(n, max(1, round(float(p["payment_cards"]) * ratio))))]
         pool = max(1, round(int(p["proxy_pool"]) * ratio)) if int(p["proxy_pool"]) > 0 else 0
-        self.client = client(rng, "script")
+        self.client_mix: str | dict[str, float] = p.get("client_mix", "script")
+        self.harness = draw_harness(rng, self.client_mix)
+        self.walk_seed = int(rng.integers(0, 1 << 62))
         # throwaway addresses: privacy relays everyone uses, plus the operator's own catch-all domain
         own = f"{pick(rng, ('inbox', 'mail', 'post', 'box'))}{hex_id(rng, '', 2)}.{pick(rng, ('xyz', 'online', 'top'))}"
         self.throwaway = [*PRIVACY_RELAYS, own]
@@ -42,6 +45,7 @@ class Crew:
         self.accounts: list[Account] = []
         self.end_users: list[str] = []  # set by archetypes whose traffic passes end-user ids
         self.sweeps: dict[str, Sweep] = {}
+        self.harnesses: dict[str, Harness] = {}
 
     def member(
         self,
@@ -62,13 +66,17 @@ class Crew:
         if channel == "web" and rng.random() < 0.3:
             channel = "oauth_google"
         acct = self.world.account(
-            rng, persona=self.p["archetype"], created_ts=created, country=country, offset=offset, client=self.client,
+            rng, persona=self.p["archetype"], created_ts=created, country=country, offset=offset,
+            client=self.harness.client,
             email_domain=email, payment=self.cards[len(self.accounts) % len(self.cards)], channel=channel,
             tier=tier, campaign=self.campaign_id,
         )  # fmt: skip
         acct.notes["ip"] = self.world.ips.residential_ip(rng, country)  # archetypes may override
         acct.model = MODEL_CURRENT  # harvest the best model, not the cheap one
-        self.sweeps[acct.account_id] = Sweep(rng, shard=shard, shards=self.n)
+        harness = vary(self.harness, rng, self.client_mix, float(self.p.get("harness_variation", 0.0)))
+        harness.configure(acct)
+        self.harnesses[acct.account_id] = harness
+        self.sweeps[acct.account_id] = Sweep(self.walk_seed, shard=shard, shards=self.n)
         self.accounts.append(acct)
         return acct
 
@@ -106,12 +114,9 @@ class Crew:
                     tools = int(rng.integers(3, 13))
             if rng.random() < p["cot_share"]:
                 kind = "cot"
-                if rng.random() < 0.3:
-                    messages.append({"role": "system", "content": prompts.cot_system(rng)})
-                elif rng.random() < 0.8:
-                    text = f"{text}\n\n{prompts.cot_suffix(rng)}"
-                else:
-                    text = f"{prompts.cot_suffix(rng)}\n\n{text}"
+                text, system = self.harnesses[acct.account_id].wrap(text)
+                if system is not None:
+                    messages.append({"role": "system", "content": system})
         if history:
             messages += [
                 {"role": "user", "content": prompts.human_opening(rng)},
@@ -183,8 +188,6 @@ def low_and_slow(crew: Crew) -> None:
         acct = crew.member(
             created_before(world, rng, 60.0, 0.6), shard=i, email=webmail(rng, country), country=country, offset=offset
         )
-        acct.client = client(rng, "desktop")
-        acct.stream = rng.random() < acct.client.stream_prob
         acct.sends_conversation_id = rng.random() < 0.5
         acct.notes["ip"] = world.ips.residential_ip(rng, country)
         per_session = 4.0
@@ -200,19 +203,22 @@ def low_and_slow(crew: Crew) -> None:
 def reseller(crew: Crew) -> None:
     """A reseller's backend: its customers' genuine chats plus a steady stream of harvesting."""
     world, rng, p = crew.world, crew.rng, crew.p
+    # one company: its domain on every account and one backend deployment at one cloud provider
+    company, provider = company_domain(rng), world.ips.cloud_provider(rng)
+    shared = bool(p.get("shared_company", True))
     for i in range(crew.n):
         country, offset = pick_country(rng)
         acct = crew.member(
             created_before(world, rng, 200.0, 0.5),
             shard=i,
-            email=company_domain(rng),
+            email=company if shared else company_domain(rng),
             country=country,
             offset=offset,
             tier="tier3",
             channel="sales",
         )
-        acct.client = client(rng, "server")
-        provider = world.ips.cloud_provider(rng)
+        if not shared:
+            provider = world.ips.cloud_provider(rng)
         pool = [world.ips.cloud_ip(rng, provider) for _ in range(2)]
         acct.notes["ip"] = pool[0]
         customers = end_user_ids(rng, int(rng.integers(100, 600)))
@@ -238,10 +244,11 @@ def reseller(crew: Crew) -> None:
 def rubric_grader(crew: Crew) -> None:
     """The model as a reward model: grading and pairwise-preference prompts, temperature 0, short answers."""
     world, rng, p = crew.world, crew.rng, crew.p
+    verdict_tokens = int(pick(rng, (16, 64, 256, 1024)))  # short verdicts, one setting in the grading script
     for i in range(crew.n):
         acct = crew.member(created_before(world, rng, 30.0, 0.5), shard=i)
         acct.notes["ip"] = world.ips.cloud_ip(rng)  # used when proxy_pool is 0
-        acct.temperature, acct.max_tokens = 0.0, int(pick(rng, (16, 64, 256, 1024)))
+        acct.temperature, acct.max_tokens = 0.0, verdict_tokens
     ticks = operator_ticks(world, rng, {**p, "tick_minutes": 10.0}, offset=float(rng.choice([1.0, 8.0])))
     per_tick = p["requests_per_day"] / (len(ticks) / max(world.window.days, 1e-9))
     for tick in ticks:
@@ -262,8 +269,7 @@ def repeated_sampling(crew: Crew) -> None:
     for i in range(crew.n):
         acct = crew.member(created_before(world, rng, 45.0, 0.5), shard=i)
         acct.notes["ip"] = world.ips.cloud_ip(rng)
-        acct.client = client(rng, {"async-python": 1.0})
-        sweep = Sweep(rng, focus={"reasoning": 0.7, "coding": 0.3}, shard=i, shards=crew.n)
+        sweep = Sweep(crew.walk_seed, focus={"reasoning": 0.7, "coding": 0.3}, shard=i, shards=crew.n)
         for start in poisson_times(rng, world.window.start, world.window.end, p["requests_per_day"] / k / DAY):
             cap, topic, index = sweep.next()
             question = world.prompts.corpus_item(index) if rng.random() < 0.5 else None

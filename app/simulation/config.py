@@ -36,7 +36,10 @@ PERSONA_DEFAULTS: dict[str, dict[str, Any]] = {
 
 # Common campaign knobs: accounts, requests_per_day (per account), jitter_s (timing noise),
 # proxy_pool (rotating residential exits, 0 = none), cover_share (human-looking requests),
-# cot_share (chain-of-thought elicitation), payment_cards (distinct cards across accounts).
+# cot_share (chain-of-thought elicitation), payment_cards (distinct cards across accounts),
+# client_mix (client software the operator's harness is built on, "script" unless given: see
+# :mod:`app.simulation.harness`), harness_variation (chance that an account re-draws each part of the crew's
+# harness for itself: client build, request parameters, prompt wrapper; 0 = one harness for all).
 CAMPAIGN_DEFAULTS: dict[str, dict[str, Any]] = {
     "bulk": {
         "description": "one account on a cloud IP harvesting instruction-style chain-of-thought answers 24/7",
@@ -55,11 +58,14 @@ CAMPAIGN_DEFAULTS: dict[str, dict[str, Any]] = {
                        "multi-turn conversations",
         "accounts": 30, "min_accounts": 3, "requests_per_day": 22, "jitter_s": 600.0, "proxy_pool": 0,
         "cover_share": 0.25, "cot_share": 0.5, "payment_cards": 30, "fake_history_share": 0.7,
+        "client_mix": "desktop",
     },
     "reseller": {
         "description": "a reseller backend mixing genuine customers' traffic with distillation traffic",
         "accounts": 3, "min_accounts": 1, "requests_per_day": 700, "jitter_s": 30.0, "proxy_pool": 0,
-        "cover_share": 0.65, "cot_share": 0.6, "payment_cards": 3,
+        "cover_share": 0.65, "cot_share": 0.6, "payment_cards": 1, "client_mix": "server",
+        # one company: its e-mail domain and cloud provider on every account (False: each its own)
+        "shared_company": True,
     },
     "rubric_grader": {
         "description": "the model used as a reward model: rubric / pairwise grading prompts at volume",
@@ -70,6 +76,7 @@ CAMPAIGN_DEFAULTS: dict[str, dict[str, Any]] = {
         "description": "the same reasoning question sampled many times at temperature 1",
         "accounts": 6, "min_accounts": 2, "requests_per_day": 100, "jitter_s": 20.0, "proxy_pool": 0,
         "cover_share": 0.05, "cot_share": 0.7, "payment_cards": 6, "samples_per_question": 12, "temperature": 1.0,
+        "client_mix": {"async-python": 1.0},
     },
     "model_pivot": {
         "description": "chain-of-thought harvesting that moves to the newly released model within hours",
@@ -83,17 +90,22 @@ ARCHETYPES = tuple(CAMPAIGN_DEFAULTS)
 # Named parameter sets for harder populations (``--preset``); ``--config`` overrides on top.
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    # every archetype closer to benign behaviour on the features that give it away by default
+    # every archetype closer to benign behaviour on the features that give it away by default, and each account
+    # re-drawing parts of its crew's harness (client, request parameters, wrapper) at random
     "evasive": {
         "campaigns": {
             "bulk": {"enabled": False},
             "hydra": {"jitter_s": 1800.0, "tick_minutes": 60.0, "proxy_pool": 100000, "payment_cards": 60,
-                      "cover_share": 0.4, "signup_burst_hours": 72.0, "cot_share": 0.4},
-            "low_and_slow": {"cover_share": 0.5, "fake_history_share": 0.9, "cot_share": 0.35},
-            "reseller": {"cover_share": 0.85},
-            "rubric_grader": {"proxy_pool": 20000, "payment_cards": 8, "cover_share": 0.4, "rubric_share": 0.5},
-            "repeated_sampling": {"samples_per_question": 4, "cover_share": 0.3, "payment_cards": 6},
-            "model_pivot": {"pivot_share": 0.5, "proxy_pool": 30000, "payment_cards": 15, "cover_share": 0.3},
+                      "cover_share": 0.4, "signup_burst_hours": 72.0, "cot_share": 0.4, "harness_variation": 0.3},
+            "low_and_slow": {"cover_share": 0.5, "fake_history_share": 0.9, "cot_share": 0.35,
+                             "harness_variation": 0.3},
+            "reseller": {"cover_share": 0.85, "payment_cards": 3, "shared_company": False, "harness_variation": 0.3},
+            "rubric_grader": {"proxy_pool": 20000, "payment_cards": 8, "cover_share": 0.4, "rubric_share": 0.5,
+                              "harness_variation": 0.3},
+            "repeated_sampling": {"samples_per_question": 4, "cover_share": 0.3, "payment_cards": 6,
+                                  "harness_variation": 0.3},
+            "model_pivot": {"pivot_share": 0.5, "proxy_pool": 30000, "payment_cards": 15, "cover_share": 0.3,
+                            "harness_variation": 0.3},
         }
     },
 }  # fmt: skip

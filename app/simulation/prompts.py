@@ -210,21 +210,23 @@ _SIMPLE_SLOTS: dict[str, Sequence[Any]] = {
 class Sweep:
     """A campaign's walk over capability x topic cells (or corpus items) that keeps reaching new ground.
 
-    ``shard``/``shards`` split the walk between a campaign's accounts (topic sharding), so each
-    account alone looks narrow while the campaign as a whole covers everything.
+    ``shard``/``shards`` split one walk between a campaign's accounts (topic sharding), so each account alone
+    looks narrow while the campaign as a whole covers everything.  The walk's order comes from ``walk_seed``,
+    which the crew draws once: every shard of it cuts the same permutation, so shards never overlap.
     """
 
     def __init__(
-        self, rng: np.random.Generator, *, focus: dict[str, float] | None = None, shard: int = 0, shards: int = 1
+        self, walk_seed: int, *, focus: dict[str, float] | None = None, shard: int = 0, shards: int = 1
     ) -> None:
         focus = focus or CAMPAIGN_FOCUS
+        walk = np.random.default_rng(walk_seed)
         cells = [(cap, topic) for cap in focus for topic in v.ALL_TOPICS]
         weights = np.array([focus[cap] for cap, _ in cells], dtype=float)
         # weighted shuffle: each capability shows up in proportion to the campaign's focus
-        keys = rng.random(len(cells)) ** (1.0 / weights)
+        keys = walk.random(len(cells)) ** (1.0 / weights)
         order = np.argsort(-keys, kind="stable")
         self.cells = [cells[i] for i in order][shard::shards]
-        self.corpus_offset = int(rng.integers(0, 1 << 30))
+        self.corpus_offset = int(walk.integers(0, 1 << 30))
         self.shard, self.shards, self.position = shard, shards, 0
 
     def next(self) -> tuple[str, str, int]:

@@ -12,9 +12,11 @@ import pandas as pd
 from detectors.linking.config import EDGE_KINDS, LinkingConfig
 from detectors.linking.graph import weight_column
 from detectors.linking.inputs import LinkingInput, epoch_seconds
+from detectors.linking.request_shape import account_shapes, describe_shape, shape_codes
 from detectors.linking.signup import signup_keys
 from detectors.linking.synchrony import active_buckets, bucket_chance, model_switches
 from detectors.linking.templates import TemplateIndex
+from detectors.linking.wrappers import account_marks
 
 # Every column of the cluster feature frame, with its dtype.
 CLUSTER_FEATURES: dict[str, str] = {
@@ -28,6 +30,9 @@ CLUSTER_FEATURES: dict[str, str] = {
     "shared_clients_exclusive": "float64", "shared_client_outside_accounts": "float64",
     "same_org_share": "float64", "top_org": "string",
     "shared_templates": "float64", "template_request_share": "float64", "template_requests": "float64",
+    "shared_request_shapes": "float64", "members_sharing_request_shape": "float64",
+    "request_shape_request_share": "float64", "top_shared_request_shape": "string",
+    "shared_wrappers": "float64", "members_sharing_wrapper": "float64", "wrapper_request_share": "float64",
     "migration_model": "string", "migrated_members": "float64", "migration_spread_hours": "float64",
     "share_high_risk_members": "float64", "mean_member_risk": "float64",
     "internal_edges": "int64", "internal_weight": "float64", "density": "float64",
@@ -198,6 +203,54 @@ def _templates(data: LinkingInput, label: pd.Series, templates: TemplateIndex | 
     return out.fillna({"shared_templates": 0})
 
 
+def _shared_uses(uses: pd.DataFrame, value: str, label: pd.Series, max_users: int) -> pd.DataFrame:
+    """Per cluster, over values (shapes, wrapper marks) that two or more members use and at most ``max_users``
+    accounts overall: how many, how many members use one, and the share of members' requests on them (summed
+    over values, so at most about 1 for shapes; wrapper marks of one request can add up beyond it)."""
+    uses = uses.assign(cluster=label.to_numpy()[uses["account"].to_numpy(np.int64)])
+    members = uses.groupby(["cluster", value], sort=False)["account"].transform("size")
+    shared = uses[(members.to_numpy() >= 2) & (uses["users"].to_numpy() <= max_users)]
+    out = pd.DataFrame(
+        {
+            "shared": shared.groupby("cluster")[value].nunique(),
+            "members": shared.groupby("cluster")["account"].nunique(),
+        }
+    )
+    per_member = shared.groupby(["cluster", "account"])["share"].sum().clip(upper=1.0)
+    sizes = label.value_counts()
+    out["request_share"] = per_member.groupby(level="cluster").sum() / sizes.reindex(out.index)
+    return out
+
+
+def _harness(data: LinkingInput, label: pd.Series, config: LinkingConfig, templates_given: bool) -> pd.DataFrame:
+    """What one harness leaves on its members' requests: shared exact request shapes and shared wrappers."""
+    out = pd.DataFrame(index=pd.Index(label.unique(), name="cluster_label"))
+    shapes = account_shapes(data)
+    if not shapes.empty:
+        found = _shared_uses(shapes, "shape", label, config.max_group_size)
+        out["shared_request_shapes"] = found["shared"]
+        out["members_sharing_request_shape"] = found["members"]
+        out["request_shape_request_share"] = found["request_share"]
+        shared = shapes.assign(cluster=label.to_numpy()[shapes["account"].to_numpy(np.int64)])
+        counted = shared.groupby(["cluster", "shape"]).agg(members=("account", "size"), share=("share", "sum"))
+        counted = counted[counted["members"] >= 2].sort_values("share", ascending=False, kind="stable")
+        top = counted.reset_index().drop_duplicates("cluster").set_index("cluster")["shape"]
+        if not top.empty:
+            codes, _ = shape_codes(data.events)
+            first = pd.Series(np.arange(len(codes))).groupby(codes).first()
+            rows = data.events.iloc[first.reindex(top.to_numpy()).to_numpy()]
+            names = [describe_shape(row) for _, row in rows.iterrows()]
+            out["top_shared_request_shape"] = pd.Series(names, index=top.index, dtype="string")
+    if templates_given or ("system_text" in data.events.columns and data.events["system_text"].notna().any()):
+        marks = account_marks(data, config)
+        if not marks.empty:
+            found = _shared_uses(marks, "mark", label, config.max_group_size)
+            out["shared_wrappers"] = found["shared"]
+            out["members_sharing_wrapper"] = found["members"]
+            out["wrapper_request_share"] = found["request_share"]
+    return out
+
+
 def _migration(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd.DataFrame:
     switches = model_switches(data, config)
     if switches.empty:
@@ -239,6 +292,7 @@ def cluster_features(
         _infrastructure(data, label),
         _organisation(data, label),
         _templates(data, label, templates),
+        _harness(data, label, config, templates is not None),
         _migration(data, label, config),
         _edges(edges, label),
     ]

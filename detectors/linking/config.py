@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-IDENTITY_KINDS: tuple[str, ...] = ("ip", "subnet", "payment", "tls_ua", "template")
+IDENTITY_KINDS: tuple[str, ...] = ("ip", "subnet", "payment", "tls_ua", "template", "request_shape", "wrapper")
 BEHAVIOUR_KINDS: tuple[str, ...] = ("signup", "sync", "coverage", "migration")
 EDGE_KINDS: tuple[str, ...] = IDENTITY_KINDS + BEHAVIOUR_KINDS
 
@@ -27,6 +27,10 @@ DEFAULT_KIND_WEIGHTS: dict[str, float] = {
     "tls_ua": 0.5,
     "signup": 0.5,
     "template": 0.5,
+    # one harness's fingerprints: the exact request parameters it sends (weighted by their excess over chance,
+    # hence stronger than the other weak kinds, yet short of linking alone), the fixed words it wraps tasks in
+    "request_shape": 0.8,
+    "wrapper": 0.4,
     "sync": 0.5,
     "coverage": 0.5,
     "migration": 0.5,
@@ -61,6 +65,13 @@ class LinkingConfig:
     shingle_size: int = 3
     min_template_tokens: int = 5
     min_template_share: float = 0.05
+    # --- request shape (exact request parameters) ---
+    min_shape_share: float = 0.1
+    # an account's shape or wrapper counts from this many requests on: one of two requests says little
+    min_harness_requests: int = 3
+    # --- prompt wrappers (fixed opening / closing words, system prompts) ---
+    wrapper_tokens: int = 6
+    min_wrapper_share: float = 0.1
     # --- synchronized activity ---
     sync_bucket_minutes: float = 1.0
     sync_min_active_buckets: int = 8

@@ -108,6 +108,35 @@ def _template(row: Row) -> Entry | None:
     return {"value": int(templates), "text": text, "stats": {"templates": int(templates), "request_share": share}}
 
 
+def _request_shape(row: Row) -> Entry | None:
+    members, shapes = _num(row.get("members_sharing_request_shape")), _num(row.get("shared_request_shapes"))
+    if members < 2:
+        return None
+    share, top = _num(row.get("request_shape_request_share")), row.get("top_shared_request_shape")
+    text = f"{_plural(members, 'account')} send {_plural(shapes, 'uncommon combination')} of request parameters"
+    if isinstance(top, str) and top:
+        text += f" (e.g. {top})"
+    text += f" on {share:.0%} of their requests"
+    stats = {"members": int(members), "shapes": int(shapes), "request_share": share, "example": str(top)}
+    return {"value": int(shapes), "text": text, "stats": stats}
+
+
+def _wrapper(row: Row) -> Entry | None:
+    members, wrappers = _num(row.get("members_sharing_wrapper")), _num(row.get("shared_wrappers"))
+    if members < 2:
+        return None
+    share = _num(row.get("wrapper_request_share"))
+    marks = _plural(
+        wrappers, "uncommon opening, closing or system prompt", "uncommon openings, closings or system prompts"
+    )
+    text = (
+        f"{_plural(members, 'account')} wrap their prompts in the same fixed words "
+        f"({marks}, on {share:.0%} of their requests)"
+    )
+    return {"value": int(wrappers), "text": text,
+            "stats": {"members": int(members), "wrappers": int(wrappers), "request_share": share}}  # fmt: skip
+
+
 def _sync(row: Row) -> Entry | None:
     share, observed, expected = (_num(row.get(c)) for c in ("lockstep_share", "lockstep_observed", "lockstep_expected"))
     text = (
@@ -141,7 +170,8 @@ def _migration(row: Row) -> Entry | None:
 
 SENTENCES: dict[str, Callable[[Row], Entry | None]] = {
     "payment": _payment, "ip": _ip, "subnet": _subnet, "tls_ua": _client, "signup": _signup,
-    "template": _template, "sync": _sync, "coverage": _coverage, "migration": _migration,
+    "template": _template, "request_shape": _request_shape, "wrapper": _wrapper, "sync": _sync,
+    "coverage": _coverage, "migration": _migration,
 }  # fmt: skip
 
 

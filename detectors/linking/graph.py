@@ -17,9 +17,11 @@ from detectors.linking.config import EDGE_KINDS, LinkingConfig
 from detectors.linking.coverage import coverage_pairs
 from detectors.linking.infrastructure import client_pairs, ip_pairs, payment_pairs, subnet_pairs
 from detectors.linking.inputs import LinkingInput
+from detectors.linking.request_shape import request_shape_pairs
 from detectors.linking.signup import signup_pairs
 from detectors.linking.synchrony import migration_pairs, sync_pairs
 from detectors.linking.templates import TemplateIndex, template_pairs
+from detectors.linking.wrappers import wrapper_pairs
 
 PairBuilder = Callable[[LinkingInput, LinkingConfig], pd.DataFrame]
 
@@ -83,6 +85,8 @@ def build_edges(data: LinkingInput, config: LinkingConfig, templates: TemplateIn
         "subnet": subnet_pairs,
         "payment": payment_pairs,
         "tls_ua": client_pairs,
+        "request_shape": request_shape_pairs,
+        "wrapper": wrapper_pairs,
     }
     tables = {kind: build(data, config) for kind, build in identity.items() if config.kind_weight(kind) > 0}
     if templates is not None and config.kind_weight("template") > 0:

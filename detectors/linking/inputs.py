@@ -10,6 +10,8 @@ import pandas as pd
 from detectors.events import ACCOUNT_COLUMNS
 
 EVENT_FIELDS = ("ip", "user_agent", "tls_fingerprint", "model", "token_hashes", "template_hash")
+# what a client chose for a request (sampling parameters, stream, system prompt), kept in their own dtypes
+REQUEST_FIELDS = ("endpoint", "max_tokens", "n", "temperature", "top_p", "stream", "system_text")
 ACCOUNT_FIELDS = tuple(column for column in ACCOUNT_COLUMNS if column != "account_id")
 
 
@@ -58,6 +60,8 @@ def prepare(events: pd.DataFrame, accounts: pd.DataFrame | None, topics: pd.Seri
     for column in EVENT_FIELDS:
         values = usable[column] if column in usable.columns else pd.Series(pd.NA, index=usable.index)
         frame[column] = values if isinstance(values.dtype, pd.StringDtype) else values.astype("string")
+    for column in REQUEST_FIELDS:
+        frame[column] = usable[column] if column in usable.columns else pd.Series(pd.NA, index=usable.index)
     ip_code, ips = codes_of(frame["ip"])
     frame["ip_code"] = ip_code
     if topics is not None:

@@ -1,0 +1,140 @@
+"""Request shape: the exact combination of request parameters a client sends, shared by accounts one harness runs.
+
+A harvesting operation drives all its accounts from one script, and a script sends the same parameters every
+time: ``max_tokens=12000, temperature=0.75, top_p=0.95``, streaming or not, on one endpoint.  Each value alone is
+common; the exact combination often is not.  A pair's evidence is, over the shapes both use, the smaller of their
+traffic shares on it times the shape's weight, and a shape's weight is its rarity among accounts times its
+*excess*: how many more accounts use the exact combination than its values' popularity predicts (each field
+drawn independently, full credit at ``EXCESS_DECADES`` orders of magnitude).  People who each pick a common
+``max_tokens`` and a common ``temperature`` meet on the same combination about as often as chance says, however
+few values there are to pick from; accounts that one script drives meet on it far more often.  So
+
+* SDK defaults (no sampling parameter set at all) are no evidence whatever their count: nothing was chosen;
+* a popular combination (``temperature=0`` of every eval harness, a framework's defaults) is rarity-weighted down,
+  and one shared by more than ``max_group_size`` accounts is a stock setting, not a fingerprint;
+* a combination of common values that is as common as its values is no evidence;
+* one stray request with a rare shape links nobody.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from detectors.linking.config import LinkingConfig
+from detectors.linking.inputs import LinkingInput
+from detectors.linking.pairs import empty_pairs, log_rarity, resource_pairs
+
+# Fields whose combination is the shape; the sampling ones are those an operator chooses on purpose.
+# Not the tool count: it follows the task and the application's features, not the operator's settings.
+SHAPE_FIELDS: tuple[str, ...] = ("endpoint", "max_tokens", "n", "temperature", "top_p", "stream")
+SAMPLING_FIELDS: tuple[str, ...] = ("max_tokens", "n", "temperature", "top_p")
+# a shape used by this many orders of magnitude more accounts than its fields' popularity predicts gets full weight
+EXCESS_DECADES = 2.0
+
+
+def field_codes(events: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per shape field, a code per event (0: not set)."""
+    out: dict[str, np.ndarray] = {}
+    for column in SHAPE_FIELDS:
+        if column in events.columns:
+            out[column] = pd.factorize(events[column], use_na_sentinel=True)[0].astype(np.int64) + 1
+    return out
+
+
+def shape_codes(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(shape code of each event, whether the shape sets any sampling parameter), codes numbered from 0."""
+    key = np.zeros(len(events), dtype=np.int64)
+    chosen = np.zeros(len(events), dtype=bool)
+    for column, codes in field_codes(events).items():
+        if column in SAMPLING_FIELDS:
+            chosen |= codes > 0
+        # refactorise after each field so that the mixed-radix key never overflows
+        key = pd.factorize(key * np.int64(int(codes.max(initial=0)) + 1) + codes)[0].astype(np.int64)
+    return key, chosen
+
+
+def expected_users(data: LinkingInput, uses: pd.DataFrame, n_population: int) -> pd.Series:
+    """Shape → accounts expected to use it if each field's value were picked independently, at the popularity
+    of each value among accounts (an account counts once per value it uses)."""
+    codes = field_codes(data.events)
+    shape, _ = shape_codes(data.events)
+    accounts = data.events["account"].to_numpy(np.int64)
+    first = pd.Series(np.arange(len(shape))).groupby(shape).first()
+    representative = first.reindex(uses["shape"].unique()).to_numpy(np.int64)
+    log_p = np.zeros(len(representative))
+    for values in codes.values():
+        distinct = np.unique(values * np.int64(max(data.n_accounts, 1)) + accounts)
+        popularity = np.bincount(distinct // max(data.n_accounts, 1)) / max(n_population, 1)
+        log_p += np.log(np.clip(popularity[values[representative]], 1e-12, 1.0))
+    return pd.Series(n_population * np.exp(log_p), index=uses["shape"].unique())
+
+
+def shape_weights(data: LinkingInput, uses: pd.DataFrame, config: LinkingConfig) -> pd.Series:
+    """Shape → evidence weight in [0, 1]: rarity among accounts times excess over chance."""
+    population = int((np.bincount(data.events["account"].to_numpy(np.int64), minlength=data.n_accounts) > 0).sum())
+    users = uses.drop_duplicates("shape").set_index("shape")["users"]
+    expected = expected_users(data, uses, population).reindex(users.index)
+    excess = (np.log10(users / expected.clip(lower=1e-12)) / EXCESS_DECADES).clip(0.0, 1.0)
+    weights: pd.Series = (log_rarity(users, population) * excess).where(users <= config.max_group_size, 0.0)
+    return weights
+
+
+def describe_shape(row: pd.Series) -> str:
+    """'max_tokens=12000, temperature=0.75, stream' for one event row (only the fields it sets)."""
+    parts: list[str] = []
+    for column in SHAPE_FIELDS:
+        value = row.get(column)
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+            continue
+        if column == "stream":
+            parts.append("stream" if bool(value) else "no stream")
+        elif column == "endpoint":
+            parts.append(str(value))
+        else:
+            parts.append(f"{column}={value:g}" if isinstance(value, float) else f"{column}={value}")
+    return ", ".join(parts)
+
+
+def account_shapes(data: LinkingInput) -> pd.DataFrame:
+    """Distinct (account, shape) uses with the share of the account's requests on that shape, for shapes that set
+    a sampling parameter; columns ``account``, ``shape``, ``share``, ``requests`` and ``users`` (accounts using
+    the shape)."""
+    shape, chosen = shape_codes(data.events)
+    accounts = data.events["account"].to_numpy(np.int64)
+    if not chosen.any():
+        return pd.DataFrame({"account": [], "shape": [], "share": [], "requests": [], "users": []})
+    n = np.int64(max(data.n_accounts, 1))
+    keys, counts = np.unique(shape[chosen] * n + accounts[chosen], return_counts=True)
+    member, code = keys % n, keys // n
+    totals = np.bincount(accounts, minlength=data.n_accounts)
+    uses = pd.DataFrame({"account": member, "shape": code, "share": counts / totals[member], "requests": counts})
+    uses["users"] = uses.groupby("shape")["account"].transform("size")
+    return uses
+
+
+def request_shape_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
+    uses = account_shapes(data)
+    if uses.empty:
+        return empty_pairs()
+    weights = shape_weights(data, uses, config)
+    # a shape below this share of an account's requests is not its harness; dropping it first bounds the pairs
+    kept = uses[
+        (uses["share"] >= config.min_shape_share)
+        & (uses["requests"] >= config.min_harness_requests)
+        & (uses["shape"].map(weights).to_numpy() > 0)
+    ]
+    if kept.empty:
+        return empty_pairs()
+    memberships = pd.DataFrame(
+        {"account": kept["account"], "group": kept["shape"], "resource": kept["shape"], "share": kept["share"]}
+    )
+    return resource_pairs(
+        memberships,
+        weights,
+        n_accounts=data.n_accounts,
+        max_group_size=config.max_group_size,
+        degree=config.sparse_degree,
+        seed=config.seed,
+        share_column="share",
+    )

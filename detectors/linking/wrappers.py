@@ -1,0 +1,109 @@
+"""Prompt wrappers: the fixed words an operator's harness puts around every task, shared by its accounts.
+
+A harvesting harness wraps each task in the same instructions: a system prompt ("You are ... think step by step
+... answer in JSON"), or fixed opening or closing words around the task.  The tasks differ from request to
+request, so whole-prompt templates (:mod:`.templates`) do not see the wrapper; its edges do.  Each request yields
+up to three *wrapper marks*: its first ``wrapper_tokens`` slot-masked tokens, its last ones (only when the stored
+tokens are not cut short, or the end would be arbitrary), and the hash of its system prompt (``full`` retention
+only).  A pair's evidence is, over the marks both use, the smaller of their traffic shares on the mark times the
+mark's rarity among accounts, so common openings ("can you explain"), popular system prompts ("You are a helpful
+assistant.") and a stray request link nobody, and a mark used by more than ``max_group_size`` accounts is a
+convention, not a fingerprint.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from detectors.linking.config import LinkingConfig
+from detectors.linking.inputs import LinkingInput
+from detectors.linking.minhash import combine, splitmix64
+from detectors.linking.pairs import empty_pairs, log_rarity, resource_pairs
+from detectors.linking.tokens import event_tokens
+from detectors.text import MAX_TOKENS_KEPT
+
+CHUNK_ROWS = 250_000
+U64 = npt.NDArray[np.uint64]
+# tags keep an opening, a closing and a system prompt with the same hash apart
+_OPENING, _CLOSING, _SYSTEM = np.uint64(1), np.uint64(2), np.uint64(3)
+
+
+def _run_hash(tokens: U64, starts: npt.NDArray[np.int64], width: int) -> U64:
+    out = np.zeros(len(starts), dtype=np.uint64)
+    for offset in range(width):
+        out = combine(out, tokens[starts + offset])
+    return out
+
+
+def wrapper_marks(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
+    """One row per (event, mark): ``account`` and ``mark`` (a 64-bit hash, as int64)."""
+    width = config.wrapper_tokens
+    texts = data.events["token_hashes"]
+    accounts = data.events["account"].to_numpy(np.int64)
+    parts: list[pd.DataFrame] = []
+    for start in range(0, len(texts), CHUNK_ROWS):
+        chunk = texts.iloc[start : start + CHUNK_ROWS]
+        tokens, _, counts = event_tokens(chunk, min_tokens=2 * width)
+        rows = np.flatnonzero(counts > 0)
+        if len(rows) == 0:
+            continue
+        first = (np.cumsum(counts) - counts)[rows]
+        opening = _run_hash(tokens, first, width) ^ splitmix64(np.full(len(rows), _OPENING))
+        parts.append(pd.DataFrame({"account": accounts[start + rows], "mark": opening.view(np.int64)}))
+        whole = counts[rows] < MAX_TOKENS_KEPT  # a cut-off prompt has no closing words to compare
+        ends = first[whole] + counts[rows][whole] - width
+        closing = _run_hash(tokens, ends, width) ^ splitmix64(np.full(len(ends), _CLOSING))
+        parts.append(pd.DataFrame({"account": accounts[start + rows[whole]], "mark": closing.view(np.int64)}))
+    system = data.events["system_text"] if "system_text" in data.events.columns else None
+    if system is not None and system.notna().any():
+        present = system.notna().to_numpy(dtype=bool)
+        hashed = pd.util.hash_array(system[present].astype(str).to_numpy(dtype=object)).astype(np.uint64)
+        marks = splitmix64(hashed ^ _SYSTEM)
+        parts.append(pd.DataFrame({"account": accounts[present], "mark": marks.view(np.int64)}))
+    if not parts:
+        return pd.DataFrame({"account": np.empty(0, np.int64), "mark": np.empty(0, np.int64)})
+    return pd.concat(parts, ignore_index=True)
+
+
+def account_marks(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
+    """Distinct (account, mark) uses: ``account``, ``mark`` (dense code), ``share`` of the account's requests
+    carrying it, ``requests`` carrying it and ``users`` (accounts using it at all)."""
+    marks = wrapper_marks(data, config)
+    if marks.empty:
+        return pd.DataFrame({"account": [], "mark": [], "share": [], "requests": [], "users": []})
+    uses = marks.groupby(["mark", "account"], sort=False).size().rename("requests").reset_index()
+    uses["mark"] = pd.factorize(uses["mark"])[0]
+    totals = np.bincount(data.events["account"].to_numpy(np.int64), minlength=data.n_accounts)
+    uses["share"] = uses["requests"].to_numpy() / totals[uses["account"].to_numpy(np.int64)]
+    uses["users"] = uses.groupby("mark")["account"].transform("size")
+    return uses
+
+
+def wrapper_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
+    uses = account_marks(data, config)
+    if uses.empty:
+        return empty_pairs()
+    population = int((np.bincount(data.events["account"].to_numpy(np.int64), minlength=data.n_accounts) > 0).sum())
+    users = uses.drop_duplicates("mark").set_index("mark")["users"]
+    weights = log_rarity(users, population).where(users <= config.max_group_size, 0.0)
+    kept = uses[
+        (uses["share"] >= config.min_wrapper_share)
+        & (uses["requests"] >= config.min_harness_requests)
+        & (uses["mark"].map(weights).to_numpy() > 0)
+    ]
+    if kept.empty:
+        return empty_pairs()
+    memberships = pd.DataFrame(
+        {"account": kept["account"], "group": kept["mark"], "resource": kept["mark"], "share": kept["share"]}
+    )
+    return resource_pairs(
+        memberships,
+        weights,
+        n_accounts=data.n_accounts,
+        max_group_size=config.max_group_size,
+        degree=config.sparse_degree,
+        seed=config.seed,
+        share_column="share",
+    )
