@@ -108,6 +108,22 @@ def parse_ts(value: Any) -> datetime:
     raise ValueError(f"expected an RFC 3339 string or epoch seconds, got {type(value).__name__}")
 
 
+def epoch_seconds(value: Any) -> float:
+    """``parse_ts(value).timestamp()``; for numbers without building the datetime (ingest does this per event).
+
+    ``datetime.fromtimestamp`` rounds a float to whole microseconds, half to even, and
+    ``timestamp()`` divides the microseconds since the epoch by 10**6, correctly rounded: the
+    same two steps here, so the result is the same float.
+    """
+    if type(value) is float or type(value) is int:
+        if not math.isfinite(value) or not 0 <= value < 32503680000:
+            raise ValueError(f"epoch seconds out of range: {value!r}")
+        fraction, whole = math.modf(value)
+        micros = round(fraction * 1e6)
+        return (int(whole) * 1_000_000 + micros) / 1_000_000
+    return parse_ts(value).timestamp()
+
+
 # a dotted quad that ipaddress accepts is already its canonical text (no leading zeros, each octet 0..255)
 _CANONICAL_IPV4 = re.compile(
     r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from detectors.events import normalise_ip, parse_ts
+from detectors.events import epoch_seconds, normalise_ip, parse_ts
 
 INT32_MAX = 2**31 - 1
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -109,7 +109,7 @@ def validate_event(event: Any) -> tuple[dict[str, Any] | None, Errors]:
                 errors.append((field, f"expected a number, got {_type_name(value)}"))
         elif kind == _TS:
             try:
-                event[field] = parse_ts(value).timestamp()
+                event[field] = epoch_seconds(value)
             except ValueError as exc:
                 errors.append((field, str(exc)))
         elif kind == _IP:

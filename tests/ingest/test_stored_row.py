@@ -18,7 +18,7 @@ from app.ingest import repository
 from app.ingest.schemas import validate_event
 from app.ingest.scrub import key_identity, scrub_messages, scrub_text
 from app.ingest.service import stored_row
-from detectors.events import RETENTION_MODES, Retention, event_row
+from detectors.events import RETENTION_MODES, Retention, epoch_seconds, event_row, parse_ts
 from tests.ingest.helpers import make_event
 
 TEXTS = (
@@ -86,3 +86,18 @@ def test_stored_row_equals_the_event_row_reference(retention: Retention) -> None
         expected = _reference(validated, retention, 123.5)
         assert stored_row(copy.deepcopy(validated), retention, 123.5) == expected
         assert len(expected) == len(repository.STORED_COLUMNS)
+
+
+def test_epoch_seconds_equal_the_datetime_round_trip() -> None:
+    rng = random.Random(9)
+    values: list[float] = [1_767_225_600 + i * 0.01 for i in range(2000)]
+    values += [rng.uniform(0, 32_503_679_999) for _ in range(20000)]
+    values += [rng.randrange(0, 2**31) + rng.randrange(10**6) / 1e6 + 0.5e-6 for _ in range(20000)]  # ties
+    values += [rng.random() * 10 ** rng.randrange(-6, 10) for _ in range(20000)]
+    values += [0, 0.0, 0.9999995, 0.5e-6, 1.5e-6, 2.5e-6, 1_767_225_600, 32_503_679_999]
+    for value in values:
+        assert epoch_seconds(value) == parse_ts(value).timestamp(), repr(value)
+    assert epoch_seconds("2026-01-01T00:00:00.1234565Z") == parse_ts("2026-01-01T00:00:00.1234565Z").timestamp()
+    for bad in (-1, float("nan"), float("inf"), 32_503_680_000, True, "yesterday"):
+        with pytest.raises(ValueError):
+            epoch_seconds(bad)
