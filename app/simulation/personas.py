@@ -14,7 +14,7 @@ import numpy as np
 from app.simulation import vocabulary as v
 from app.simulation.clock import DAY, HOUR, LEISURE_HOURS, pick_country
 from app.simulation.config import SimulationConfig
-from app.simulation.draw import end_user_ids, hex_id, pick, quota
+from app.simulation.draw import end_user_ids, hex_id, pick, quota, rng_for
 from app.simulation.network import client
 from app.simulation.sessions import chat_session, session_starts, shaped_times, trimmed
 from app.simulation.world import MODEL_MINI, MODEL_NEW, World
@@ -170,6 +170,14 @@ _BATCH_WRAPPERS = (
 )  # fmt: skip
 
 
+_BATCH_SYSTEMS = (
+    "You are a data-processing assistant. Follow the format exactly.",
+    "You process records for {company}. Output only the requested field, no commentary.",
+    "You are an internal tool at {company}. Return valid output in the exact format requested.",
+    "You label and transform text for {company}'s data pipeline. Never add explanations.",
+)  # fmt: skip
+
+
 def batch_job(world: World, rng: np.random.Generator, p: dict[str, Any], config: SimulationConfig) -> None:
     """Enterprise cron jobs: thousands of templated single-turn requests a night, from the cloud."""
     n = config.scaled(p["accounts"], 2)
@@ -181,13 +189,17 @@ def batch_job(world: World, rng: np.random.Generator, p: dict[str, Any], config:
             client=client(rng, "script"), email_domain=company_domain(rng), payment=card(rng), channel="sales",
             tier=str(pick(rng, ("tier3", "enterprise"))),
         )  # fmt: skip
-        acct.temperature, acct.max_tokens, acct.error_rate, acct.stream = 0.0, 256, 0.01, False
+        # each company's own pipeline settings (deterministic, short answers, no streaming), drawn from the
+        # account's own stream so that the rest of the persona's draws stay as they were
+        own = rng_for(world.seed, f"batch-settings:{acct.account_id}")
+        acct.temperature, acct.error_rate, acct.stream = 0.0, 0.01, False
+        acct.max_tokens = int(pick(own, (128, 256, 256, 500, 512, 1000, 1024, 2000)))
         acct.model = MODEL_MINI if rng.random() < 0.4 else acct.model
         provider = world.ips.cloud_provider(rng)
         pool = [world.ips.cloud_ip(rng, provider) for _ in range(int(rng.integers(1, 3)))]
         wraps_instructions = wrapping[index]
         template = pick(rng, _BATCH_WRAPPERS) if wraps_instructions else world.prompts.batch_template(rng)
-        system = "You are a data-processing assistant. Follow the format exactly." if rng.random() < 0.5 else None
+        system = pick(own, _BATCH_SYSTEMS).format(company=acct.record["email_domain"]) if rng.random() < 0.5 else None
         cron_hour = float(pick(rng, (1.0, 2.0, 3.0, 4.0, 9.0, 13.0))) + int(rng.integers(0, 4)) * 0.25
         weekdays_only = rng.random() < 0.5
         per_day = p["requests_per_day"] * math.exp(0.5 * rng.standard_normal())

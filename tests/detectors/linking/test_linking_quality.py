@@ -2,26 +2,27 @@
 
 Floors, not figures copied from a run:
 
-* every campaign that leaves evidence of common control (its accounts are connected through a shared card, IP
-  or client build) falls at least 90% into one cluster;
+* every campaign falls at least 90% into one cluster, whatever its archetype: the accounts of one operation share
+  its harness (client build, exact request parameters, prompt wrapper) even when they share no card, IP or clock,
+  and the harness kinds (:mod:`detectors.linking.request_shape`, :mod:`detectors.linking.wrappers`) link them;
 * clusters of two or more accounts that contain a campaign account are at least 95% one campaign;
 * no member of a benign group (corporate NAT org, education org, carrier-grade NAT pool) is in a cluster with a
   campaign account; benign multi-account clusters (an org) may exist and are labelled by ``same_org_share``.
 
-Campaign archetypes whose accounts share nothing but their style (each its own card, home IP, client and clock:
-``low_and_slow``, ``repeated_sampling``) cannot be linked by evidence of common control; for them only the purity
-floors apply (see the linking report).
+The one exception is explicit (:data:`EVASIVE_FLOORS`): in the evasive preset every account re-draws each part of
+its crew's harness with probability 0.3, and the crews that have nothing else in common (each account its own
+card, home or cloud IP and clock: ``low_and_slow``, ``repeated_sampling``) then leave some accounts with no
+evidence of common control at all.  Note too that a crew whose harness happens to use only common settings (a
+stock SDK client, ``max_tokens=4096`` and nothing else) is indistinguishable from strangers by construction; the
+seeds below draw harnesses with at least one uncommon choice (see the linking report for a seed sweep).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from app.simulation import SimulationConfig, simulate
 from app.simulation.config import PRESETS
@@ -32,6 +33,10 @@ from detectors.linking import Linking, link_accounts
 pytestmark = pytest.mark.slow  # four simulated populations, about 25 s of CPU
 
 SEEDS = (11, 23)
+# Evasive preset: archetype → its floor where 0.9 cannot honestly hold (see the module docstring).  low_and_slow
+# keeps a majority of its accounts together (the accounts that kept two harness parts link); repeated_sampling
+# has two accounts at this scale, so any floor below 1.0 asserts nothing: it has none, and purity still applies.
+EVASIVE_FLOORS: dict[str, float] = {"low_and_slow": 0.5, "repeated_sampling": 0.0}
 # (seed, simulator preset): the default mix twice, and once with every archetype tuned to evade
 POPULATIONS = ((SEEDS[0], "default"), (SEEDS[1], "default"), (31, "evasive"))
 
@@ -42,51 +47,13 @@ def _population(seed: int, retention: Retention = "full", preset: str = "default
     accounts = account_frame(population.accounts)
     topics = TopicModel(n_topics=24).fit(events).transform_events(events) if retention != "none" else None
     linking = link_accounts(events, accounts, topics=topics)
-    return {"events": events, "accounts": accounts, "truth": population.truth, "linking": linking}
+    return {"events": events, "accounts": accounts, "truth": population.truth, "linking": linking, "preset": preset}
 
 
 @pytest.fixture(scope="module", params=POPULATIONS, ids=[f"{seed}-{preset}" for seed, preset in POPULATIONS])
 def simulated(request: pytest.FixtureRequest) -> dict[str, Any]:
     seed, preset = request.param
     return _population(seed, preset=preset)
-
-
-def _evidence_share(members: list[str], events: pd.DataFrame, accounts: pd.DataFrame) -> float:
-    """Share of a campaign's accounts in the largest group connected by evidence of common control: a shared
-    card, a shared IP, or a client build (TLS fingerprint + user agent) that no account outside it uses."""
-    index = {account: i for i, account in enumerate(members)}
-    client = (events["tls_fingerprint"] + "|" + events["user_agent"]).rename("value")
-    outside = set(client[~events["account_id"].isin(members)].dropna())
-    rows = events["account_id"].isin(members)
-    uses = (
-        pd.concat(
-            [
-                events.loc[rows, ["account_id", "ip"]].set_axis(["account", "value"], axis=1),
-                pd.DataFrame(
-                    {
-                        "account": events.loc[rows, "account_id"],
-                        "value": client[rows].where(~client[rows].isin(outside)),
-                    }
-                ),
-                accounts.loc[accounts.index.isin(members), ["payment_fingerprint"]]
-                .reset_index()
-                .set_axis(["account", "value"], axis=1),
-            ]
-        )
-        .dropna()
-        .astype(str)
-        .drop_duplicates()
-    )
-    uses["node"] = uses["account"].map(index)
-    left: list[int] = []
-    right: list[int] = []
-    for _, group in uses.groupby("value"):
-        nodes = group["node"].to_numpy()
-        left.extend(nodes[:-1])
-        right.extend(nodes[1:])
-    graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(len(members), len(members)))
-    _, labels = connected_components(graph, directed=False)
-    return float(np.bincount(labels).max() / len(members))
 
 
 def _campaigns(truth: dict[str, Any]) -> dict[str, list[str]]:
@@ -97,17 +64,25 @@ def _campaigns(truth: dict[str, Any]) -> dict[str, list[str]]:
     return members
 
 
-def test_linkable_campaigns_fall_into_one_cluster(simulated: dict[str, Any]) -> None:
-    linking: Linking = simulated["linking"]
+def _one_cluster_shares(linking: Linking, truth: dict[str, Any]) -> dict[str, float]:
+    """Campaign → share of its accounts in its largest cluster (campaigns of two or more active accounts)."""
     labels = linking.clusters["cluster_label"]
-    checked = 0
-    for campaign, members in _campaigns(simulated["truth"]).items():
-        if len(members) < 2 or _evidence_share(members, simulated["events"], simulated["accounts"]) < 0.9:
-            continue
-        share = labels[members].value_counts().iloc[0] / len(members)
-        assert share >= 0.9, f"{campaign}: only {share:.0%} of its accounts in one cluster"
-        checked += 1
-    assert checked >= 3  # hydra, model_pivot, rubric_grader at least
+    return {
+        campaign: float(labels[members].value_counts().iloc[0] / len(members))
+        for campaign, members in _campaigns(truth).items()
+        if len(members) >= 2
+    }
+
+
+def test_every_campaign_falls_into_one_cluster(simulated: dict[str, Any]) -> None:
+    shares = _one_cluster_shares(simulated["linking"], simulated["truth"])
+    floors = EVASIVE_FLOORS if simulated["preset"] == "evasive" else {}
+    for campaign, share in shares.items():
+        floor = floors.get(simulated["truth"]["campaigns"][campaign]["archetype"], 0.9)
+        assert share >= floor, f"{campaign}: only {share:.0%} of its accounts in one cluster"
+    # every multi-account archetype of the mix is checked: hydra, low_and_slow, rubric_grader, repeated_sampling,
+    # model_pivot (reseller and bulk have one account at this scale)
+    assert len(shares) >= 5
 
 
 def test_clusters_with_campaign_accounts_are_pure(simulated: dict[str, Any]) -> None:
@@ -162,9 +137,8 @@ def test_linking_without_prompt_text_still_holds_the_floors() -> None:
     labels = population["linking"].clusters["cluster_label"]
     truth = population["truth"]
     campaign_of = pd.Series(truth["accounts"]).reindex(labels.index).fillna("benign")
-    for campaign, members in _campaigns(truth).items():
-        if len(members) >= 2 and _evidence_share(members, population["events"], population["accounts"]) >= 0.9:
-            assert labels[members].value_counts().iloc[0] / len(members) >= 0.9, campaign
+    for campaign, share in _one_cluster_shares(population["linking"], truth).items():
+        assert share >= 0.9, campaign
     sizes = labels.value_counts()
     for label in sizes[sizes >= 2].index:
         members = campaign_of[labels == label]
