@@ -1,20 +1,22 @@
-/* The slot masking and tokenising of detectors/text.py, for ASCII text, in one C pass per step.
+/* The slot masking and tokenising of detectors/text.py, and the word search of detectors/prompts.py, in C.
  *
  * Ingest computes these for every request; in Python they are five regex substitutions, two
  * lower-case/split/join passes and a findall.  Each step below is the regex of text.py it stands
- * for, written out for ASCII input, where Python's Unicode classes reduce to:
- *   \s  = [ \t\n\v\f\r\x1c-\x1f]   (also what str.split() and str.strip() split on)
- *   \w  = [A-Za-z0-9_]             \d = [0-9]
- * word_mask does the word search of detectors/prompts.py.
- * Non-ASCII text is left to the Python code (slot_tokens returns None), which stays the reference;
- * tests/detectors/test_text_speedups.py checks that both agree.
+ * for, written out by hand over the text's code points, with the classes Python's re gives a str
+ * pattern (Modules/_sre/sre.c):
+ *   \s = Py_UNICODE_ISSPACE (also what str.split() splits on)
+ *   \w = Py_UNICODE_ISALNUM or '_'        \d = Py_UNICODE_ISDECIMAL
+ * Lower-casing is str.lower() itself.  The Python functions stay the reference:
+ * tests/detectors/test_textfast.py checks that both agree.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
 
+typedef Py_UCS4 Ch;
+
 typedef struct {
-    char *data;
+    Ch *data;
     Py_ssize_t len;
     Py_ssize_t cap;
 } Buffer;
@@ -27,7 +29,7 @@ static int buf_reserve(Buffer *b, Py_ssize_t extra) {
     while (cap < b->len + extra) {
         cap *= 2;
     }
-    char *data = PyMem_Realloc(b->data, (size_t)cap);
+    Ch *data = PyMem_Realloc(b->data, (size_t)cap * sizeof(Ch));
     if (data == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -37,12 +39,23 @@ static int buf_reserve(Buffer *b, Py_ssize_t extra) {
     return 0;
 }
 
-static int buf_put(Buffer *b, const char *s, Py_ssize_t n) {
+static int buf_put(Buffer *b, const Ch *s, Py_ssize_t n) {
     if (buf_reserve(b, n) < 0) {
         return -1;
     }
-    memcpy(b->data + b->len, s, (size_t)n);
+    memcpy(b->data + b->len, s, (size_t)n * sizeof(Ch));
     b->len += n;
+    return 0;
+}
+
+static int buf_put_ascii(Buffer *b, const char *s) {
+    Py_ssize_t n = (Py_ssize_t)strlen(s);
+    if (buf_reserve(b, n) < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        b->data[b->len++] = (Ch)(unsigned char)s[i];
+    }
     return 0;
 }
 
@@ -52,50 +65,57 @@ static void buf_free(Buffer *b) {
     b->len = b->cap = 0;
 }
 
-static inline int is_space(unsigned char c) { return c == ' ' || (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x1f); }
-static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-static inline int is_word(unsigned char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+static inline int is_space(Ch c) {
+    return c < 128 ? (c == ' ' || (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x1f)) : Py_UNICODE_ISSPACE(c);
 }
-static inline int is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
-
-static const char *find3(const char *s, Py_ssize_t from, Py_ssize_t n, const char *needle) {
-    Py_ssize_t i = from;
-    while (i + 3 <= n) {
-        const char *hit = memchr(s + i, needle[0], (size_t)(n - 2 - i));
-        if (hit == NULL) {
-            return NULL;
-        }
-        if (hit[1] == needle[1] && hit[2] == needle[2]) {
-            return hit;
-        }
-        i = (hit - s) + 1;
+static inline int is_digit(Ch c) { return c < 128 ? (c >= '0' && c <= '9') : Py_UNICODE_ISDECIMAL(c); }
+static inline int is_word(Ch c) {
+    if (c < 128) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
     }
-    return NULL;
+    return Py_UNICODE_ISALNUM(c);
+}
+static inline int is_lower(Ch c) { return c >= 'a' && c <= 'z'; }
+
+static int starts_with(const Ch *s, Py_ssize_t i, Py_ssize_t n, const char *prefix) {
+    for (Py_ssize_t k = 0; prefix[k]; k++) {
+        if (i + k >= n || s[i + k] != (Ch)(unsigned char)prefix[k]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static Py_ssize_t find_fence(const Ch *s, Py_ssize_t from, Py_ssize_t n) {
+    for (Py_ssize_t i = from; i + 3 <= n; i++) {
+        if (s[i] == '`' && s[i + 1] == '`' && s[i + 2] == '`') {
+            return i;
+        }
+    }
+    return -1;
 }
 
 /* ```.*?(```|$)  (re.S) → " <code> " */
-static int sub_code(const char *s, Py_ssize_t n, Buffer *out) {
+static int sub_code(const Ch *s, Py_ssize_t n, Buffer *out) {
     Py_ssize_t i = 0;
     while (i < n) {
-        const char *open = find3(s, i, n, "```");
-        if (open == NULL) {
+        Py_ssize_t p = find_fence(s, i, n);
+        if (p < 0) {
             return buf_put(out, s + i, n - i);
         }
-        Py_ssize_t p = open - s;
         if (buf_put(out, s + i, p - i) < 0) {
             return -1;
         }
-        const char *close = find3(s, p + 3, n, "```");
+        Py_ssize_t close = find_fence(s, p + 3, n);
         Py_ssize_t end;
-        if (close != NULL) {
-            end = (close - s) + 3;
+        if (close >= 0) {
+            end = close + 3;
         } else if (s[n - 1] == '\n' && n - 1 >= p + 3) {
             end = n - 1; /* $ matches before a final newline */
         } else {
             end = n;
         }
-        if (buf_put(out, " <code> ", 8) < 0) {
+        if (buf_put_ascii(out, " <code> ") < 0) {
             return -1;
         }
         i = end;
@@ -104,15 +124,15 @@ static int sub_code(const char *s, Py_ssize_t n, Buffer *out) {
 }
 
 /* \S+@\S+\.\w+ starting at i, within the non-space run [i, r): the match end, or -1. */
-static Py_ssize_t match_email(const char *s, Py_ssize_t i, Py_ssize_t r) {
+static Py_ssize_t match_email(const Ch *s, Py_ssize_t i, Py_ssize_t r) {
     for (Py_ssize_t a = r - 1; a > i; a--) { /* the first \S+ gives back characters from the right */
         if (s[a] != '@') {
             continue;
         }
         for (Py_ssize_t d = r - 2; d >= a + 2; d--) { /* so does the second */
-            if (s[d] == '.' && is_word((unsigned char)s[d + 1])) {
+            if (s[d] == '.' && is_word(s[d + 1])) {
                 Py_ssize_t e = d + 1;
-                while (e < r && is_word((unsigned char)s[e])) {
+                while (e < r && is_word(s[e])) {
                     e++;
                 }
                 return e;
@@ -122,13 +142,22 @@ static Py_ssize_t match_email(const char *s, Py_ssize_t i, Py_ssize_t r) {
     return -1;
 }
 
+static int has_at(const Ch *s, Py_ssize_t from, Py_ssize_t to) {
+    for (Py_ssize_t i = from; i < to; i++) {
+        if (s[i] == '@') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* https?://\S+|\S+@\S+\.\w+ → " <url> " */
-static int sub_url(const char *s, Py_ssize_t n, Buffer *out) {
+static int sub_url(const Ch *s, Py_ssize_t n, Buffer *out) {
     Py_ssize_t i = 0;
-    Py_ssize_t run_end = -1;      /* end of the non-space run containing i (when i is in one) */
-    int email_possible = 0;       /* whether \S+@... can still match somewhere in [i, run_end) */
+    Py_ssize_t run_end = -1; /* end of the non-space run containing i (when i is in one) */
+    int email_possible = 0;  /* whether \S+@... can still match somewhere in [i, run_end) */
     while (i < n) {
-        unsigned char c = (unsigned char)s[i];
+        Ch c = s[i];
         if (is_space(c)) {
             if (buf_put(out, s + i, 1) < 0) {
                 return -1;
@@ -139,17 +168,16 @@ static int sub_url(const char *s, Py_ssize_t n, Buffer *out) {
         }
         if (run_end < 0) {
             run_end = i;
-            while (run_end < n && !is_space((unsigned char)s[run_end])) {
+            while (run_end < n && !is_space(s[run_end])) {
                 run_end++;
             }
-            email_possible = memchr(s + i, '@', (size_t)(run_end - i)) != NULL;
+            email_possible = has_at(s, i, run_end);
         }
         Py_ssize_t end = -1;
-        if (c == 'h' && run_end - i >= 8 && memcmp(s + i, "http", 4) == 0) {
-            Py_ssize_t j = i + 4;
-            if (s[j] == 's' && memcmp(s + j + 1, "://", 3) == 0 && j + 4 < run_end) {
+        if (c == 'h') {
+            if (starts_with(s, i, run_end, "https://") && i + 8 < run_end) {
                 end = run_end;
-            } else if (memcmp(s + j, "://", 3) == 0 && j + 3 < run_end) {
+            } else if (starts_with(s, i, run_end, "http://") && i + 7 < run_end) {
                 end = run_end;
             }
         }
@@ -160,14 +188,14 @@ static int sub_url(const char *s, Py_ssize_t n, Buffer *out) {
             }
         }
         if (end >= 0) {
-            if (buf_put(out, " <url> ", 7) < 0) {
+            if (buf_put_ascii(out, " <url> ") < 0) {
                 return -1;
             }
             i = end;
             if (i >= run_end) {
                 run_end = -1;
             } else {
-                email_possible = memchr(s + i, '@', (size_t)(run_end - i)) != NULL;
+                email_possible = has_at(s, i, run_end);
             }
             continue;
         }
@@ -183,18 +211,18 @@ static int sub_url(const char *s, Py_ssize_t n, Buffer *out) {
 }
 
 /* "[^"\n]{1,200}"|'[^'\n]{1,200}'|`[^`\n]{1,200}` → " <quote> " */
-static int sub_quoted(const char *s, Py_ssize_t n, Buffer *out) {
+static int sub_quoted(const Ch *s, Py_ssize_t n, Buffer *out) {
     Py_ssize_t i = 0;
     while (i < n) {
-        unsigned char c = (unsigned char)s[i];
+        Ch c = s[i];
         if (c == '"' || c == '\'' || c == '`') {
             Py_ssize_t k = i + 1;
             Py_ssize_t limit = i + 202 < n ? i + 202 : n; /* the closing quote is at most 201 on */
-            while (k < limit && s[k] != (char)c && s[k] != '\n') {
+            while (k < limit && s[k] != c && s[k] != '\n') {
                 k++;
             }
-            if (k < limit && s[k] == (char)c && k - i - 1 >= 1) {
-                if (buf_put(out, " <quote> ", 9) < 0) {
+            if (k < limit && s[k] == c && k - i - 1 >= 1) {
+                if (buf_put_ascii(out, " <quote> ") < 0) {
                     return -1;
                 }
                 i = k + 1;
@@ -209,13 +237,14 @@ static int sub_quoted(const char *s, Py_ssize_t n, Buffer *out) {
     return 0;
 }
 
-/* \b\w*\d\w*\b → " <num> ": every maximal word run holding a digit (none is left for [-+]?\d…) */
-static int sub_mixed(const char *s, Py_ssize_t n, Buffer *out) {
+/* \b\w*\d\w*\b → " <num> ": every maximal word run holding a digit.  Digits are word characters,
+ * so none is left for the [-+]?\d[\d,._:/]* that text.py runs next. */
+static int sub_mixed(const Ch *s, Py_ssize_t n, Buffer *out) {
     Py_ssize_t i = 0;
     while (i < n) {
-        if (!is_word((unsigned char)s[i])) {
+        if (!is_word(s[i])) {
             Py_ssize_t j = i;
-            while (j < n && !is_word((unsigned char)s[j])) {
+            while (j < n && !is_word(s[j])) {
                 j++;
             }
             if (buf_put(out, s + i, j - i) < 0) {
@@ -226,11 +255,11 @@ static int sub_mixed(const char *s, Py_ssize_t n, Buffer *out) {
         }
         Py_ssize_t j = i;
         int digit = 0;
-        while (j < n && is_word((unsigned char)s[j])) {
-            digit |= is_digit((unsigned char)s[j]);
+        while (j < n && is_word(s[j])) {
+            digit |= is_digit(s[j]);
             j++;
         }
-        if (digit ? buf_put(out, " <num> ", 7) : buf_put(out, s + i, j - i)) {
+        if (digit ? buf_put_ascii(out, " <num> ") : buf_put(out, s + i, j - i)) {
             return -1;
         }
         i = j;
@@ -238,46 +267,75 @@ static int sub_mixed(const char *s, Py_ssize_t n, Buffer *out) {
     return 0;
 }
 
-/* " ".join(text.lower().split()) */
-static PyObject *normalised(const char *s, Py_ssize_t n) {
-    Buffer out = {0};
-    if (buf_reserve(&out, n + 1) < 0) {
-        return NULL;
+/* " ".join(text.split()) of lower-case text into out */
+static int split_join(const Ch *s, Py_ssize_t n, Buffer *out) {
+    if (buf_reserve(out, n + 1) < 0) {
+        return -1;
     }
     Py_ssize_t i = 0;
     while (i < n) {
-        while (i < n && is_space((unsigned char)s[i])) {
+        while (i < n && is_space(s[i])) {
             i++;
         }
         if (i >= n) {
             break;
         }
-        if (out.len) {
-            out.data[out.len++] = ' ';
+        if (out->len) {
+            out->data[out->len++] = ' ';
         }
-        while (i < n && !is_space((unsigned char)s[i])) {
-            unsigned char c = (unsigned char)s[i++];
-            out.data[out.len++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+        while (i < n && !is_space(s[i])) {
+            out->data[out->len++] = s[i++];
         }
     }
-    PyObject *text = PyUnicode_DecodeASCII(out.data, out.len, NULL);
-    buf_free(&out);
-    return text;
+    return 0;
 }
 
-/* [a-z][a-z']+|<[a-z]+> over normalised (lower-case) text */
-static PyObject *find_tokens(const char *s, Py_ssize_t n) {
+/* " ".join(text.lower().split()) into out; ``text`` is the str, or NULL when s is ASCII */
+static int normalise_into(PyObject *text, const Ch *s, Py_ssize_t n, Buffer *out) {
+    if (text == NULL) {
+        if (split_join(s, n, out) < 0) {
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < out->len; i++) {
+            Ch c = out->data[i];
+            if (c >= 'A' && c <= 'Z') {
+                out->data[i] = c + 32;
+            }
+        }
+        return 0;
+    }
+    PyObject *lowered = PyObject_CallMethod(text, "lower", NULL);
+    if (lowered == NULL) {
+        return -1;
+    }
+    Ch *chars = PyUnicode_AsUCS4Copy(lowered);
+    Py_ssize_t len = PyUnicode_GET_LENGTH(lowered);
+    Py_DECREF(lowered);
+    if (chars == NULL) {
+        return -1;
+    }
+    int status = split_join(chars, len, out);
+    PyMem_Free(chars);
+    return status;
+}
+
+static PyObject *to_str(const Buffer *b) {
+    return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->data, b->len);
+}
+
+/* [a-z][a-z']+|<[a-z]+> */
+static PyObject *find_tokens(const Ch *s, Py_ssize_t n) {
     PyObject *list = PyList_New(0);
     if (list == NULL) {
         return NULL;
     }
     Py_ssize_t i = 0;
     while (i < n) {
-        unsigned char c = (unsigned char)s[i];
+        Ch c = s[i];
         Py_ssize_t end = -1;
         if (is_lower(c)) {
             Py_ssize_t j = i + 1;
-            while (j < n && (is_lower((unsigned char)s[j]) || s[j] == '\'')) {
+            while (j < n && (is_lower(s[j]) || s[j] == '\'')) {
                 j++;
             }
             if (j - i >= 2) {
@@ -285,7 +343,7 @@ static PyObject *find_tokens(const char *s, Py_ssize_t n) {
             }
         } else if (c == '<') {
             Py_ssize_t j = i + 1;
-            while (j < n && is_lower((unsigned char)s[j])) {
+            while (j < n && is_lower(s[j])) {
                 j++;
             }
             if (j > i + 1 && j < n && s[j] == '>') {
@@ -296,9 +354,17 @@ static PyObject *find_tokens(const char *s, Py_ssize_t n) {
             i++;
             continue;
         }
-        PyObject *token = PyUnicode_DecodeASCII(s + i, end - i, NULL);
-        if (token == NULL || PyList_Append(list, token) < 0) {
-            Py_XDECREF(token);
+        PyObject *token = PyUnicode_New(end - i, 127);
+        if (token == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_UCS1 *data = PyUnicode_1BYTE_DATA(token);
+        for (Py_ssize_t k = i; k < end; k++) {
+            data[k - i] = (Py_UCS1)s[k];
+        }
+        if (PyList_Append(list, token) < 0) {
+            Py_DECREF(token);
             Py_DECREF(list);
             return NULL;
         }
@@ -308,51 +374,67 @@ static PyObject *find_tokens(const char *s, Py_ssize_t n) {
     return list;
 }
 
-typedef int (*Step)(const char *, Py_ssize_t, Buffer *);
+typedef int (*Step)(const Ch *, Py_ssize_t, Buffer *);
 
+/* slot_tokens(text) -> (normalise(text), tokens(text)) */
 static PyObject *slot_tokens(PyObject *Py_UNUSED(module), PyObject *arg) {
     if (!PyUnicode_Check(arg)) {
         PyErr_SetString(PyExc_TypeError, "slot_tokens() expects a str");
         return NULL;
     }
-    if (!PyUnicode_IS_ASCII(arg)) {
-        Py_RETURN_NONE;
-    }
-    const char *text = (const char *)PyUnicode_1BYTE_DATA(arg);
+    int ascii = PyUnicode_IS_ASCII(arg);
     Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
-
+    Ch *text = PyUnicode_AsUCS4Copy(arg);
+    if (text == NULL) {
+        return NULL;
+    }
     static const Step steps[] = {sub_code, sub_url, sub_quoted, sub_mixed};
     Buffer bufs[2] = {{0}, {0}};
-    const char *cur = text;
+    Buffer norm = {0};
+    PyObject *masked = NULL, *tokens = NULL, *plain = NULL;
+    const Ch *cur = text;
     Py_ssize_t cur_len = n;
     int which = 0;
     for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
         Buffer *out = &bufs[which];
         out->len = 0;
         if (buf_reserve(out, cur_len + 16) < 0 || steps[k](cur, cur_len, out) < 0) {
-            buf_free(&bufs[0]);
-            buf_free(&bufs[1]);
-            return NULL;
+            goto done;
         }
         cur = out->data;
         cur_len = out->len;
         which ^= 1;
     }
-    /* normalise the masked text in place, then tokenise it */
-    PyObject *masked = normalised(cur, cur_len);
+    if (!ascii) {
+        Buffer last = {(Ch *)cur, cur_len, cur_len};
+        masked = to_str(&last);
+        if (masked == NULL) {
+            goto done;
+        }
+    }
+    if (normalise_into(masked, cur, cur_len, &norm) < 0) {
+        goto done;
+    }
+    tokens = find_tokens(norm.data, norm.len);
+    if (tokens == NULL) {
+        goto done;
+    }
+    norm.len = 0;
+    if (normalise_into(ascii ? NULL : arg, text, n, &norm) < 0) {
+        Py_CLEAR(tokens);
+        goto done;
+    }
+    plain = to_str(&norm);
+    if (plain == NULL) {
+        Py_CLEAR(tokens);
+    }
+done:
+    Py_XDECREF(masked);
     buf_free(&bufs[0]);
     buf_free(&bufs[1]);
-    if (masked == NULL) {
-        return NULL;
-    }
-    PyObject *tokens = find_tokens((const char *)PyUnicode_1BYTE_DATA(masked), PyUnicode_GET_LENGTH(masked));
-    Py_DECREF(masked);
+    buf_free(&norm);
+    PyMem_Free(text);
     if (tokens == NULL) {
-        return NULL;
-    }
-    PyObject *plain = normalised(text, n);
-    if (plain == NULL) {
-        Py_DECREF(tokens);
         return NULL;
     }
     return Py_BuildValue("(NN)", plain, tokens);
@@ -437,15 +519,14 @@ static PyObject *word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
 static PyMethodDef methods[] = {
     {"word_mask", word_mask, METH_VARARGS,
      "word_mask(text, words) -> int with bit i set when words[i] occurs in text; None for non-ASCII text."},
-    {"slot_tokens", slot_tokens, METH_O,
-     "slot_tokens(text) -> (normalise(text), tokens(text)) for ASCII text, None for any other text."},
+    {"slot_tokens", slot_tokens, METH_O, "slot_tokens(text) -> (normalise(text), tokens(text))"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_textfast",
-    .m_doc = "C fast paths of detectors.text and detectors.prompts for ASCII text.",
+    .m_doc = "C fast paths of detectors.text and detectors.prompts.",
     .m_size = -1,
     .m_methods = methods,
 };

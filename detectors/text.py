@@ -19,12 +19,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-try:  # the C fast path for ASCII text (built by `pip install -e .`); this module is its reference
+try:  # the C version of normalise + tokens, built by `pip install -e .`; this module is its reference
     from detectors._textfast import slot_tokens as _slot_tokens
-except ImportError:  # pragma: no cover - a build without a C compiler: every text takes the Python path
+except ImportError:  # pragma: no cover - a build without a C compiler takes the Python path
 
-    def _slot_tokens(text: str, /) -> tuple[str, list[str]] | None:
-        return None
+    def _slot_tokens(text: str, /) -> tuple[str, list[str]]:
+        return normalise(text), tokens(text)
 
 
 MAX_TOKENS_KEPT = 48
@@ -141,11 +141,7 @@ def text_signals(last_user_text: str) -> dict[str, str | None]:
     """Hashes and hashed tokens of the last user turn; None for an empty turn."""
     if not last_user_text.strip():
         return {"text_hash": None, "template_hash": None, "token_hashes": None}
-    fast = _slot_tokens(last_user_text)  # None: not ASCII
-    if fast is None:
-        normalised, toks = normalise(last_user_text), tokens(last_user_text)
-    else:
-        normalised, toks = fast
+    normalised, toks = _slot_tokens(last_user_text)
     head = toks[:MAX_TOKENS_KEPT]
     hashed: list[str | None] = list(map(_TOKEN_HASHES.get, head))  # C-level lookups: most tokens repeat
     if None in hashed:

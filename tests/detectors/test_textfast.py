@@ -1,8 +1,9 @@
-"""The C fast path of detectors/text.py (detectors/_textfast.c) gives exactly what the Python code gives.
+"""The C fast paths (detectors/_textfast.c) give exactly what the Python code of detectors/ gives.
 
-The Python functions are the reference: every ASCII text below goes through both, on texts built
-to hit each regex's edge cases (greedy e-mail backtracking, quotes at the 200-character limit, code
-fences without an end, every ASCII whitespace and control character).
+The Python functions are the reference: every text below goes through both, on texts built to hit
+each regex's edge cases (greedy e-mail backtracking, quotes at the 200-character limit, code fences
+without an end, every ASCII whitespace and control character) and Unicode's (letters, digits and
+spaces outside ASCII, characters whose lower case is longer, characters beyond the BMP).
 """
 
 from __future__ import annotations
@@ -18,13 +19,18 @@ PIECES = (
     "  ", "_", "__init__", "a_1", "plain words here", "https://example.com/a?b=1", "mail me at a@b.io",
 )  # fmt: skip
 ALPHABET = "abZ9_@.:/\"'`\n\t -+,h<>"
+UNICODE = (
+    "\u00e9", "\u00c9T\u00c9", "\u65e5\u672c\u8a9e", "\u0663\u0664\u0665", "\u00b2", "\u216b", "\u00a0", "\u2028",
+    "\u3000", "\u200b", "\u0085", "\u00df", "\u0130", "\u03a3\u0391\u03a3", "\u201cquoted\u201d", "don\u2019t",
+    "\U0001f600", "\u017ftep", "\u212anow", "x\u0663", "a@\u00e9.\u00e9", "https://\u00e9", "\uff11\uff12", "\u0660",
+)  # fmt: skip
 
 
 def _reference(body: str) -> tuple[str, list[str]]:
     return text.normalise(body), text._TOKEN_RE.findall(text.mask_slots(body))
 
 
-def _texts(n: int, seed: int) -> list[str]:
+def _texts(n: int, seed: int, *, unicode: bool = False) -> list[str]:
     rng = random.Random(seed)
     every_ascii = [chr(c) for c in range(128)]
     out = []
@@ -32,14 +38,16 @@ def _texts(n: int, seed: int) -> list[str]:
         parts = []
         for _ in range(rng.randrange(0, 40)):
             roll = rng.random()
-            parts.append(rng.choice(PIECES) if roll < 0.4 else rng.choice(ALPHABET) if roll < 0.8
-                         else rng.choice(every_ascii))  # fmt: skip
+            pool = PIECES if roll < 0.4 else ALPHABET if roll < 0.75 else every_ascii
+            parts.append(rng.choice(UNICODE if unicode and roll >= 0.9 else pool))
         out.append("".join(parts))
     return out
 
 
-def test_fast_path_equals_the_python_reference_on_ascii_text() -> None:
+def test_fast_path_equals_the_python_reference() -> None:
     for body in _texts(30000, seed=21):
+        assert _textfast.slot_tokens(body) == _reference(body), repr(body)
+    for body in _texts(20000, seed=24, unicode=True):
         assert _textfast.slot_tokens(body) == _reference(body), repr(body)
 
 
@@ -65,13 +73,16 @@ def test_long_runs_and_unterminated_fences() -> None:
         assert _textfast.slot_tokens(body) == _reference(body)
 
 
-def test_non_ascii_text_is_left_to_python() -> None:
-    assert _textfast.slot_tokens("caf\u00e9 step by step") is None
-    assert _textfast.slot_tokens("\u212anow") is None
+def test_every_space_digit_and_letter_class_outside_ascii() -> None:
+    for code in range(0x80, 0x3100):
+        char = chr(code)
+        if char.isspace() or char.isalnum() or char.isdecimal():
+            for body in (f"a{char}b", f"x1{char}", f"{char}2 y", f"q@r{char}.s", f"'{char}'"):
+                assert _textfast.slot_tokens(body) == _reference(body), repr(body)
 
 
 def test_text_signals_use_the_fast_path_without_changing_them() -> None:
-    for body in _texts(2000, seed=22):
+    for body in _texts(2000, seed=22, unicode=True):
         if not body.strip():
             continue
         normalised, toks = _reference(body)
