@@ -479,25 +479,43 @@ static int index_words(PyObject *words) {
 }
 
 /* Which of ``words`` (ASCII, 2+ characters, at most 128) occur in ``text``, overlaps included: bit i
- * for words[i].  The Aho-Corasick pass of detectors/prompts.py, on ASCII text (None for other text). */
+ * for words[i].  The Aho-Corasick pass of detectors/prompts.py. */
 static PyObject *word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *text, *words;
     if (!PyArg_ParseTuple(args, "UO!:word_mask", &text, &PyTuple_Type, &words)) {
         return NULL;
     }
-    if (!PyUnicode_IS_ASCII(text)) {
-        Py_RETURN_NONE;
-    }
     if (words != cached_words && index_words(words) < 0) {
         return NULL;
     }
-    const unsigned char *s = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     unsigned long long bits[2] = {0, 0};
-    for (Py_ssize_t i = 0; i + 1 < n; i++) {
-        for (int w = word_head[s[i] | (s[i + 1] << 7)]; w >= 0; w = word_next[w]) {
-            if (word_length[w] <= n - i && memcmp(s + i, word_text[w], (size_t)word_length[w]) == 0) {
-                bits[w >> 6] |= 1ULL << (w & 63);
+    if (PyUnicode_IS_ASCII(text)) {
+        const unsigned char *s = PyUnicode_1BYTE_DATA(text);
+        for (Py_ssize_t i = 0; i + 1 < n; i++) {
+            for (int w = word_head[s[i] | (s[i + 1] << 7)]; w >= 0; w = word_next[w]) {
+                if (word_length[w] <= n - i && memcmp(s + i, word_text[w], (size_t)word_length[w]) == 0) {
+                    bits[w >> 6] |= 1ULL << (w & 63);
+                }
+            }
+        }
+    } else {
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        for (Py_ssize_t i = 0; i + 1 < n; i++) {
+            Py_UCS4 first = PyUnicode_READ(kind, data, i), second = PyUnicode_READ(kind, data, i + 1);
+            if (first >= 128 || second >= 128) {
+                continue;
+            }
+            for (int w = word_head[first | (second << 7)]; w >= 0; w = word_next[w]) {
+                Py_ssize_t k = 2;
+                while (k < word_length[w] && i + k < n &&
+                       PyUnicode_READ(kind, data, i + k) == (Py_UCS4)(unsigned char)word_text[w][k]) {
+                    k++;
+                }
+                if (k == word_length[w]) {
+                    bits[w >> 6] |= 1ULL << (w & 63);
+                }
             }
         }
     }
@@ -518,7 +536,7 @@ static PyObject *word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"word_mask", word_mask, METH_VARARGS,
-     "word_mask(text, words) -> int with bit i set when words[i] occurs in text; None for non-ASCII text."},
+     "word_mask(text, words) -> int with bit i set when words[i] occurs in text"},
     {"slot_tokens", slot_tokens, METH_O, "slot_tokens(text) -> (normalise(text), tokens(text))"},
     {NULL, NULL, 0, NULL},
 };

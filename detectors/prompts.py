@@ -18,8 +18,8 @@ try:  # built by `pip install -e .`; the Aho-Corasick automaton below is its ref
     from detectors._textfast import word_mask as _word_mask
 except ImportError:  # pragma: no cover - a build without a C compiler: every text takes the automaton
 
-    def _word_mask(text: str, words: tuple[str, ...], /) -> int | None:
-        return None
+    def _word_mask(text: str, words: tuple[str, ...], /) -> int:
+        return _automaton_words(text)  # built from the same words
 
 
 _COT_PATTERNS: tuple[tuple[str, float], ...] = (
@@ -71,7 +71,7 @@ _RUBRIC_PATTERNS: tuple[tuple[str, float], ...] = (
 # What each pattern needs before it can match: every group must have one of its words in the
 # lower-cased text.  A pattern is run only on a text that passes (ingest runs these on every
 # request).  Exact for every text free of the four non-ASCII letters that IGNORECASE folds onto
-# ASCII; texts with one of them run every pattern.
+# ASCII; texts with one of them run every pattern as written.
 _Needs = tuple[tuple[str, ...], ...]
 _COT_NEEDS: tuple[_Needs, ...] = (
     (("step",),),
@@ -119,9 +119,12 @@ for _word, _bit in _WORD_BIT.items():
 _FINDER.make_automaton()
 _WORD_TUPLE = tuple(_WORDS)
 
-# (pattern for any text, the same pattern case-sensitive for lower-cased ASCII text, weight, the
-# bit mask of each word group): on ASCII text IGNORECASE is exactly lower-casing (the patterns'
-# literals are lower case), and the case-sensitive pattern runs 2-20x faster
+# (pattern for any text, the same pattern case-sensitive for the lower-cased text, weight, the bit
+# mask of each word group).  On a text free of the four characters above, IGNORECASE is exactly
+# lower-casing: the patterns' literals are lower-case ASCII, and for every other code point
+# str.lower() gives one character, never an ASCII one from a non-ASCII one, in the same \w, \s and
+# \d classes (tests/detectors/test_textfast.py checks every code point).  The case-sensitive
+# pattern runs 2-20x faster.
 _Patterns = list[tuple[re.Pattern[str], re.Pattern[str], float, tuple[int, ...]]]
 
 
@@ -137,19 +140,19 @@ _COT = _compile(_COT_PATTERNS, _COT_NEEDS)
 _RUBRIC = _compile(_RUBRIC_PATTERNS, _RUBRIC_NEEDS)
 
 
-def _words_in(lowered: str) -> int:
-    mask = _word_mask(lowered, _WORD_TUPLE)  # one C pass on ASCII text
-    if mask is not None:
-        return mask
+def _automaton_words(lowered: str) -> int:
     present = 0
     for _end, bit in _FINDER.iter(lowered):
         present |= bit
     return present
 
 
+def _words_in(lowered: str) -> int:
+    return _word_mask(lowered, _WORD_TUPLE)
+
+
 def _score(patterns: _Patterns, text: str, lowered: str | None, present: int) -> float:
     """1 - prod(1 - w) over the patterns that match; ``present``: the words ``lowered`` holds."""
-    ascii_text = text.isascii()
     keep = 1.0
     for any_case, lower_case, weight, groups in patterns:
         if lowered is not None:
@@ -157,7 +160,7 @@ def _score(patterns: _Patterns, text: str, lowered: str | None, present: int) ->
                 if not present & group:
                     break  # no word of this group: the pattern cannot match
             else:
-                if (lower_case.search(lowered) if ascii_text else any_case.search(text)) is not None:
+                if lower_case.search(lowered) is not None:
                     keep *= 1.0 - weight
             continue
         if any_case.search(text) is not None:

@@ -9,6 +9,7 @@ spaces outside ASCII, characters whose lower case is longer, characters beyond t
 from __future__ import annotations
 
 import random
+import re
 
 from detectors import _textfast, prompts, text
 
@@ -92,13 +93,6 @@ def test_text_signals_use_the_fast_path_without_changing_them() -> None:
         assert signals["token_hashes"] == " ".join(text.token_hash(t) for t in toks[: text.MAX_TOKENS_KEPT])
 
 
-def _automaton_words(lowered: str) -> int:
-    present = 0
-    for _end, bit in prompts._FINDER.iter(lowered):
-        present |= bit
-    return present
-
-
 def test_word_mask_equals_the_aho_corasick_pass() -> None:
     words = prompts._WORD_TUPLE
     assert len(words) > 64  # the mask needs both halves of the C bit set
@@ -106,6 +100,25 @@ def test_word_mask_equals_the_aho_corasick_pass() -> None:
     rng = random.Random(23)
     for _ in range(5000):
         body = "".join(rng.choice(pieces) + rng.choice(" .\n") for _ in range(rng.randrange(0, 12))).lower()
-        assert _textfast.word_mask(body, words) == _automaton_words(body), repr(body)
+        assert _textfast.word_mask(body, words) == prompts._automaton_words(body), repr(body)
+        wide = "".join(rng.choice([*pieces, *UNICODE]) for _ in range(rng.randrange(0, 12))).lower()
+        assert _textfast.word_mask(wide, words) == prompts._automaton_words(wide), repr(wide)
     assert _textfast.word_mask("".join(words), words) == (1 << len(words)) - 1
-    assert _textfast.word_mask("caf\u00e9 step", words) is None
+    assert _textfast.word_mask("\U0001f600".join(words), words) == (1 << len(words)) - 1
+
+
+def test_lower_casing_is_ignorecase_outside_the_four_folding_characters() -> None:
+    """What lets prompts.py run its patterns case-sensitively on the lower-cased text."""
+    folds = set("\u0130\u0131\u017f\u212a")
+    classes = [re.compile(r"\w"), re.compile(r"\s"), re.compile(r"\d")]
+    any_ascii = re.compile(r"[\x00-\x7f]", re.IGNORECASE)
+    for code in range(0x110000):
+        char = chr(code)
+        if 0xD800 <= code <= 0xDFFF or char in folds:
+            continue
+        lower = char.lower()
+        assert len(lower) == 1, hex(code)
+        assert (code < 128) == (ord(lower) < 128), hex(code)
+        assert [bool(c.match(char)) for c in classes] == [bool(c.match(lower)) for c in classes], hex(code)
+        if code >= 128:
+            assert any_ascii.match(char) is None, hex(code)
