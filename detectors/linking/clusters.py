@@ -12,11 +12,10 @@ import pandas as pd
 from detectors.linking.config import EDGE_KINDS, LinkingConfig
 from detectors.linking.graph import weight_column
 from detectors.linking.inputs import LinkingInput, epoch_seconds
-from detectors.linking.request_shape import account_shapes, describe_shape, shape_codes
+from detectors.linking.request_shape import account_shapes, describe_shape
 from detectors.linking.signup import signup_keys
 from detectors.linking.synchrony import active_buckets, bucket_chance, model_switches
 from detectors.linking.templates import TemplateIndex
-from detectors.linking.wrappers import account_marks
 
 # Every column of the cluster feature frame, with its dtype.
 CLUSTER_FEATURES: dict[str, str] = {
@@ -32,7 +31,7 @@ CLUSTER_FEATURES: dict[str, str] = {
     "shared_templates": "float64", "template_request_share": "float64", "template_requests": "float64",
     "shared_request_shapes": "float64", "members_sharing_request_shape": "float64",
     "request_shape_request_share": "float64", "top_shared_request_shape": "string",
-    "shared_wrappers": "float64", "members_sharing_wrapper": "float64", "wrapper_request_share": "float64",
+    "members_sharing_wrapper": "float64",
     "migration_model": "string", "migrated_members": "float64", "migration_spread_hours": "float64",
     "share_high_risk_members": "float64", "mean_member_risk": "float64",
     "internal_edges": "int64", "internal_weight": "float64", "density": "float64",
@@ -222,8 +221,9 @@ def _shared_uses(uses: pd.DataFrame, value: str, label: pd.Series, max_users: in
     return out
 
 
-def _harness(data: LinkingInput, label: pd.Series, config: LinkingConfig, templates_given: bool) -> pd.DataFrame:
-    """What one harness leaves on its members' requests: shared exact request shapes and shared wrappers."""
+def _harness(data: LinkingInput, label: pd.Series, edges: pd.DataFrame, config: LinkingConfig) -> pd.DataFrame:
+    """What one harness leaves on its members' requests: shared exact request shapes, and the members linked by
+    a shared wrapper (read from the edges: counting wrappers again would tokenise every prompt a second time)."""
     out = pd.DataFrame(index=pd.Index(label.unique(), name="cluster_label"))
     shapes = account_shapes(data)
     if not shapes.empty:
@@ -236,18 +236,19 @@ def _harness(data: LinkingInput, label: pd.Series, config: LinkingConfig, templa
         counted = counted[counted["members"] >= 2].sort_values("share", ascending=False, kind="stable")
         top = counted.reset_index().drop_duplicates("cluster").set_index("cluster")["shape"]
         if not top.empty:
-            codes, _ = shape_codes(data.events)
-            first = pd.Series(np.arange(len(codes))).groupby(codes).first()
-            rows = data.events.iloc[first.reindex(top.to_numpy()).to_numpy()]
+            row_of = shapes.drop_duplicates("shape").set_index("shape")["row"]
+            rows = data.events.iloc[row_of.reindex(top.to_numpy()).to_numpy(np.int64)]
             names = [describe_shape(row) for _, row in rows.iterrows()]
             out["top_shared_request_shape"] = pd.Series(names, index=top.index, dtype="string")
-    if templates_given or ("system_text" in data.events.columns and data.events["system_text"].notna().any()):
-        marks = account_marks(data, config)
-        if not marks.empty:
-            found = _shared_uses(marks, "mark", label, config.max_group_size)
-            out["shared_wrappers"] = found["shared"]
-            out["members_sharing_wrapper"] = found["members"]
-            out["wrapper_request_share"] = found["request_share"]
+    wrapped = edges[
+        edges[weight_column("wrapper")].to_numpy() >= config.min_kind_strength * config.kind_weight("wrapper")
+    ]
+    a, b = wrapped["a"].to_numpy(np.int64), wrapped["b"].to_numpy(np.int64)
+    inside = label.to_numpy()[a] == label.to_numpy()[b]
+    if inside.any() and config.kind_weight("wrapper") > 0:
+        members = pd.DataFrame({"account": np.concatenate([a[inside], b[inside]])}).drop_duplicates()
+        members["cluster"] = label.to_numpy()[members["account"].to_numpy()]
+        out["members_sharing_wrapper"] = members.groupby("cluster").size()
     return out
 
 
@@ -292,7 +293,7 @@ def cluster_features(
         _infrastructure(data, label),
         _organisation(data, label),
         _templates(data, label, templates),
-        _harness(data, label, config, templates is not None),
+        _harness(data, label, edges, config),
         _migration(data, label, config),
         _edges(edges, label),
     ]

@@ -122,19 +122,14 @@ def _request_shape(row: Row) -> Entry | None:
 
 
 def _wrapper(row: Row) -> Entry | None:
-    members, wrappers = _num(row.get("members_sharing_wrapper")), _num(row.get("shared_wrappers"))
+    members = _num(row.get("members_sharing_wrapper"))
     if members < 2:
         return None
-    share = _num(row.get("wrapper_request_share"))
-    marks = _plural(
-        wrappers, "uncommon opening, closing or system prompt", "uncommon openings, closings or system prompts"
-    )
     text = (
-        f"{_plural(members, 'account')} wrap their prompts in the same fixed words "
-        f"({marks}, on {share:.0%} of their requests)"
+        f"{_plural(members, 'account')} wrap their prompts in the same uncommon fixed words "
+        "(an opening, a closing or a system prompt)"
     )
-    return {"value": int(wrappers), "text": text,
-            "stats": {"members": int(members), "wrappers": int(wrappers), "request_share": share}}  # fmt: skip
+    return {"value": int(members), "text": text, "stats": {"members": int(members)}}
 
 
 def _sync(row: Row) -> Entry | None:

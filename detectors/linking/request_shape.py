@@ -58,16 +58,14 @@ def expected_users(data: LinkingInput, uses: pd.DataFrame, n_population: int) ->
     """Shape → accounts expected to use it if each field's value were picked independently, at the popularity
     of each value among accounts (an account counts once per value it uses)."""
     codes = field_codes(data.events)
-    shape, _ = shape_codes(data.events)
     accounts = data.events["account"].to_numpy(np.int64)
-    first = pd.Series(np.arange(len(shape))).groupby(shape).first()
-    representative = first.reindex(uses["shape"].unique()).to_numpy(np.int64)
+    representative = uses.drop_duplicates("shape")["row"].to_numpy(np.int64)
     log_p = np.zeros(len(representative))
     for values in codes.values():
         distinct = np.unique(values * np.int64(max(data.n_accounts, 1)) + accounts)
         popularity = np.bincount(distinct // max(data.n_accounts, 1)) / max(n_population, 1)
         log_p += np.log(np.clip(popularity[values[representative]], 1e-12, 1.0))
-    return pd.Series(n_population * np.exp(log_p), index=uses["shape"].unique())
+    return pd.Series(n_population * np.exp(log_p), index=uses.drop_duplicates("shape")["shape"].to_numpy())
 
 
 def shape_weights(data: LinkingInput, uses: pd.DataFrame, config: LinkingConfig) -> pd.Series:
@@ -98,18 +96,20 @@ def describe_shape(row: pd.Series) -> str:
 
 def account_shapes(data: LinkingInput) -> pd.DataFrame:
     """Distinct (account, shape) uses with the share of the account's requests on that shape, for shapes that set
-    a sampling parameter; columns ``account``, ``shape``, ``share``, ``requests`` and ``users`` (accounts using
-    the shape)."""
+    a sampling parameter; columns ``account``, ``shape``, ``share``, ``requests``, ``users`` (accounts using
+    the shape) and ``row`` (one event row with that shape)."""
     shape, chosen = shape_codes(data.events)
     accounts = data.events["account"].to_numpy(np.int64)
     if not chosen.any():
-        return pd.DataFrame({"account": [], "shape": [], "share": [], "requests": [], "users": []})
+        return pd.DataFrame({"account": [], "shape": [], "share": [], "requests": [], "users": [], "row": []})
     n = np.int64(max(data.n_accounts, 1))
     keys, counts = np.unique(shape[chosen] * n + accounts[chosen], return_counts=True)
     member, code = keys % n, keys // n
     totals = np.bincount(accounts, minlength=data.n_accounts)
     uses = pd.DataFrame({"account": member, "shape": code, "share": counts / totals[member], "requests": counts})
     uses["users"] = uses.groupby("shape")["account"].transform("size")
+    _, first = np.unique(shape, return_index=True)
+    uses["row"] = first[code]
     return uses
 
 

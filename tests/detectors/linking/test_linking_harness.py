@@ -137,4 +137,4 @@ def test_a_harness_crew_is_one_cluster_that_explains_itself() -> None:
     assert "request parameters" in texts and "max_tokens=12000" in texts, texts
     row = linking.cluster_features.loc[crew.iloc[0]]
     assert row["members_sharing_request_shape"] == len(CREW) and row["request_shape_request_share"] > 0.9
-    assert row["members_sharing_wrapper"] == len(CREW)
+    assert row["members_sharing_wrapper"] == len(CREW) and "same uncommon fixed words" in texts
