@@ -185,12 +185,14 @@ def iter_ndjson(body: Body) -> Iterator[Any]:
         if end < 0:
             end = size
         line_no += 1
-        if _skip_space(body, start, end) < end:
-            try:
-                yield orjson.loads(view[start:end])
-            except orjson.JSONDecodeError as exc:
+        try:
+            record = orjson.loads(view[start:end])
+        except orjson.JSONDecodeError as exc:
+            if _skip_space(body, start, end) < end:  # not just a blank line
                 position = start + _byte_offset(body[start:end], exc.pos)
                 raise MalformedJSON(exc.msg, position=position, line=line_no) from None
+        else:
+            yield record
         start = end + 1
 
 

