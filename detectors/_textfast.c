@@ -11,6 +11,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef Py_UCS4 Ch;
@@ -323,23 +324,162 @@ static PyObject *to_str(const Buffer *b) {
     return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->data, b->len);
 }
 
-/* [a-z][a-z']+|<[a-z]+> */
-static PyObject *find_tokens(const Ch *s, Py_ssize_t n) {
-    PyObject *list = PyList_New(0);
-    if (list == NULL) {
+/* BLAKE2b (RFC 7693), unkeyed, for the token hashes: hashlib.blake2b(token, digest_size=3).  One
+ * compression for a token of up to 128 bytes, and a direct-mapped table of recent tokens: cheaper
+ * than looking each token up in a Python dict of a vocabulary (a cache miss or three per token). */
+static const uint64_t blake2b_iv[8] = {
+    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+};
+static const uint8_t blake2b_sigma[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+
+static inline uint64_t rotr64(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
+
+#define B2B_G(a, b, c, d, x, y)         \
+    do {                                \
+        v[a] = v[a] + v[b] + (x);       \
+        v[d] = rotr64(v[d] ^ v[a], 32); \
+        v[c] = v[c] + v[d];             \
+        v[b] = rotr64(v[b] ^ v[c], 24); \
+        v[a] = v[a] + v[b] + (y);       \
+        v[d] = rotr64(v[d] ^ v[a], 16); \
+        v[c] = v[c] + v[d];             \
+        v[b] = rotr64(v[b] ^ v[c], 63); \
+    } while (0)
+
+static void blake2b_compress(uint64_t h[8], const uint8_t block[128], uint64_t counter, int last) {
+    uint64_t v[16], m[16];
+    for (int i = 0; i < 16; i++) {
+        uint64_t word = 0;
+        for (int k = 7; k >= 0; k--) {
+            word = (word << 8) | block[i * 8 + k];
+        }
+        m[i] = word;
+    }
+    for (int i = 0; i < 8; i++) {
+        v[i] = h[i];
+        v[i + 8] = blake2b_iv[i];
+    }
+    v[12] ^= counter;
+    if (last) {
+        v[14] = ~v[14];
+    }
+    for (int r = 0; r < 12; r++) {
+        const uint8_t *s = blake2b_sigma[r];
+        B2B_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
+        B2B_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
+        B2B_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
+        B2B_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
+        B2B_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
+        B2B_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
+        B2B_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
+        B2B_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
+    }
+    for (int i = 0; i < 8; i++) {
+        h[i] ^= v[i] ^ v[i + 8];
+    }
+}
+
+/* BLAKE2b with a digest of ``size`` bytes (1..8) of data, as lower-case hex into hex */
+static void blake2b_hex(const uint8_t *data, size_t length, int size, char *hex) {
+    uint64_t h[8];
+    memcpy(h, blake2b_iv, sizeof h);
+    h[0] ^= 0x01010000ULL ^ (uint64_t)size;
+    uint64_t counter = 0;
+    while (length > 128) {
+        counter += 128;
+        blake2b_compress(h, data, counter, 0);
+        data += 128;
+        length -= 128;
+    }
+    uint8_t block[128] = {0};
+    memcpy(block, data, length);
+    blake2b_compress(h, block, counter + length, 1);
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < size; i++) {
+        uint8_t byte = (uint8_t)(h[i / 8] >> (8 * (i % 8)));
+        hex[2 * i] = digits[byte >> 4];
+        hex[2 * i + 1] = digits[byte & 15];
+    }
+}
+
+#define TOKEN_SLOTS (1 << 15)
+#define TOKEN_KEPT 26
+typedef struct {
+    uint8_t length; /* 0: an empty slot */
+    char token[TOKEN_KEPT];
+    char hex[6];
+} TokenSlot;
+static TokenSlot token_slots[TOKEN_SLOTS];
+
+/* the 6 hex characters of an ASCII token's hash */
+static int token_hex(const Ch *token, Py_ssize_t length, char *hex) {
+    char small[TOKEN_KEPT];
+    if (length == 0 || length > TOKEN_KEPT) { /* length 0 marks an empty slot */
+        char *bytes = PyMem_Malloc((size_t)length + 1);
+        if (bytes == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < length; i++) {
+            bytes[i] = (char)token[i];
+        }
+        blake2b_hex((const uint8_t *)bytes, (size_t)length, 3, hex);
+        PyMem_Free(bytes);
+        return 0;
+    }
+    uint32_t slot_hash = 2166136261u; /* FNV-1a */
+    for (Py_ssize_t i = 0; i < length; i++) {
+        small[i] = (char)token[i];
+        slot_hash = (slot_hash ^ (uint8_t)small[i]) * 16777619u;
+    }
+    TokenSlot *slot = &token_slots[slot_hash & (TOKEN_SLOTS - 1)];
+    if (slot->length == length && memcmp(slot->token, small, (size_t)length) == 0) {
+        memcpy(hex, slot->hex, 6);
+        return 0;
+    }
+    blake2b_hex((const uint8_t *)small, (size_t)length, 3, hex);
+    slot->length = (uint8_t)length;
+    memcpy(slot->token, small, (size_t)length);
+    memcpy(slot->hex, hex, 6);
+    return 0;
+}
+
+/* token_hash(token) -> hashlib.blake2b(token.encode(), digest_size=3).hexdigest(), for an ASCII token */
+static PyObject *token_hash(PyObject *Py_UNUSED(module), PyObject *arg) {
+    if (!PyUnicode_Check(arg) || !PyUnicode_IS_ASCII(arg)) {
+        PyErr_SetString(PyExc_TypeError, "token_hash() expects an ASCII str");
         return NULL;
     }
-    Py_ssize_t i = 0;
+    Ch *chars = PyUnicode_AsUCS4Copy(arg);
+    if (chars == NULL) {
+        return NULL;
+    }
+    char hex[6];
+    int status = token_hex(chars, PyUnicode_GET_LENGTH(arg), hex);
+    PyMem_Free(chars);
+    return status < 0 ? NULL : PyUnicode_DecodeASCII(hex, 6, NULL);
+}
+
+/* The next match of [a-z][a-z']+|<[a-z]+> in s[i:n]: its start in *start, its end returned (-1: none) */
+static Py_ssize_t next_token(const Ch *s, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *start) {
     while (i < n) {
         Ch c = s[i];
-        Py_ssize_t end = -1;
         if (is_lower(c)) {
             Py_ssize_t j = i + 1;
             while (j < n && (is_lower(s[j]) || s[j] == '\'')) {
                 j++;
             }
             if (j - i >= 2) {
-                end = j;
+                *start = i;
+                return j;
             }
         } else if (c == '<') {
             Py_ssize_t j = i + 1;
@@ -347,21 +487,30 @@ static PyObject *find_tokens(const Ch *s, Py_ssize_t n) {
                 j++;
             }
             if (j > i + 1 && j < n && s[j] == '>') {
-                end = j + 1;
+                *start = i;
+                return j + 1;
             }
         }
-        if (end < 0) {
-            i++;
-            continue;
-        }
-        PyObject *token = PyUnicode_New(end - i, 127);
+        i++;
+    }
+    return -1;
+}
+
+static PyObject *find_tokens(const Ch *s, Py_ssize_t n) {
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        return NULL;
+    }
+    Py_ssize_t start = 0, end = 0;
+    while ((end = next_token(s, end, n, &start)) >= 0) {
+        PyObject *token = PyUnicode_New(end - start, 127);
         if (token == NULL) {
             Py_DECREF(list);
             return NULL;
         }
         Py_UCS1 *data = PyUnicode_1BYTE_DATA(token);
-        for (Py_ssize_t k = i; k < end; k++) {
-            data[k - i] = (Py_UCS1)s[k];
+        for (Py_ssize_t k = start; k < end; k++) {
+            data[k - start] = (Py_UCS1)s[k];
         }
         if (PyList_Append(list, token) < 0) {
             Py_DECREF(token);
@@ -369,29 +518,30 @@ static PyObject *find_tokens(const Ch *s, Py_ssize_t n) {
             return NULL;
         }
         Py_DECREF(token);
-        i = end;
     }
     return list;
 }
 
 typedef int (*Step)(const Ch *, Py_ssize_t, Buffer *);
 
-/* slot_tokens(text) -> (normalise(text), tokens(text)) */
-static PyObject *slot_tokens(PyObject *Py_UNUSED(module), PyObject *arg) {
+/* normalise(mask_slots(text)) into masked, normalise(text) as a str into *plain */
+static int mask_and_normalise(PyObject *arg, Buffer *masked, PyObject **plain) {
+    *plain = NULL;
     if (!PyUnicode_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "slot_tokens() expects a str");
-        return NULL;
+        PyErr_SetString(PyExc_TypeError, "expected a str");
+        return -1;
     }
     int ascii = PyUnicode_IS_ASCII(arg);
     Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
     Ch *text = PyUnicode_AsUCS4Copy(arg);
     if (text == NULL) {
-        return NULL;
+        return -1;
     }
     static const Step steps[] = {sub_code, sub_url, sub_quoted, sub_mixed};
     Buffer bufs[2] = {{0}, {0}};
     Buffer norm = {0};
-    PyObject *masked = NULL, *tokens = NULL, *plain = NULL;
+    PyObject *masked_str = NULL;
+    int status = -1;
     const Ch *cur = text;
     Py_ssize_t cur_len = n;
     int which = 0;
@@ -407,37 +557,95 @@ static PyObject *slot_tokens(PyObject *Py_UNUSED(module), PyObject *arg) {
     }
     if (!ascii) {
         Buffer last = {(Ch *)cur, cur_len, cur_len};
-        masked = to_str(&last);
-        if (masked == NULL) {
+        masked_str = to_str(&last);
+        if (masked_str == NULL) {
             goto done;
         }
     }
-    if (normalise_into(masked, cur, cur_len, &norm) < 0) {
+    if (normalise_into(masked_str, cur, cur_len, masked) < 0) {
         goto done;
     }
-    tokens = find_tokens(norm.data, norm.len);
-    if (tokens == NULL) {
-        goto done;
-    }
-    norm.len = 0;
     if (normalise_into(ascii ? NULL : arg, text, n, &norm) < 0) {
-        Py_CLEAR(tokens);
         goto done;
     }
-    plain = to_str(&norm);
-    if (plain == NULL) {
-        Py_CLEAR(tokens);
-    }
+    *plain = to_str(&norm);
+    status = *plain == NULL ? -1 : 0;
 done:
-    Py_XDECREF(masked);
+    Py_XDECREF(masked_str);
     buf_free(&bufs[0]);
     buf_free(&bufs[1]);
     buf_free(&norm);
     PyMem_Free(text);
+    return status;
+}
+
+/* slot_tokens(text) -> (normalise(text), tokens(text)) */
+static PyObject *slot_tokens(PyObject *Py_UNUSED(module), PyObject *arg) {
+    Buffer masked = {0};
+    PyObject *plain;
+    if (mask_and_normalise(arg, &masked, &plain) < 0) {
+        buf_free(&masked);
+        return NULL;
+    }
+    PyObject *tokens = find_tokens(masked.data, masked.len);
+    buf_free(&masked);
     if (tokens == NULL) {
+        Py_DECREF(plain);
         return NULL;
     }
     return Py_BuildValue("(NN)", plain, tokens);
+}
+
+/* slot_signals(text, max_tokens) -> (normalise(text), " ".join(tokens(text)),
+ *                                    " ".join(token_hash(t) for t in tokens(text)[:max_tokens])) */
+static PyObject *slot_signals(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *arg;
+    Py_ssize_t max_tokens;
+    if (!PyArg_ParseTuple(args, "Un:slot_signals", &arg, &max_tokens)) {
+        return NULL;
+    }
+    Buffer masked = {0};
+    PyObject *plain;
+    if (mask_and_normalise(arg, &masked, &plain) < 0) {
+        buf_free(&masked);
+        return NULL;
+    }
+    /* the template is at most the masked text; the hashes 7 characters per kept token */
+    char *joined = PyMem_Malloc((size_t)masked.len + 1);
+    char *hashes = PyMem_Malloc((size_t)(max_tokens > 0 ? max_tokens : 0) * 7 + 1);
+    PyObject *result = NULL;
+    if (joined == NULL || hashes == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t joined_len = 0, hashes_len = 0, count = 0;
+    Py_ssize_t start = 0, end = 0;
+    while ((end = next_token(masked.data, end, masked.len, &start)) >= 0) {
+        if (joined_len) {
+            joined[joined_len++] = ' ';
+        }
+        for (Py_ssize_t k = start; k < end; k++) {
+            joined[joined_len++] = (char)masked.data[k];
+        }
+        if (count < max_tokens) {
+            if (count) {
+                hashes[hashes_len++] = ' ';
+            }
+            if (token_hex(masked.data + start, end - start, hashes + hashes_len) < 0) {
+                goto done;
+            }
+            hashes_len += 6;
+        }
+        count++;
+    }
+    result = Py_BuildValue("(Ns#s#)", plain, joined, joined_len, hashes, hashes_len);
+    plain = NULL; /* the N above took it, or released it on failure */
+done:
+    Py_XDECREF(plain);
+    PyMem_Free(joined);
+    PyMem_Free(hashes);
+    buf_free(&masked);
+    return result;
 }
 
 /* The word list of the last word_mask call, indexed by each word's first two characters (every
@@ -538,6 +746,9 @@ static PyMethodDef methods[] = {
     {"word_mask", word_mask, METH_VARARGS,
      "word_mask(text, words) -> int with bit i set when words[i] occurs in text"},
     {"slot_tokens", slot_tokens, METH_O, "slot_tokens(text) -> (normalise(text), tokens(text))"},
+    {"slot_signals", slot_signals, METH_VARARGS,
+     "slot_signals(text, max_tokens) -> (normalise(text), ' '.join(tokens), ' '.join(token hashes[:max_tokens]))"},
+    {"token_hash", token_hash, METH_O, "token_hash(token) -> blake2b(token, digest_size=3).hexdigest()"},
     {NULL, NULL, 0, NULL},
 };
 

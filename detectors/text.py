@@ -19,12 +19,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-try:  # the C version of normalise + tokens, built by `pip install -e .`; this module is its reference
-    from detectors._textfast import slot_tokens as _slot_tokens
+try:  # the C version of the signals below, built by `pip install -e .`; this module is its reference
+    from detectors._textfast import slot_signals as _slot_signals
 except ImportError:  # pragma: no cover - a build without a C compiler takes the Python path
 
-    def _slot_tokens(text: str, /) -> tuple[str, list[str]]:
-        return normalise(text), tokens(text)
+    def _slot_signals(text: str, max_tokens: int, /) -> tuple[str, str, str]:
+        toks = tokens(text)
+        return normalise(text), " ".join(toks), " ".join(map(token_hash, toks[:max_tokens]))
 
 
 MAX_TOKENS_KEPT = 48
@@ -141,13 +142,5 @@ def text_signals(last_user_text: str) -> dict[str, str | None]:
     """Hashes and hashed tokens of the last user turn; None for an empty turn."""
     if not last_user_text.strip():
         return {"text_hash": None, "template_hash": None, "token_hashes": None}
-    normalised, toks = _slot_tokens(last_user_text)
-    head = toks[:MAX_TOKENS_KEPT]
-    hashed: list[str | None] = list(map(_TOKEN_HASHES.get, head))  # C-level lookups: most tokens repeat
-    if None in hashed:
-        hashed = [known if known is not None else token_hash(token) for known, token in zip(hashed, head, strict=True)]
-    return {
-        "text_hash": stable_hash(normalised),
-        "template_hash": stable_hash(" ".join(toks)),
-        "token_hashes": " ".join(hashed),  # type: ignore[arg-type]  # no None is left
-    }
+    normalised, template, token_hashes = _slot_signals(last_user_text, MAX_TOKENS_KEPT)
+    return {"text_hash": stable_hash(normalised), "template_hash": stable_hash(template), "token_hashes": token_hashes}

@@ -8,6 +8,7 @@ spaces outside ASCII, characters whose lower case is longer, characters beyond t
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 
@@ -80,6 +81,23 @@ def test_every_space_digit_and_letter_class_outside_ascii() -> None:
         if char.isspace() or char.isalnum() or char.isdecimal():
             for body in (f"a{char}b", f"x1{char}", f"{char}2 y", f"q@r{char}.s", f"'{char}'"):
                 assert _textfast.slot_tokens(body) == _reference(body), repr(body)
+
+
+def test_token_hashes_equal_hashlib() -> None:
+    rng = random.Random(25)
+    letters = "abcdefghijklmnopqrstuvwxyz'<>"
+    tokens = ["".join(rng.choice(letters) for _ in range(length)) for length in range(300)]
+    tokens += ["".join(rng.choice(letters) for _ in range(rng.randrange(1, 30))) for _ in range(20000)]
+    for token in tokens + tokens:  # the second round comes from the table of recent tokens (or its collisions)
+        assert _textfast.token_hash(token) == hashlib.blake2b(token.encode(), digest_size=3).hexdigest(), token
+
+
+def test_slot_signals_join_the_tokens_and_their_hashes() -> None:
+    for body in _texts(5000, seed=26, unicode=True):
+        normalised, toks = _reference(body)
+        for keep in (0, 1, 48):
+            expected = (normalised, " ".join(toks), " ".join(text.token_hash(t) for t in toks[:keep]))
+            assert _textfast.slot_signals(body, keep) == expected, repr(body)
 
 
 def test_text_signals_use_the_fast_path_without_changing_them() -> None:
