@@ -146,7 +146,7 @@ def _check_messages(messages: Any, errors: Errors) -> None:
         if role not in ROLES:
             errors.append((f"messages[{i}].role", f"expected one of {', '.join(sorted(ROLES))}, got {role!r}"[:200]))
         content = message.get("content")
-        if content is not None and not isinstance(content, str | list):
+        if content is not None and type(content) is not str and type(content) is not list:  # JSON gives no subclasses
             errors.append((f"messages[{i}].content", f"expected a string or an array of parts, got "
                            f"{_type_name(content)}"))  # fmt: skip
 
