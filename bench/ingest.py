@@ -1,11 +1,12 @@
 """Ingest throughput: the machine's raw limit against distillguard over HTTP (a benchmark, not a test).
 
-    .venv/bin/python bench/ingest.py [--events 200000] [--workers 1] [--rss-mb 100]
+    .venv/bin/python bench/ingest.py [--events 200000] [--workers 1 2] [--rss-mb 100]
 
 (a) raw limit: the same NDJSON parsed with orjson and COPYed into a bare PostgreSQL table (no
     indexes, no constraints), one process;
 (b) distillguard: `uvicorn app.main:create_app` on 127.0.0.1, 5,000-event NDJSON batches from 4
-    concurrent clients, into PostgreSQL and into SQLite;
+    concurrent clients, into PostgreSQL and into SQLite, once per uvicorn worker count given
+    (default: 1 and 2 worker processes; the machine has 2 cores);
 (c) the server's peak RSS (VmHWM) while it ingests one ~100 MB NDJSON body.
 
 Prompts come from ../shared/corpora/dev when it is there (real text lengths and wording), else
@@ -243,7 +244,7 @@ def batches(lines: list[bytes]) -> list[bytes]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="uvicorn worker processes, one run each")
     parser.add_argument("--rss-mb", type=int, default=100, help="size of the one-body memory test (0: skip)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -258,33 +259,40 @@ def main() -> None:
     database = make_database()
     try:
         rate, cpu = raw_limit(lines, database)
-        results["raw_copy_events_per_s"], results["raw_copy_cpu_us_per_event"] = round(rate), round(cpu, 1)
-        print(f"(a) raw orjson + COPY, bare table:       {results['raw_copy_events_per_s']:>9,} events/s; "
-          f"CPU {results['raw_copy_cpu_us_per_event']} µs/event (loader + PostgreSQL)")  # fmt: skip
-        server = Server(database, workers=args.workers)
-        try:
-            rate, cpu = http_throughput(server, batches(lines), len(lines), database)
-            results["http_postgres_events_per_s"], results["server_cpu_us_per_event_postgres"] = round(rate), round(cpu)
-        finally:
-            server.stop()
     finally:
         drop_database(database)
-    ratio = results["http_postgres_events_per_s"] / results["raw_copy_events_per_s"]
-    results["ratio"] = round(ratio, 3)
-    cpu_pg = results["server_cpu_us_per_event_postgres"]
-    print(f"(b) distillguard HTTP -> PostgreSQL:     {results['http_postgres_events_per_s']:>9,} events/s "
-          f"({ratio:.0%} of (a)); CPU {cpu_pg} µs/event (server + PostgreSQL)")  # fmt: skip
-
-    with tempfile.TemporaryDirectory() as tmp:
-        server = Server(f"sqlite:///{tmp}/bench.db", workers=args.workers)
+    results["raw_copy_events_per_s"], results["raw_copy_cpu_us_per_event"] = round(rate), round(cpu, 1)
+    print(f"(a) raw orjson + COPY, bare table:       {results['raw_copy_events_per_s']:>9,} events/s; "
+          f"CPU {results['raw_copy_cpu_us_per_event']} µs/event (loader + PostgreSQL)")  # fmt: skip
+    fresh = make_events(args.events, seed=2)  # for SQLite (each run has a database of its own anyway)
+    for workers in args.workers:
+        key = f"{workers}_worker{'s' if workers > 1 else ''}"
+        database = make_database()
         try:
-            fresh = make_events(args.events, seed=2)
-            rate, cpu = http_throughput(server, batches(fresh), len(fresh))
-            results["http_sqlite_events_per_s"], results["server_cpu_us_per_event_sqlite"] = round(rate), round(cpu)
+            server = Server(database, workers=workers)
+            try:
+                rate, cpu = http_throughput(server, batches(lines), len(lines), database)
+            finally:
+                server.stop()
         finally:
-            server.stop()
-    print(f"(b) distillguard HTTP -> SQLite:         {results['http_sqlite_events_per_s']:>9,} events/s; "
-          f"server CPU {results['server_cpu_us_per_event_sqlite']} µs/event")  # fmt: skip
+            drop_database(database)
+        ratio = rate / results["raw_copy_events_per_s"]
+        results[f"http_postgres_events_per_s_{key}"] = round(rate)
+        results[f"server_cpu_us_per_event_postgres_{key}"] = round(cpu)
+        results[f"ratio_{key}"] = round(ratio, 3)
+        print(f"(b) distillguard HTTP -> PostgreSQL, {workers} worker{'s' if workers > 1 else ' '}: {round(rate):>9,} "
+              f"events/s ({ratio:.0%} of (a)); CPU {round(cpu)} µs/event (server + PostgreSQL)")  # fmt: skip
+
+        with tempfile.TemporaryDirectory() as tmp:
+            server = Server(f"sqlite:///{tmp}/bench.db", workers=workers)
+            try:
+                rate, cpu = http_throughput(server, batches(fresh), len(fresh))
+            finally:
+                server.stop()
+        results[f"http_sqlite_events_per_s_{key}"] = round(rate)
+        results[f"server_cpu_us_per_event_sqlite_{key}"] = round(cpu)
+        print(f"(b) distillguard HTTP -> SQLite,     {workers} worker{'s' if workers > 1 else ' '}: {round(rate):>9,} "
+              f"events/s; server CPU {round(cpu)} µs/event")  # fmt: skip
 
     if args.rss_mb:
         results.update(rss_test(args.rss_mb))
