@@ -36,7 +36,7 @@ class Crew:
         self.cards = [card(rng) for _ in range(min(n, max(1, round(float(p["payment_cards"]) * ratio))))]
         pool = max(1, round(int(p["proxy_pool"]) * ratio)) if int(p["proxy_pool"]) > 0 else 0
         self.client_mix: str | dict[str, float] = p.get("client_mix", "script")
-        self.harness = draw_harness(rng, self.client_mix)
+        self.harness = draw_harness(rng, self.client_mix, world.prompts)
         self.walk_seed = int(rng.integers(0, 1 << 62))
         # throwaway addresses: privacy relays everyone uses, plus the operator's own catch-all domain
         own = f"{pick(rng, ('inbox', 'mail', 'post', 'box'))}{hex_id(rng, '', 2)}.{pick(rng, ('xyz', 'online', 'top'))}"
@@ -73,7 +73,8 @@ class Crew:
         )  # fmt: skip
         acct.notes["ip"] = self.world.ips.residential_ip(rng, country)  # archetypes may override
         acct.model = MODEL_CURRENT  # harvest the best model, not the cheap one
-        harness = vary(self.harness, rng, self.client_mix, float(self.p.get("harness_variation", 0.0)))
+        variation = float(self.p.get("harness_variation", 0.0))
+        harness = vary(self.harness, rng, self.client_mix, self.world.prompts, variation)
         harness.configure(acct)
         self.harnesses[acct.account_id] = harness
         self.sweeps[acct.account_id] = Sweep(self.walk_seed, shard=shard, shards=self.n)
@@ -114,7 +115,7 @@ class Crew:
                     tools = int(rng.integers(3, 13))
             if rng.random() < p["cot_share"]:
                 kind = "cot"
-                text, system = self.harnesses[acct.account_id].wrap(text)
+                text, system = self.harnesses[acct.account_id].wrap(rng, text)
                 if system is not None:
                     messages.append({"role": "system", "content": system})
         if history:

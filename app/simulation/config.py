@@ -90,22 +90,21 @@ ARCHETYPES = tuple(CAMPAIGN_DEFAULTS)
 # Named parameter sets for harder populations (``--preset``); ``--config`` overrides on top.
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    # every archetype closer to benign behaviour on the features that give it away by default, and each account
-    # re-drawing parts of its crew's harness (client, request parameters, wrapper) at random
+    # every archetype closer to benign behaviour on the features that give it away by default; the crews that pass
+    # for separate people (low_and_slow, repeated_sampling, reseller) also re-draw parts of their harness (client,
+    # request parameters, wrapper) per account
     "evasive": {
         "campaigns": {
             "bulk": {"enabled": False},
             "hydra": {"jitter_s": 1800.0, "tick_minutes": 60.0, "proxy_pool": 100000, "payment_cards": 60,
-                      "cover_share": 0.4, "signup_burst_hours": 72.0, "cot_share": 0.4, "harness_variation": 0.3},
+                      "cover_share": 0.4, "signup_burst_hours": 72.0, "cot_share": 0.4},
             "low_and_slow": {"cover_share": 0.5, "fake_history_share": 0.9, "cot_share": 0.35,
                              "harness_variation": 0.3},
             "reseller": {"cover_share": 0.85, "payment_cards": 3, "shared_company": False, "harness_variation": 0.3},
-            "rubric_grader": {"proxy_pool": 20000, "payment_cards": 8, "cover_share": 0.4, "rubric_share": 0.5,
-                              "harness_variation": 0.3},
+            "rubric_grader": {"proxy_pool": 20000, "payment_cards": 8, "cover_share": 0.4, "rubric_share": 0.5},
             "repeated_sampling": {"samples_per_question": 4, "cover_share": 0.3, "payment_cards": 6,
                                   "harness_variation": 0.3},
-            "model_pivot": {"pivot_share": 0.5, "proxy_pool": 30000, "payment_cards": 15, "cover_share": 0.3,
-                            "harness_variation": 0.3},
+            "model_pivot": {"pivot_share": 0.5, "proxy_pool": 30000, "payment_cards": 15, "cover_share": 0.3},
         }
     },
 }  # fmt: skip

@@ -64,13 +64,14 @@ def test_the_evasive_preset_varies_the_harness_per_account() -> None:
 
 def test_variation_redraws_parts_and_zero_keeps_the_harness() -> None:
     rng = np.random.default_rng(9)
-    harness = draw_harness(rng, "script")
-    assert vary(harness, rng, "script", 0.0) is harness
-    varied = [vary(harness, rng, "script", 1.0) for _ in range(20)]
-    assert sum(v.wrapper != harness.wrapper for v in varied) >= 15
+    prompts = PromptFactory()
+    harness = draw_harness(rng, "script", prompts)
+    assert vary(harness, rng, "script", prompts, 0.0) is harness
+    varied = [vary(harness, rng, "script", prompts, 1.0) for _ in range(20)]
+    assert sum(v.frame != harness.frame for v in varied) >= 15
     assert sum(v.client != harness.client for v in varied) >= 5
-    text, system = harness.wrap("Explain B-trees")
-    assert "Explain B-trees" in text and (system == harness.wrapper or harness.wrapper in text)
+    text, system = harness.wrap(rng, "Explain B-trees")
+    assert "Explain B-trees" in text and harness.frame in (system or text)
 
 
 def test_a_resellers_accounts_share_its_company_identity() -> None:
