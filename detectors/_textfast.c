@@ -610,8 +610,9 @@ static PyObject *slot_signals(PyObject *Py_UNUSED(module), PyObject *args) {
         buf_free(&masked);
         return NULL;
     }
-    /* the template is at most the masked text; the hashes 7 characters per kept token */
-    char *joined = PyMem_Malloc((size_t)masked.len + 1);
+    /* tokens can touch ("ab<cd>"), so the template may have a separator per token on top of the
+     * masked text's characters, and a token has two or more; the hashes take 7 characters a token */
+    char *joined = PyMem_Malloc((size_t)masked.len * 2 + 1);
     char *hashes = PyMem_Malloc((size_t)(max_tokens > 0 ? max_tokens : 0) * 7 + 1);
     PyObject *result = NULL;
     if (joined == NULL || hashes == NULL) {

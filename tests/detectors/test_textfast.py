@@ -64,15 +64,14 @@ def test_quotes_around_the_200_character_limit() -> None:
                 assert _textfast.slot_tokens(body) == _reference(body), repr(body)
 
 
-def test_long_runs_and_unterminated_fences() -> None:
-    for body in (
-        "```" + "a" * 5000,
-        "```\n" + "b1 " * 2000 + "\n",
-        "@" * 3000 + "a.b",
-        "x" * 4000 + "@y.z",
-        "a.b" * 999,
-    ):
+def test_long_runs_unterminated_fences_and_touching_tokens() -> None:
+    bodies = ["```" + "a" * 5000, "```\n" + "b1 " * 2000 + "\n", "@" * 3000 + "a.b", "x" * 4000 + "@y.z", "a.b" * 999]
+    bodies += ["ab<cd>" * 3000, "<a><b>" * 3000, "ab'" * 3000]  # tokens that touch: more template than text
+    for body in bodies:
         assert _textfast.slot_tokens(body) == _reference(body)
+        normalised, toks = _reference(body)
+        hashes = " ".join(text.token_hash(t) for t in toks)
+        assert _textfast.slot_signals(body, 10**6) == (normalised, " ".join(toks), hashes)
 
 
 def test_every_space_digit_and_letter_class_outside_ascii() -> None:
