@@ -155,14 +155,12 @@ static int has_at(const Ch *s, Py_ssize_t from, Py_ssize_t to) {
 /* https?://\S+|\S+@\S+\.\w+ → " <url> " */
 static int sub_url(const Ch *s, Py_ssize_t n, Buffer *out) {
     Py_ssize_t i = 0;
+    Py_ssize_t kept = 0;     /* s[kept:i] is copied when the next match (or the end) comes */
     Py_ssize_t run_end = -1; /* end of the non-space run containing i (when i is in one) */
     int email_possible = 0;  /* whether \S+@... can still match somewhere in [i, run_end) */
     while (i < n) {
         Ch c = s[i];
         if (is_space(c)) {
-            if (buf_put(out, s + i, 1) < 0) {
-                return -1;
-            }
             i++;
             run_end = -1;
             continue;
@@ -189,10 +187,10 @@ static int sub_url(const Ch *s, Py_ssize_t n, Buffer *out) {
             }
         }
         if (end >= 0) {
-            if (buf_put_ascii(out, " <url> ") < 0) {
+            if (buf_put(out, s + kept, i - kept) < 0 || buf_put_ascii(out, " <url> ") < 0) {
                 return -1;
             }
-            i = end;
+            i = kept = end;
             if (i >= run_end) {
                 run_end = -1;
             } else {
@@ -200,20 +198,18 @@ static int sub_url(const Ch *s, Py_ssize_t n, Buffer *out) {
             }
             continue;
         }
-        if (buf_put(out, s + i, 1) < 0) {
-            return -1;
-        }
         i++;
         if (i >= run_end) {
             run_end = -1;
         }
     }
-    return 0;
+    return buf_put(out, s + kept, n - kept);
 }
 
 /* "[^"\n]{1,200}"|'[^'\n]{1,200}'|`[^`\n]{1,200}` → " <quote> " */
 static int sub_quoted(const Ch *s, Py_ssize_t n, Buffer *out) {
     Py_ssize_t i = 0;
+    Py_ssize_t kept = 0; /* s[kept:i] is copied when the next match (or the end) comes */
     while (i < n) {
         Ch c = s[i];
         if (c == '"' || c == '\'' || c == '`') {
@@ -223,19 +219,16 @@ static int sub_quoted(const Ch *s, Py_ssize_t n, Buffer *out) {
                 k++;
             }
             if (k < limit && s[k] == c && k - i - 1 >= 1) {
-                if (buf_put_ascii(out, " <quote> ") < 0) {
+                if (buf_put(out, s + kept, i - kept) < 0 || buf_put_ascii(out, " <quote> ") < 0) {
                     return -1;
                 }
-                i = k + 1;
+                i = kept = k + 1;
                 continue;
             }
         }
-        if (buf_put(out, s + i, 1) < 0) {
-            return -1;
-        }
         i++;
     }
-    return 0;
+    return buf_put(out, s + kept, n - kept);
 }
 
 /* \b\w*\d\w*\b → " <num> ": every maximal word run holding a digit.  Digits are word characters,
@@ -538,6 +531,22 @@ static int mask_and_normalise(PyObject *arg, Buffer *masked, PyObject **plain) {
         return -1;
     }
     static const Step steps[] = {sub_code, sub_url, sub_quoted, sub_mixed};
+    /* A step that cannot match leaves the text as it is: skip it.  What each needs ('`'; '@' or
+     * "://"; a quote; a digit) is looked for in the original text: the steps only remove such
+     * characters, and what they insert holds none. */
+    int needed[4] = {0, 0, 0, 0};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Ch c = text[i];
+        if (c == '`') {
+            needed[0] = needed[2] = 1;
+        } else if (c == '@' || (c == ':' && i + 2 < n && text[i + 1] == '/' && text[i + 2] == '/')) {
+            needed[1] = 1;
+        } else if (c == '"' || c == '\'') {
+            needed[2] = 1;
+        } else if (is_digit(c)) {
+            needed[3] = 1;
+        }
+    }
     Buffer bufs[2] = {{0}, {0}};
     Buffer norm = {0};
     PyObject *masked_str = NULL;
@@ -546,6 +555,9 @@ static int mask_and_normalise(PyObject *arg, Buffer *masked, PyObject **plain) {
     Py_ssize_t cur_len = n;
     int which = 0;
     for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        if (!needed[k]) {
+            continue;
+        }
         Buffer *out = &bufs[which];
         out->len = 0;
         if (buf_reserve(out, cur_len + 16) < 0 || steps[k](cur, cur_len, out) < 0) {
