@@ -701,16 +701,10 @@ static int index_words(PyObject *words) {
 
 /* Which of ``words`` (ASCII, 2+ characters, at most 128) occur in ``text``, overlaps included: bit i
  * for words[i].  The Aho-Corasick pass of detectors/prompts.py. */
-static PyObject *word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
-    PyObject *text, *words;
-    if (!PyArg_ParseTuple(args, "UO!:word_mask", &text, &PyTuple_Type, &words)) {
-        return NULL;
-    }
-    if (words != cached_words && index_words(words) < 0) {
-        return NULL;
-    }
+/* bits[w / 64] bit w % 64: words[w] occurs in text */
+static void find_words(PyObject *text, unsigned long long bits[2]) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    unsigned long long bits[2] = {0, 0};
+    bits[0] = bits[1] = 0;
     if (PyUnicode_IS_ASCII(text)) {
         const unsigned char *s = PyUnicode_1BYTE_DATA(text);
         for (Py_ssize_t i = 0; i + 1 < n; i++) {
@@ -720,26 +714,40 @@ static PyObject *word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
                 }
             }
         }
-    } else {
-        int kind = PyUnicode_KIND(text);
-        const void *data = PyUnicode_DATA(text);
-        for (Py_ssize_t i = 0; i + 1 < n; i++) {
-            Py_UCS4 first = PyUnicode_READ(kind, data, i), second = PyUnicode_READ(kind, data, i + 1);
-            if (first >= 128 || second >= 128) {
-                continue;
+        return;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    for (Py_ssize_t i = 0; i + 1 < n; i++) {
+        Py_UCS4 first = PyUnicode_READ(kind, data, i), second = PyUnicode_READ(kind, data, i + 1);
+        if (first >= 128 || second >= 128) {
+            continue;
+        }
+        for (int w = word_head[first | (second << 7)]; w >= 0; w = word_next[w]) {
+            Py_ssize_t k = 2;
+            while (k < word_length[w] && i + k < n &&
+                   PyUnicode_READ(kind, data, i + k) == (Py_UCS4)(unsigned char)word_text[w][k]) {
+                k++;
             }
-            for (int w = word_head[first | (second << 7)]; w >= 0; w = word_next[w]) {
-                Py_ssize_t k = 2;
-                while (k < word_length[w] && i + k < n &&
-                       PyUnicode_READ(kind, data, i + k) == (Py_UCS4)(unsigned char)word_text[w][k]) {
-                    k++;
-                }
-                if (k == word_length[w]) {
-                    bits[w >> 6] |= 1ULL << (w & 63);
-                }
+            if (k == word_length[w]) {
+                bits[w >> 6] |= 1ULL << (w & 63);
             }
         }
     }
+}
+
+/* Which of ``words`` (ASCII, 2+ characters, at most 128) occur in ``text``, overlaps included: bit i
+ * for words[i].  The Aho-Corasick pass of detectors/prompts.py. */
+static PyObject *word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *text, *words;
+    if (!PyArg_ParseTuple(args, "UO!:word_mask", &text, &PyTuple_Type, &words)) {
+        return NULL;
+    }
+    if (words != cached_words && index_words(words) < 0) {
+        return NULL;
+    }
+    unsigned long long bits[2];
+    find_words(text, bits);
     if (bits[1] == 0) {
         return PyLong_FromUnsignedLongLong(bits[0]);
     }
@@ -755,7 +763,84 @@ static PyObject *word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
     return result;
 }
 
+/* The gates of the last gate_mask call: for pattern p, every one of its groups must have a word. */
+#define MAX_GATES 64
+#define MAX_GROUPS 8
+static PyObject *cached_gates = NULL;
+static int n_gates;
+static int gate_groups[MAX_GATES];
+static unsigned long long gate_words[MAX_GATES][MAX_GROUPS][2];
+
+static int index_gates(PyObject *gates, Py_ssize_t n_words) {
+    Py_ssize_t count = PyTuple_GET_SIZE(gates);
+    if (count > MAX_GATES) {
+        PyErr_SetString(PyExc_ValueError, "gate_mask() takes at most 64 patterns");
+        return -1;
+    }
+    for (Py_ssize_t p = 0; p < count; p++) {
+        PyObject *groups = PyTuple_GET_ITEM(gates, p);
+        if (!PyTuple_Check(groups) || PyTuple_GET_SIZE(groups) > MAX_GROUPS) {
+            PyErr_SetString(PyExc_ValueError, "gate_mask() gates: a tuple of at most 8 groups per pattern");
+            return -1;
+        }
+        gate_groups[p] = (int)PyTuple_GET_SIZE(groups);
+        for (Py_ssize_t g = 0; g < PyTuple_GET_SIZE(groups); g++) {
+            PyObject *group = PyTuple_GET_ITEM(groups, g);
+            if (!PyTuple_Check(group)) {
+                PyErr_SetString(PyExc_ValueError, "gate_mask() gates: each group a tuple of word indices");
+                return -1;
+            }
+            gate_words[p][g][0] = gate_words[p][g][1] = 0;
+            for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(group); k++) {
+                long w = PyLong_AsLong(PyTuple_GET_ITEM(group, k));
+                if (w == -1 && PyErr_Occurred()) {
+                    return -1;
+                }
+                if (w < 0 || w >= n_words) {
+                    PyErr_SetString(PyExc_ValueError, "gate_mask() gates: a word index out of range");
+                    return -1;
+                }
+                gate_words[p][g][w >> 6] |= 1ULL << (w & 63);
+            }
+        }
+    }
+    Py_INCREF(gates);
+    Py_XSETREF(cached_gates, gates);
+    n_gates = (int)count;
+    return 0;
+}
+
+/* gate_mask(text, words, gates) -> int: bit p set when every group of gates[p] (word indices) has a
+ * word that occurs in text; the patterns that can match, of those detectors/prompts.py gates. */
+static PyObject *gate_mask(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *text, *words, *gates;
+    if (!PyArg_ParseTuple(args, "UO!O!:gate_mask", &text, &PyTuple_Type, &words, &PyTuple_Type, &gates)) {
+        return NULL;
+    }
+    if (words != cached_words && index_words(words) < 0) {
+        return NULL;
+    }
+    if (gates != cached_gates && index_gates(gates, PyTuple_GET_SIZE(words)) < 0) {
+        return NULL;
+    }
+    unsigned long long bits[2];
+    find_words(text, bits);
+    unsigned long long passing = 0;
+    for (int p = 0; p < n_gates; p++) {
+        int open = 1;
+        for (int g = 0; g < gate_groups[p] && open; g++) {
+            open = ((bits[0] & gate_words[p][g][0]) | (bits[1] & gate_words[p][g][1])) != 0;
+        }
+        if (open) {
+            passing |= 1ULL << p;
+        }
+    }
+    return PyLong_FromUnsignedLongLong(passing);
+}
+
 static PyMethodDef methods[] = {
+    {"gate_mask", gate_mask, METH_VARARGS,
+     "gate_mask(text, words, gates) -> int with bit p set when every word group of gates[p] occurs in text"},
     {"word_mask", word_mask, METH_VARARGS,
      "word_mask(text, words) -> int with bit i set when words[i] occurs in text"},
     {"slot_tokens", slot_tokens, METH_O, "slot_tokens(text) -> (normalise(text), tokens(text))"},

@@ -14,12 +14,12 @@ import re
 
 import ahocorasick
 
-try:  # built by `pip install -e .`; the Aho-Corasick automaton below is its reference
-    from detectors._textfast import word_mask as _word_mask
+try:  # built by `pip install -e .`; _open_gates_reference below is its reference
+    from detectors._textfast import gate_mask as _gate_mask
 except ImportError:  # pragma: no cover - a build without a C compiler: every text takes the automaton
 
-    def _word_mask(text: str, words: tuple[str, ...], /) -> int:
-        return _automaton_words(text)  # built from the same words
+    def _gate_mask(text: str, words: tuple[str, ...], gates: _Gates, /) -> int:
+        return _open_gates_reference(text)  # built from the same words and gates
 
 
 _COT_PATTERNS: tuple[tuple[str, float], ...] = (
@@ -73,6 +73,7 @@ _RUBRIC_PATTERNS: tuple[tuple[str, float], ...] = (
 # request).  Exact for every text free of the four non-ASCII letters that IGNORECASE folds onto
 # ASCII; texts with one of them run every pattern as written.
 _Needs = tuple[tuple[str, ...], ...]
+_Gates = tuple[tuple[tuple[int, ...], ...], ...]
 _COT_NEEDS: tuple[_Needs, ...] = (
     (("step",),),
     (
@@ -118,6 +119,10 @@ for _word, _bit in _WORD_BIT.items():
     _FINDER.add_word(_word, _bit)
 _FINDER.make_automaton()
 _WORD_TUPLE = tuple(_WORDS)
+# the needs of every pattern, _COT's then _RUBRIC's, as indices into _WORD_TUPLE
+_GATES: _Gates = tuple(
+    tuple(tuple(_WORDS.index(word) for word in group) for group in need) for need in (*_COT_NEEDS, *_RUBRIC_NEEDS)
+)
 
 # (pattern for any text, the same pattern case-sensitive for the lower-cased text, weight, the bit
 # mask of each word group).  On a text free of the four characters above, IGNORECASE is exactly
@@ -147,24 +152,31 @@ def _automaton_words(lowered: str) -> int:
     return present
 
 
-def _words_in(lowered: str) -> int:
-    return _word_mask(lowered, _WORD_TUPLE)
+def _open_gates_reference(lowered: str) -> int:
+    """Bit p: every word group pattern p of ``_COT + _RUBRIC`` needs has a word in ``lowered``."""
+    present = _automaton_words(lowered)
+    open_gates = 0
+    for p, (_any_case, _lower_case, _weight, groups) in enumerate((*_COT, *_RUBRIC)):
+        if all(present & group for group in groups):
+            open_gates |= 1 << p
+    return open_gates
 
 
-def _score(patterns: _Patterns, text: str, lowered: str | None, present: int) -> float:
-    """1 - prod(1 - w) over the patterns that match; ``present``: the words ``lowered`` holds."""
+def _score(patterns: _Patterns, first: int, text: str, lowered: str | None, open_gates: int) -> float:
+    """1 - prod(1 - w) over the patterns that match; ``open_gates`` bit ``first + i``: pattern i may."""
     keep = 1.0
-    for any_case, lower_case, weight, groups in patterns:
-        if lowered is not None:
-            for group in groups:
-                if not present & group:
-                    break  # no word of this group: the pattern cannot match
-            else:
-                if lower_case.search(lowered) is not None:
-                    keep *= 1.0 - weight
-            continue
-        if any_case.search(text) is not None:
+    if lowered is None:
+        for any_case, _lower_case, weight, _groups in patterns:
+            if any_case.search(text) is not None:
+                keep *= 1.0 - weight
+        return round(1.0 - keep, 4)
+    candidates = (open_gates >> first) & ((1 << len(patterns)) - 1)
+    while candidates:  # lowest bit first: the patterns' own order, so the product rounds the same
+        lowest = candidates & -candidates
+        _any_case, lower_case, weight, _groups = patterns[lowest.bit_length() - 1]
+        if lower_case.search(lowered) is not None:
             keep *= 1.0 - weight
+        candidates ^= lowest
     return round(1.0 - keep, 4)
 
 
@@ -174,7 +186,7 @@ def _lowered(text: str) -> str | None:
 
 def _both(text: str) -> tuple[str | None, int]:
     lowered = _lowered(text)
-    return lowered, (_words_in(lowered) if lowered is not None else 0)
+    return lowered, (_gate_mask(lowered, _WORD_TUPLE, _GATES) if lowered is not None else 0)
 
 
 def prompt_scores(user_text: str, system_text: str = "") -> tuple[float, float]:
@@ -182,17 +194,17 @@ def prompt_scores(user_text: str, system_text: str = "") -> tuple[float, float]:
     text = f"{system_text}\n{user_text}" if system_text else user_text
     if not text:
         return 0.0, 0.0
-    lowered, present = _both(text)
-    return _score(_COT, text, lowered, present), _score(_RUBRIC, text, lowered, present)
+    lowered, open_gates = _both(text)
+    return _score(_COT, 0, text, lowered, open_gates), _score(_RUBRIC, len(_COT), text, lowered, open_gates)
 
 
 def cot_score(user_text: str, system_text: str = "") -> float:
     """How strongly the request elicits a written-out chain of thought, in [0, 1]."""
     text = f"{system_text}\n{user_text}" if system_text else user_text
-    return _score(_COT, text, *_both(text)) if text else 0.0
+    return _score(_COT, 0, text, *_both(text)) if text else 0.0
 
 
 def rubric_score(user_text: str, system_text: str = "") -> float:
     """How strongly the request uses the model as a grader / reward model, in [0, 1]."""
     text = f"{system_text}\n{user_text}" if system_text else user_text
-    return _score(_RUBRIC, text, *_both(text)) if text else 0.0
+    return _score(_RUBRIC, len(_COT), text, *_both(text)) if text else 0.0

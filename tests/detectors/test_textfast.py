@@ -124,6 +124,16 @@ def test_word_mask_equals_the_aho_corasick_pass() -> None:
     assert _textfast.word_mask("\U0001f600".join(words), words) == (1 << len(words)) - 1
 
 
+def test_gate_mask_equals_the_python_gates() -> None:
+    words, gates = prompts._WORD_TUPLE, prompts._GATES
+    pieces = [*words, *PIECES, *UNICODE, "explanation", "10/10", "reasoning", "think carefully "]
+    rng = random.Random(27)
+    for _ in range(5000):
+        body = "".join(rng.choice(pieces) + rng.choice(" .\n") for _ in range(rng.randrange(0, 12))).lower()
+        assert _textfast.gate_mask(body, words, gates) == prompts._open_gates_reference(body), repr(body)
+    assert _textfast.gate_mask(" ".join(words), words, gates) == (1 << len(gates)) - 1
+
+
 def test_lower_casing_is_ignorecase_outside_the_four_folding_characters() -> None:
     """What lets prompts.py run its patterns case-sensitively on the lower-cased text."""
     folds = set("\u0130\u0131\u017f\u212a")
