@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # detection
     embedded_worker: bool = True  # `serve` also executes queued detection runs in a background thread
     schedule_interval_seconds: float = 0.0  # > 0: queue an incremental run this often
+    # the scheduler's run is a full one when the last full run finished longer ago than this (0: never)
+    full_run_interval_seconds: float = 86_400.0
     detection_window_days: float = 30.0
     account_flag_threshold: float = 0.8
     cluster_flag_threshold: float = 0.7

@@ -38,8 +38,10 @@ def list_accounts(
 ) -> list[Any]:
     """Accounts (every one seen) with their score, by risk_score desc (unscored last), then account_id."""
     score = AccountScore.risk_score
-    query = select(Account.account_id, AccountScore).options(defer(AccountScore.features)).outerjoin(
-        AccountScore, AccountScore.account_id == Account.account_id
+    query = (
+        select(Account.account_id, AccountScore)
+        .options(defer(AccountScore.features))
+        .outerjoin(AccountScore, AccountScore.account_id == Account.account_id)
     )
     if flagged is True:
         query = query.where(AccountScore.flagged.is_(True))
@@ -157,9 +159,12 @@ def has_unfinished_run(*, session: Session) -> bool:
     return bool(session.scalar(select(exists().where(DetectionRun.status.in_(("queued", "running"))))))
 
 
-def last_finished_run(*, session: Session) -> DetectionRun | None:
-    query = select(DetectionRun).where(DetectionRun.status == "done").order_by(DetectionRun.finished_at.desc())
-    return session.scalars(query.limit(1)).first()
+def last_finished_run(*, session: Session, mode: str | None = None) -> DetectionRun | None:
+    """The run that finished last (of the given requested ``mode``, when one is given)."""
+    query = select(DetectionRun).where(DetectionRun.status == "done")
+    if mode is not None:
+        query = query.where(DetectionRun.mode == mode)
+    return session.scalars(query.order_by(DetectionRun.finished_at.desc()).limit(1)).first()
 
 
 def claim_next_run(*, session: Session, now: datetime) -> str | None:

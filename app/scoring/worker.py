@@ -8,7 +8,10 @@ end of the run, so a crash leaves the previous run's results in place.
 
 Three ways to host it: :func:`run_once` (tests, ``distillguard detect``), :class:`Worker` as a thread embedded in
 ``serve`` (a startup hook), and ``distillguard worker`` (a loop of its own, e.g. in docker-compose).  The optional
-scheduler queues an incremental run every ``schedule_interval_seconds`` when new events arrived.
+scheduler queues an incremental run every ``schedule_interval_seconds`` when new events arrived, and makes it a
+full run once the last full run is ``full_run_interval_seconds`` old: a full run refits the topic model on the
+current window, rebuilds every feature from the database and picks up events that an incremental run's id
+watermark passed over (a PostgreSQL batch that committed after a later one).
 """
 
 from __future__ import annotations
@@ -92,21 +95,37 @@ def _heartbeat(sessions: sessionmaker[Session], run_id: str, stop: threading.Eve
             log.warning("heartbeat failed", extra={"run_id": run_id}, exc_info=True)
 
 
-def schedule_if_due(sessions: sessionmaker[Session]) -> str | None:
-    """Queue an incremental run unless one is waiting or running, or no event arrived since the last run."""
+def schedule_if_due(sessions: sessionmaker[Session], *, full_every: timedelta | None = None) -> str | None:
+    """Queue a run unless one is waiting or running; its id or None.
+
+    The run is full when no full run finished within ``full_every`` (and there are events); otherwise it is
+    incremental, and only queued when events arrived since the last run.
+    """
     with sessions.begin() as session:
         if repository.has_unfinished_run(session=session):
             return None
-        last = repository.last_finished_run(session=session)
         newest = repository.max_event_id(session=session)
+        if newest == 0:
+            return None
+        if full_every is not None and _older_than(repository.last_finished_run(session=session, mode="full"),
+                                                  full_every):  # fmt: skip
+            return service.request_run(session=session, mode="full", requested_by="scheduler").id
+        last = repository.last_finished_run(session=session)
         seen = int((last.stats or {}).get("max_event_id", 0)) if last is not None else 0
         if newest <= seen:
             return None
         return service.request_run(session=session, mode="incremental", requested_by="scheduler").id
 
 
+def _older_than(run: Any, age: timedelta) -> bool:
+    if run is None or run.finished_at is None:
+        return True
+    finished = run.finished_at if run.finished_at.tzinfo is not None else run.finished_at.replace(tzinfo=UTC)
+    return bool(datetime.now(UTC) - finished >= age)
+
+
 class Worker:
-    """Polls for queued runs in a daemon thread; optionally schedules incremental runs."""
+    """Polls for queued runs in a daemon thread; optionally schedules runs (incremental, and full now and then)."""
 
     def __init__(
         self, sessions: sessionmaker[Session], settings: Settings, *, metrics: Any = None,
@@ -135,11 +154,13 @@ class Worker:
 
     def loop(self) -> None:
         interval = self.settings.schedule_interval_seconds
+        full = self.settings.full_run_interval_seconds
+        full_every = timedelta(seconds=full) if full > 0 else None
         next_schedule = datetime.now(UTC) + timedelta(seconds=interval) if interval > 0 else None
         while not self._stop.is_set():
             try:
                 if next_schedule is not None and datetime.now(UTC) >= next_schedule:
-                    schedule_if_due(self.sessions)
+                    schedule_if_due(self.sessions, full_every=full_every)
                     next_schedule = datetime.now(UTC) + timedelta(seconds=interval)
                 ran = run_once(self.sessions, self.settings, metrics=self.metrics)
             except Exception:

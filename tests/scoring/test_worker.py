@@ -137,6 +137,29 @@ def test_scheduler_queues_only_when_new_events_arrived(
     assert worker.schedule_if_due(sessions) is None, "one waiting run is enough"
 
 
+def test_scheduler_makes_its_run_full_once_the_last_full_run_is_old(
+    sessions: sessionmaker[Session], settings: Settings, first_run: Any
+) -> None:
+    day = timedelta(days=1)
+    # the first run was full and just finished: nothing new arrived, so nothing is due
+    assert worker.schedule_if_due(sessions, full_every=day) is None
+    with sessions.begin() as session:
+        session.execute(update(DetectionRun).values(finished_at=datetime.now(UTC) - 2 * day))
+    # a day later a full run is due even without new event ids (late-committed batches have old ids)
+    queued = worker.schedule_if_due(sessions, full_every=day)
+    assert queued is not None and _run(sessions, queued).mode == "full"
+    assert _run(sessions, run_detection_queued(sessions, settings, queued)).status == "done"
+    ingest(sessions, [{**events_sorted(population())[0], "request_id": "late-2", "ts": 1_900_000_000.0}])
+    queued = worker.schedule_if_due(sessions, full_every=day)
+    assert queued is not None and _run(sessions, queued).mode == "incremental", "the last full run is recent"
+
+
+def run_detection_queued(sessions: sessionmaker[Session], settings: Settings, run_id: str) -> str:
+    executed = worker.run_once(sessions, settings)
+    assert executed == run_id
+    return run_id
+
+
 def test_the_embedded_worker_executes_runs_requested_over_http(
     settings: Settings, auth_headers: Any, sessions: sessionmaker[Session]
 ) -> None:
