@@ -124,25 +124,57 @@ _GATES: _Gates = tuple(
     tuple(tuple(_WORDS.index(word) for word in group) for group in need) for need in (*_COT_NEEDS, *_RUBRIC_NEEDS)
 )
 
+# Where a match can begin, for the patterns that run often and seldom match: every match of the
+# pattern starts with one of these literals (its leading alternation), so trying the pattern
+# anchored at each of their occurrences finds a match exactly when a search would, without
+# running the pattern at every other position of a long prompt.
+_COT_STARTS: dict[int, tuple[str, ...]] = {
+    1: ("show", "explain", "walk me through", "lay out", "write out", "detail"),
+    2: ("articulate", "verbalize", "verbalise", "spell out", "make explicit"),
+    9: ("full", "complete", "detailed", "explicit", "exhaustive"),
+    12: ("explain ", "always ", "must "),
+    14: ("explain ", "break ", "split ", "decompose "),
+}
+_RUBRIC_STARTS: dict[int, tuple[str, ...]] = {
+    0: ("grade", "score", "rate", "evaluate", "assess", "judge"),
+    3: ("which", "compare", "response ", "assistant "),
+}
+
 # (pattern for any text, the same pattern case-sensitive for the lower-cased text, weight, the bit
-# mask of each word group).  On a text free of the four characters above, IGNORECASE is exactly
-# lower-casing: the patterns' literals are lower-case ASCII, and for every other code point
-# str.lower() gives one character, never an ASCII one from a non-ASCII one, in the same \w, \s and
-# \d classes (tests/detectors/test_textfast.py checks every code point).  The case-sensitive
-# pattern runs 2-20x faster.
-_Patterns = list[tuple[re.Pattern[str], re.Pattern[str], float, tuple[int, ...]]]
+# mask of each word group, where its matches start or None).  On a text free of the four
+# characters above, IGNORECASE is exactly lower-casing: the patterns' literals are lower-case
+# ASCII, and for every other code point str.lower() gives one character, never an ASCII one from
+# a non-ASCII one, in the same \w, \s and \d classes (tests/detectors/test_textfast.py checks every
+# code point).  The case-sensitive pattern runs 2-20x faster.
+_Patterns = list[tuple[re.Pattern[str], re.Pattern[str], float, tuple[int, ...], tuple[str, ...] | None]]
 
 
-def _compile(patterns: tuple[tuple[str, float], ...], needs: tuple[_Needs, ...]) -> _Patterns:
+def _compile(
+    patterns: tuple[tuple[str, float], ...], needs: tuple[_Needs, ...], starts: dict[int, tuple[str, ...]]
+) -> _Patterns:
     return [
         (re.compile(pattern, re.I | re.S), re.compile(pattern, re.S), weight,
-         tuple(sum(_WORD_BIT[word] for word in group) for group in need))
-        for (pattern, weight), need in zip(patterns, needs, strict=True)
+         tuple(sum(_WORD_BIT[word] for word in group) for group in need), starts.get(i))
+        for i, ((pattern, weight), need) in enumerate(zip(patterns, needs, strict=True))
     ]  # fmt: skip
 
 
-_COT = _compile(_COT_PATTERNS, _COT_NEEDS)
-_RUBRIC = _compile(_RUBRIC_PATTERNS, _RUBRIC_NEEDS)
+_COT = _compile(_COT_PATTERNS, _COT_NEEDS, _COT_STARTS)
+_RUBRIC = _compile(_RUBRIC_PATTERNS, _RUBRIC_NEEDS, _RUBRIC_STARTS)
+
+
+def _found(pattern: re.Pattern[str], lowered: str, starts: tuple[str, ...] | None) -> bool:
+    """``pattern.search(lowered) is not None``; with ``starts``, tried only where a match can begin."""
+    if starts is None:
+        return pattern.search(lowered) is not None
+    find, match = lowered.find, pattern.match
+    for start in starts:
+        at = find(start)
+        while at >= 0:
+            if match(lowered, at) is not None:  # \b and lookbehinds still see lowered[at - 1]
+                return True
+            at = find(start, at + 1)
+    return False
 
 
 def _automaton_words(lowered: str) -> int:
@@ -156,7 +188,7 @@ def _open_gates_reference(lowered: str) -> int:
     """Bit p: every word group pattern p of ``_COT + _RUBRIC`` needs has a word in ``lowered``."""
     present = _automaton_words(lowered)
     open_gates = 0
-    for p, (_any_case, _lower_case, _weight, groups) in enumerate((*_COT, *_RUBRIC)):
+    for p, (_any_case, _lower_case, _weight, groups, _starts) in enumerate((*_COT, *_RUBRIC)):
         if all(present & group for group in groups):
             open_gates |= 1 << p
     return open_gates
@@ -166,15 +198,15 @@ def _score(patterns: _Patterns, first: int, text: str, lowered: str | None, open
     """1 - prod(1 - w) over the patterns that match; ``open_gates`` bit ``first + i``: pattern i may."""
     keep = 1.0
     if lowered is None:
-        for any_case, _lower_case, weight, _groups in patterns:
+        for any_case, _lower_case, weight, _groups, _starts in patterns:
             if any_case.search(text) is not None:
                 keep *= 1.0 - weight
         return round(1.0 - keep, 4)
     candidates = (open_gates >> first) & ((1 << len(patterns)) - 1)
     while candidates:  # lowest bit first: the patterns' own order, so the product rounds the same
         lowest = candidates & -candidates
-        _any_case, lower_case, weight, _groups = patterns[lowest.bit_length() - 1]
-        if lower_case.search(lowered) is not None:
+        _any_case, lower_case, weight, _groups, starts = patterns[lowest.bit_length() - 1]
+        if _found(lower_case, lowered, starts):
             keep *= 1.0 - weight
         candidates ^= lowest
     return round(1.0 - keep, 4)

@@ -89,3 +89,29 @@ def test_memoised_token_hashes_equal_fresh_ones() -> None:
         expected = " ".join(text.stable_hash(t, nbytes=3) for t in toks[: text.MAX_TOKENS_KEPT])
         assert text.text_signals(body)["token_hashes"] == expected
         assert text.text_signals(body)["template_hash"] == text.stable_hash(" ".join(toks))
+
+
+def test_patterns_tried_where_their_matches_start_find_what_a_search_finds() -> None:
+    phrases = (
+        "show your reasoning", "explain all of the steps", "walk me through the logic", "lay out every derivation",
+        "write out  the thinking", "detail\teach of your work", "articulate the rationale", "spell out your thought",
+        "make explicit internal", "complete reasoning", "exhaustive trace", "explain your answer",
+        "must give an explanation", "always include the explanations", "explain it in simple steps",
+        "break the task into small parts", "split it into logical steps", "decompose x into individual pieces",
+        "grade the response", "rate this essay", "generate an answer", "judge:", "which of the two responses is better",
+        "compare them: the answer was better", "response a", "assistant b", "responsea", "xrate the answer",
+    )  # fmt: skip
+    rng = random.Random(17)
+    texts = _texts(3000, seed=18)
+    texts += ["".join(rng.choice([*phrases, *PIECES]) + rng.choice(" \n.,;") for _ in range(rng.randrange(1, 8)))
+              for _ in range(3000)]  # fmt: skip
+    for patterns in (prompts._COT, prompts._RUBRIC):
+        for _any_case, lower_case, _weight, _groups, starts in patterns:
+            if starts is None:
+                continue
+            for body in texts:
+                lowered = body.lower()
+                assert prompts._found(lower_case, lowered, starts) == (lower_case.search(lowered) is not None), (
+                    lower_case.pattern,
+                    body,
+                )
