@@ -9,7 +9,7 @@ Floors, not figures copied from a run:
 * no member of a benign group (corporate NAT org, education org, carrier-grade NAT pool) is in a cluster with a
   campaign account; benign multi-account clusters (an org) may exist and are labelled by ``same_org_share``.
 
-The one exception is explicit (:data:`EVASIVE_FLOORS`): in the evasive preset every account re-draws each part of
+The one exception is explicit (:data:`EVASIVE_UNLINKABLE`): in the evasive preset every account re-draws each part of
 its crew's harness with probability 0.3, and the crews that have nothing else in common (each account its own
 card, home or cloud IP and clock: ``low_and_slow``, ``repeated_sampling``) then leave some accounts with no
 evidence of common control at all.  Note too that a crew whose harness happens to use only common settings (a
@@ -33,10 +33,11 @@ from detectors.linking import Linking, link_accounts
 pytestmark = pytest.mark.slow  # four simulated populations, about 25 s of CPU
 
 SEEDS = (11, 23)
-# Evasive preset: archetype → its floor where 0.9 cannot honestly hold (see the module docstring).  low_and_slow
-# keeps a majority of its accounts together (the accounts that kept two harness parts link); repeated_sampling
-# has two accounts at this scale, so any floor below 1.0 asserts nothing: it has none, and purity still applies.
-EVASIVE_FLOORS: dict[str, float] = {"low_and_slow": 0.5, "repeated_sampling": 0.0}
+# Evasive preset: archetypes exempt from the 0.9 floor (see the module docstring).  Their accounts share no card,
+# IP, proxy pool or clock, and each re-draws its client, request parameters and wrapper with probability 0.3, so
+# whether any two of them still share a harness fingerprint is down to the draw; when the crew's own harness is
+# made of common settings there is nothing to link at all.  Purity and the benign-group checks still apply.
+EVASIVE_UNLINKABLE: frozenset[str] = frozenset({"low_and_slow", "repeated_sampling"})
 # (seed, simulator preset): the default mix twice, and once with every archetype tuned to evade
 POPULATIONS = ((SEEDS[0], "default"), (SEEDS[1], "default"), (31, "evasive"))
 
@@ -76,13 +77,16 @@ def _one_cluster_shares(linking: Linking, truth: dict[str, Any]) -> dict[str, fl
 
 def test_every_campaign_falls_into_one_cluster(simulated: dict[str, Any]) -> None:
     shares = _one_cluster_shares(simulated["linking"], simulated["truth"])
-    floors = EVASIVE_FLOORS if simulated["preset"] == "evasive" else {}
+    exempt = EVASIVE_UNLINKABLE if simulated["preset"] == "evasive" else frozenset()
+    checked = 0
     for campaign, share in shares.items():
-        floor = floors.get(simulated["truth"]["campaigns"][campaign]["archetype"], 0.9)
-        assert share >= floor, f"{campaign}: only {share:.0%} of its accounts in one cluster"
-    # every multi-account archetype of the mix is checked: hydra, low_and_slow, rubric_grader, repeated_sampling,
-    # model_pivot (reseller and bulk have one account at this scale)
-    assert len(shares) >= 5
+        if simulated["truth"]["campaigns"][campaign]["archetype"] in exempt:
+            continue
+        assert share >= 0.9, f"{campaign}: only {share:.0%} of its accounts in one cluster"
+        checked += 1
+    # default mix: every multi-account archetype (hydra, low_and_slow, rubric_grader, repeated_sampling,
+    # model_pivot; reseller and bulk have one account at this scale); evasive: hydra, rubric_grader, model_pivot
+    assert checked >= (3 if exempt else 5)
 
 
 def test_clusters_with_campaign_accounts_are_pure(simulated: dict[str, Any]) -> None:
