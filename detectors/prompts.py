@@ -56,6 +56,35 @@ _COT_PATTERNS: tuple[tuple[str, float], ...] = (
         0.4,
     ),
     (r"explain why (the )?(other|remaining|wrong|incorrect) (answers?|options?|choices?)", 0.45),
+    # the same requests in other words: all of the working, made explicit, intermediate results, a format
+    # that has a place for the reasoning
+    (
+        r"(show|give|include|provide|present|display)\s+(me\s+)?(all|each|every)\s+(of\s+)?(your|the)\s+"
+        r"(reasoning|thinking|thoughts|work|working|steps|calculations?|derivations?)",
+        0.55,
+    ),
+    (
+        r"(make|keep)\s+(all\s+)?(your|the)\s+(reasoning|thinking|thought process|logic|steps)\s+"
+        r"(explicit|visible|transparent)",
+        0.6,
+    ),
+    (r"intermediate\s+(steps?|reasoning|results|calculations?|conclusions)", 0.5),
+    (
+        r"(break|split|decompose|divide)\s.{0,40}?\b(into|in)\s+(\w+\s+)?(steps|parts|pieces|sub-?problems|"
+        r"sub-?tasks|stages)\b",
+        0.35,
+    ),
+    (
+        r"numbered (steps|list of steps)|from first principles|show (your|the) work(ing)?\b|"
+        r"explaining (why|each|your)|justify (each|every|all)\b|(reason|argue|derive) (it )?(carefully|rigorously|"
+        r"from scratch)",
+        0.4,
+    ),
+    (
+        r"<(thinking|reasoning|scratchpad)>|#+\s*(reasoning|thought process|derivation)\b|"
+        r"[\"'](reasoning|rationale|chain_of_thought)[\"']\s*:",
+        0.6,
+    ),
 )
 
 _RUBRIC_PATTERNS: tuple[tuple[str, float], ...] = (
@@ -94,6 +123,27 @@ _COT_NEEDS: tuple[_Needs, ...] = (
     (("explain", "show", "describe"), ("how you",)),
     (("explain", "break", "split", "decompose"), ("step", "part", "piece")),
     (("explain why",),),
+    (
+        ("show", "give", "include", "provide", "present", "display"),
+        ("all", "each", "every"),
+        ("reason", "think", "thought", "work", "step", "calculation", "derivation"),
+    ),
+    (("make", "keep"), ("reason", "think", "thought", "logic", "step"), ("explicit", "visible", "transparent")),
+    (("intermediate",),),
+    (("break", "split", "decompose", "divide"), ("step", "part", "piece", "problem", "task", "stage")),
+    (("numbered", "first principles", "work", "explaining", "justify ", "carefully", "rigorously", "from scratch"),),
+    (
+        (
+            "<thinking>",
+            "<reasoning>",
+            "<scratchpad>",
+            "reasoning",
+            "thought process",
+            "derivation",
+            "rationale",
+            "chain_of_thought",
+        ),
+    ),
 )
 _RUBRIC_NEEDS: tuple[_Needs, ...] = (
     (
