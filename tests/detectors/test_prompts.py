@@ -16,6 +16,12 @@ ELICITING = [
     "Describe how you used the given formula to reach the result.",
     "Explain in simple steps what the instructions are asking for.",
     "Pick the right option, then explain why the other options are wrong.",
+    # the same request in other words
+    "Present all of the calculations you did, then the total.",
+    "Keep your thought process visible to the reader.",
+    "Write down the intermediate results as you go.",
+    "Answer in JSON with a 'rationale': field and an 'answer' field.",
+    "Wrap the working in <reasoning> tags before the final line.",
 ]
 ORDINARY = [
     "What's a good name for a golden retriever puppy?",
@@ -26,6 +32,9 @@ ORDINARY = [
     "My code throws a KeyError, here is the traceback: ...",
     "What's the weather usually like in Lisbon in May?",
     "Explain photosynthesis to a child.",
+    "Great, now on to step 3 of the recipe.",
+    "Divide the guests into two tables.",
+    "Show me your favourite poem.",
 ]
 
 
