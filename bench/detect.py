@@ -228,7 +228,7 @@ async def _paced_gets(base: str, key: str, ids: list[str], rate: float, seconds:
             "max_ms": round(float(ms.max()), 2)}  # fmt: skip
 
 
-def measure_api(url: str, rate: float, seconds: float) -> dict[str, Any]:
+def measure_api(url: str, rate: float, seconds: float, workers: int = 1) -> dict[str, Any]:
     from sqlalchemy import select
 
     from app.auth import service as keys_service
@@ -244,7 +244,7 @@ def measure_api(url: str, rate: float, seconds: float) -> dict[str, Any]:
            "DISTILLGUARD_AUTO_MIGRATE": "false", "DISTILLGUARD_LOG_LEVEL": "WARNING"}  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1", "--port",
-         str(port), "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env,
+         str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)], cwd=ROOT, env=env,
     )  # fmt: skip
     try:
         import httpx
@@ -273,6 +273,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--skip-api", action="store_true")
+    parser.add_argument("--api-workers", type=int, default=1, help="uvicorn worker processes serving the API")
     parser.add_argument("--keep-db", action="store_true", help="keep the PostgreSQL database (its URL is printed)")
     parser.add_argument("--api-only", metavar="URL", help="only measure the risk endpoint against an existing database")
     parser.add_argument("--phase", choices=["generate", "runs"], help=argparse.SUPPRESS)
@@ -286,7 +287,7 @@ def main() -> None:
         return
     if args.api_only:
         settle(args.api_only)
-        print(json.dumps(measure_api(args.api_only, args.rate, args.seconds), indent=2))
+        print(json.dumps(measure_api(args.api_only, args.rate, args.seconds, args.api_workers), indent=2))
         return
     common = ["--scale", str(args.scale), "--days", str(args.days), "--seed", str(args.seed), "--retention",
               args.retention]  # fmt: skip
@@ -304,7 +305,8 @@ def main() -> None:
         report["runs"] = json.loads(child.stdout.strip().splitlines()[-1])
         if not args.skip_api:  # a fresh client process: the loader's heap would add its GC pauses to the latencies
             client = subprocess.run([sys.executable, __file__, "--api-only", url, "--rate", str(args.rate),
-                                     "--seconds", str(args.seconds)], check=True, capture_output=True, text=True)
+                                     "--seconds", str(args.seconds), "--api-workers", str(args.api_workers)],
+                                    check=True, capture_output=True, text=True)  # fmt: skip
             report["risk_endpoint"] = json.loads(client.stdout)
         print(json.dumps(report, indent=2))
     finally:
