@@ -20,6 +20,15 @@ wall seconds for graph + communities + cluster features, CPU seconds in brackets
     20,000    1,001,449  78,339   5.48 s   0.90 s       1.31 s    7.71 s (7.58)  1.4 GB
     80,000    4,000,937  294,407  25.7 s   5.25 s       7.97 s    38.9 s (36.3)  4.6 GB
 
+The same command on 2026-11-28, after the request-shape and wrapper kinds were added and communities moved to
+igraph's Leiden, on a machine about 2.8x slower (the code of the table above takes 21.8 s at 20,000 accounts
+there: graph 14.5 s, communities 3.0 s, features 4.3 s):
+
+    accounts  events     edges    graph    communities  features  total           peak RSS
+    5,000     249,996    19,274   4.33 s   0.07 s       1.01 s    5.42 s (5.42)   0.8 GB
+    20,000    1,001,449  79,629   17.4 s   0.49 s       4.87 s    22.8 s (22.7)   1.4 GB
+    80,000    4,000,937  300,911  76.9 s   2.04 s       23.5 s    102.7 s (102.0) 4.7 GB
+
 How it grows: about linearly in events (x4 accounts and events costs x4.4, then x5.0).  The graph stage is
 dominated by MinHash over every prompt (linear in tokens, processed in chunks of 250k rows) and by sorting
 pair keys (n log n in candidate pairs).  Pair generation is bounded per shared resource: a group of n accounts
