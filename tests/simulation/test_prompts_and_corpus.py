@@ -32,8 +32,9 @@ def test_rubric_prompts_read_as_grading_and_cot_suffixes_vary() -> None:
     assert np.mean([rubric_score(factory.rubric(rng)) > 0.3 for _ in range(100)]) > 0.8
     suffixes = {factory.cot_suffix(rng) for _ in range(300)}
     assert len(suffixes) >= 10
-    # some elicitation wordings evade a simple pattern list, as real ones do
-    assert any(cot_score(s) == 0.0 for s in suffixes) and any(cot_score(s) > 0.3 for s in suffixes)
+    # some elicitation wordings stay below the score at which a request counts as eliciting (0.5, the behaviour
+    # features' cot_threshold), as real ones do: detection cannot rest on the pattern list alone
+    assert any(cot_score(s) < 0.5 for s in suffixes) and any(cot_score(s) > 0.3 for s in suffixes)
 
 
 def test_sweep_keeps_reaching_new_topics_and_shards_are_disjoint() -> None:
