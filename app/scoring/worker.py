@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.scoring import execution, repository, service
+from app.scoring.models import DetectionRun
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def schedule_if_due(sessions: sessionmaker[Session], *, full_every: timedelta | 
         return service.request_run(session=session, mode="incremental", requested_by="scheduler").id
 
 
-def _older_than(run: Any, age: timedelta) -> bool:
+def _older_than(run: DetectionRun | None, age: timedelta) -> bool:
     if run is None or run.finished_at is None:
         return True
     finished = run.finished_at if run.finished_at.tzinfo is not None else run.finished_at.replace(tzinfo=UTC)

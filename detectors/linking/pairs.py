@@ -14,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from detectors.linking.config import LinkingConfig
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
@@ -122,6 +124,30 @@ def resource_pairs(
         a, b, resource, share = _best_per_pair_and_resource(a, b, resource, share, n_accounts)
     weights = resource_weight.reindex(resource).fillna(0.0).to_numpy(np.float64)
     return sum_pairs(a, b, weights * share, n_accounts)
+
+
+def share_weighted_pairs(
+    account: npt.ArrayLike, resource: npt.ArrayLike, share: npt.ArrayLike, weights: pd.Series, *,
+    n_accounts: int, config: LinkingConfig,
+) -> pd.DataFrame:  # fmt: skip
+    """:func:`resource_pairs` for attributes used as a share of each account's requests (one group per resource)."""
+    memberships = pd.DataFrame({"account": account, "group": resource, "resource": resource, "share": share})
+    return resource_pairs(
+        memberships, weights, n_accounts=n_accounts, max_group_size=config.max_group_size,
+        degree=config.sparse_degree, seed=config.seed, share_column="share",
+    )  # fmt: skip
+
+
+def steady_uses(
+    uses: pd.DataFrame, key: str, weights: pd.Series, *, min_share: float, config: LinkingConfig
+) -> pd.DataFrame:
+    """The rows of ``uses`` (account, ``key``, share, requests) that make an account's habit: at least
+    ``min_share`` of its requests, ``config.min_harness_requests`` of them, on a value with some weight."""
+    return uses[
+        (uses["share"] >= min_share)
+        & (uses["requests"] >= config.min_harness_requests)
+        & (uses[key].map(weights).to_numpy() > 0)
+    ]
 
 
 def _best_per_pair_and_resource(

@@ -23,7 +23,7 @@ import pandas as pd
 
 from detectors.linking.config import LinkingConfig
 from detectors.linking.inputs import LinkingInput
-from detectors.linking.pairs import empty_pairs, log_rarity, resource_pairs
+from detectors.linking.pairs import empty_pairs, log_rarity, share_weighted_pairs, steady_uses
 
 # Fields whose combination is the shape; the sampling ones are those an operator chooses on purpose.
 # Not the tool count: it follows the task and the application's features, not the operator's settings.
@@ -119,22 +119,9 @@ def request_shape_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFra
         return empty_pairs()
     weights = shape_weights(data, uses, config)
     # a shape below this share of an account's requests is not its harness; dropping it first bounds the pairs
-    kept = uses[
-        (uses["share"] >= config.min_shape_share)
-        & (uses["requests"] >= config.min_harness_requests)
-        & (uses["shape"].map(weights).to_numpy() > 0)
-    ]
+    kept = steady_uses(uses, "shape", weights, min_share=config.min_shape_share, config=config)
     if kept.empty:
         return empty_pairs()
-    memberships = pd.DataFrame(
-        {"account": kept["account"], "group": kept["shape"], "resource": kept["shape"], "share": kept["share"]}
-    )
-    return resource_pairs(
-        memberships,
-        weights,
-        n_accounts=data.n_accounts,
-        max_group_size=config.max_group_size,
-        degree=config.sparse_degree,
-        seed=config.seed,
-        share_column="share",
+    return share_weighted_pairs(
+        kept["account"], kept["shape"], kept["share"], weights, n_accounts=data.n_accounts, config=config
     )

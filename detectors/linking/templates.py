@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import connected_components
 from detectors.linking.config import LinkingConfig
 from detectors.linking.inputs import LinkingInput
 from detectors.linking.minhash import U64, band_keys, signatures, splitmix64
-from detectors.linking.pairs import empty_pairs, log_rarity, resource_pairs
+from detectors.linking.pairs import empty_pairs, log_rarity, share_weighted_pairs
 from detectors.linking.tokens import event_tokens
 
 # Rows tokenised and hashed at a time: bounds the token arrays (about 50 bytes per token) whatever the window.
@@ -121,16 +121,7 @@ def template_pairs(data: LinkingInput, index: TemplateIndex, config: LinkingConf
     # a template below this share of an account's prompts cannot make a pair's evidence; dropping it first
     # bounds the pair count of popular templates
     kept = share >= config.min_template_share
-    memberships = pd.DataFrame({"account": member[kept], "group": fam[kept], "resource": fam[kept],
-                                "share": share[kept]})  # fmt: skip
     users = pd.Series(fam).value_counts()
     weights = log_rarity(users, int((totals > 0).sum()))
-    return resource_pairs(
-        memberships,
-        weights,
-        n_accounts=data.n_accounts,
-        max_group_size=config.max_group_size,
-        degree=config.sparse_degree,
-        seed=config.seed,
-        share_column="share",
-    )
+    return share_weighted_pairs(member[kept], fam[kept], share[kept], weights, n_accounts=data.n_accounts,
+                                config=config)  # fmt: skip

@@ -20,7 +20,7 @@ import pandas as pd
 from detectors.linking.config import LinkingConfig
 from detectors.linking.inputs import LinkingInput
 from detectors.linking.minhash import combine, splitmix64
-from detectors.linking.pairs import empty_pairs, log_rarity, resource_pairs
+from detectors.linking.pairs import empty_pairs, log_rarity, share_weighted_pairs, steady_uses
 from detectors.linking.tokens import event_tokens
 from detectors.text import MAX_TOKENS_KEPT
 
@@ -88,22 +88,9 @@ def wrapper_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     population = int((np.bincount(data.events["account"].to_numpy(np.int64), minlength=data.n_accounts) > 0).sum())
     users = uses.drop_duplicates("mark").set_index("mark")["users"]
     weights = log_rarity(users, population).where(users <= config.max_group_size, 0.0)
-    kept = uses[
-        (uses["share"] >= config.min_wrapper_share)
-        & (uses["requests"] >= config.min_harness_requests)
-        & (uses["mark"].map(weights).to_numpy() > 0)
-    ]
+    kept = steady_uses(uses, "mark", weights, min_share=config.min_wrapper_share, config=config)
     if kept.empty:
         return empty_pairs()
-    memberships = pd.DataFrame(
-        {"account": kept["account"], "group": kept["mark"], "resource": kept["mark"], "share": kept["share"]}
-    )
-    return resource_pairs(
-        memberships,
-        weights,
-        n_accounts=data.n_accounts,
-        max_group_size=config.max_group_size,
-        degree=config.sparse_degree,
-        seed=config.seed,
-        share_column="share",
+    return share_weighted_pairs(
+        kept["account"], kept["mark"], kept["share"], weights, n_accounts=data.n_accounts, config=config
     )
