@@ -36,6 +36,10 @@ class Settings(BaseSettings):
         default_factory=lambda: ["consumer.custom_id", "consumer.username", "consumer.id", "authenticated_entity.id"]
     )
 
+    # an API key stays authenticated this long without a database lookup; revocations made through another
+    # process (the CLI, another worker) take effect within it (0: look the key up on every request)
+    api_key_cache_seconds: float = 5.0
+
     ipdata_dir: Path | None = None  # offline IP→ASN and datacenter/VPN lists (see README)
 
     # detection

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from app import migrate
 from app.auth.router import router as keys_router
+from app.auth.service import KeyCache
 from app.config import Settings, get_settings
 from app.db import make_engine, session_factory
 from app.errors import install_error_handlers
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings.database_url)
     app.state.sessionmaker = session_factory(app.state.engine)
     app.state.metrics = Metrics()
+    app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
 

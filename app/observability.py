@@ -7,12 +7,12 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -72,30 +72,60 @@ class Metrics:
         )
 
 
-def install_request_middleware(app: FastAPI, metrics: Metrics) -> None:
-    access = logging.getLogger("distillguard.access")
+class RequestContextMiddleware:
+    """Request id, access log and metrics around every request, as plain ASGI.
 
-    @app.middleware("http")
-    async def _request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = request_id
+    Starlette's ``@app.middleware("http")`` wraps each request in a task and a streamed response body; a
+    few-millisecond read endpoint pays for that on every call, so this sees only the ``http.response.start``
+    message (for the status, and to add ``X-Request-ID``) and passes everything else through untouched.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.access = logging.getLogger("distillguard.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        header = (b"x-request-id", request_id.encode("latin-1", "replace"))
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Request-ID"] = request_id
-            return response
+            await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = request.scope.get("route")
-            route_path = getattr(route, "path", "unmatched")
-            metrics.requests.labels(request.method, route_path, str(status)).inc()
-            metrics.latency.labels(request.method, route_path).observe(elapsed)
-            access.info(
-                "request",
-                extra={"method": request.method, "path": request.url.path, "status": status,
-                       "duration_ms": round(elapsed * 1000, 2)},
-            )  # fmt: skip
+            route_path = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(method, route_path, str(status)).inc()
+            self.metrics.latency.labels(method, route_path).observe(elapsed)
+            if self.access.isEnabledFor(logging.INFO):
+                self.access.info(
+                    "request",
+                    extra={"method": method, "path": scope["path"], "status": status,
+                           "duration_ms": round(elapsed * 1000, 2)},
+                )  # fmt: skip
             request_id_var.reset(token)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1") or None
+    return None
+
+
+def install_request_middleware(app: FastAPI, metrics: Metrics) -> None:
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)

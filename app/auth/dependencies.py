@@ -6,14 +6,15 @@ operation rejects a missing key (401) and a key of too small a role (403).
 """
 
 # no `from __future__ import annotations`: FastAPI must resolve the closure's Depends() at definition time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
-from app.auth.service import Principal, Role, authenticate, role_allows
-from app.db import SessionDep
+from app.auth.service import KeyCache, Principal, Role, authenticate, hash_key, role_allows
 from app.errors import Forbidden, Unauthorized
 
 
@@ -32,25 +33,40 @@ _BEARERS = {
 }
 
 
-def requires(role: Role) -> Callable[..., Principal]:
+def requires(role: Role) -> Callable[..., Awaitable[Principal]]:
     bearer = _BEARERS[role]
 
-    def guard(
-        request: Request,
-        session: SessionDep,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    async def guard(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> Principal:
         principal: Principal | None = getattr(request.state, "principal", None)  # e.g. a console session
         if principal is None:
             if credentials is None or not credentials.credentials:
                 raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-            principal = authenticate(session=session, raw_key=credentials.credentials)
+            principal = await _principal(request, credentials.credentials)
         if not role_allows(principal.role, role):
             raise Forbidden(f"this needs the {role.value} role; the key has {principal.role.value}")
         request.state.principal = principal
         return principal
 
     return guard
+
+
+async def _principal(request: Request, raw_key: str) -> Principal:
+    """The key's principal: from the short-lived cache, else looked up (and its last use recorded) in a
+    transaction of its own, in one worker-thread hop."""
+    cache: KeyCache = request.app.state.key_cache
+    key_hash = hash_key(raw_key)
+    principal = cache.get(key_hash)
+    if principal is None:
+        principal = await run_in_threadpool(_authenticate, request.app.state.sessionmaker, raw_key)
+        cache.put(key_hash, principal)
+    return principal
+
+
+def _authenticate(sessions: sessionmaker[Session], raw_key: str) -> Principal:
+    with sessions.begin() as session:
+        return authenticate(session=session, raw_key=raw_key)
 
 
 IngestKey = Annotated[Principal, Depends(requires(Role.ingest))]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from app.auth import service
 from app.auth.dependencies import AdminKey
@@ -22,5 +22,8 @@ def create_key(body: KeyCreate, session: SessionDep, principal: AdminKey) -> Key
 
 
 @router.delete("/{key_id}", response_model=KeyOut)
-def revoke_key(key_id: int, session: SessionDep, principal: AdminKey) -> KeyOut:
-    return KeyOut.model_validate(service.revoke_key(session=session, key_id=key_id, actor=principal.actor))
+def revoke_key(key_id: int, request: Request, session: SessionDep, principal: AdminKey) -> KeyOut:
+    key = service.revoke_key(session=session, key_id=key_id, actor=principal.actor)
+    session.commit()  # committed before the cache forgets the key, so no request re-caches it in between
+    request.app.state.key_cache.clear()
+    return KeyOut.model_validate(key)

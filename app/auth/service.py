@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -87,3 +89,40 @@ def authenticate(*, session: Session, raw_key: str) -> Principal:
     if last is None or now - (last if last.tzinfo else last.replace(tzinfo=UTC)) > TOUCH_EVERY:
         repository.touch(session=session, key_id=key.id, at=now)
     return Principal(key_id=key.id, name=key.name, role=Role(key.role))
+
+
+class KeyCache:
+    """Keys authenticated in the last ``ttl_seconds``, so that a hot read endpoint (an enforcement pipeline polls
+    account risk per request) does not look its caller's key up in the database every time.
+
+    Revoking a key through this process empties the cache at once; a revocation made elsewhere (the CLI, another
+    worker process) takes effect here within ``ttl_seconds``.  ``ttl_seconds <= 0`` disables the cache.
+    """
+
+    def __init__(self, ttl_seconds: float, *, max_entries: int = 10_000) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> Principal | None:
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        if entry[1] < time.monotonic():
+            with self._lock:
+                self._entries.pop(key_hash, None)
+            return None
+        return entry[0]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        if self.ttl_seconds <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # unbounded keys would be a memory leak; a cold cache only costs lookups
+            self._entries[key_hash] = (principal, time.monotonic() + self.ttl_seconds)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, FastAPI, Query, Request
 
 from app.auth.dependencies import AdminKey, AnalystKey
-from app.db import SessionDep
+from app.db import SessionDep, read_in_thread
 from app.scoring import service, training, worker
 from app.scoring.schemas import (
     DEFAULT_PAGE,
@@ -45,8 +45,8 @@ def list_accounts(
 
 
 @router.get("/accounts/{account_id}/risk", response_model=AccountRisk)
-def account_risk(account_id: str, session: SessionDep, principal: AnalystKey) -> AccountRisk:
-    return service.account_risk(session=session, account_id=account_id)
+async def account_risk(account_id: str, request: Request, principal: AnalystKey) -> AccountRisk:
+    return await read_in_thread(request, service.account_risk, account_id=account_id)
 
 
 @router.get("/clusters", response_model=ClusterPage)

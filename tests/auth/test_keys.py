@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.audit.models import AuditEntry
+from app.auth import service as keys_service
 from app.auth.models import ApiKey
 from app.auth.service import hash_key
 from app.cli import cli
-from app.config import get_settings
+from app.config import Settings, get_settings
+from app.main import create_app
 
 
 def test_raw_key_is_never_stored(client: TestClient, make_key: Callable[[str], str], db_session: Session) -> None:
@@ -73,3 +75,44 @@ def test_cli_creates_a_key_on_a_fresh_database(tmp_path: Path, monkeypatch: pyte
         assert "root" in listed.output and raw not in listed.output
     finally:
         get_settings.cache_clear()
+
+
+def test_a_revocation_made_elsewhere_takes_effect_within_the_cache_lifetime(
+    settings: Settings, make_key: Callable[[str], str], db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = make_key("analyst")
+    headers = {"Authorization": f"Bearer {raw}"}
+    clock = [1000.0]
+    monkeypatch.setattr(keys_service.time, "monotonic", lambda: clock[0])
+    with TestClient(create_app(settings.model_copy(update={"api_key_cache_seconds": 5.0}))) as client:
+        assert client.get("/v1/clusters", headers=headers).status_code == 200  # authenticated, now cached
+        key = db_session.scalars(select(ApiKey)).one()
+        keys_service.revoke_key(session=db_session, key_id=key.id, actor="cli")  # as the CLI would, elsewhere
+        db_session.commit()
+        clock[0] += 4.0
+        assert client.get("/v1/clusters", headers=headers).status_code == 200  # still inside the cache lifetime
+        clock[0] += 2.0
+        assert client.get("/v1/clusters", headers=headers).status_code == 401
+
+
+def test_without_the_cache_every_request_looks_the_key_up(
+    settings: Settings, make_key: Callable[[str], str], db_session: Session
+) -> None:
+    raw = make_key("analyst")
+    headers = {"Authorization": f"Bearer {raw}"}
+    with TestClient(create_app(settings.model_copy(update={"api_key_cache_seconds": 0.0}))) as client:
+        assert client.get("/v1/clusters", headers=headers).status_code == 200
+        key = db_session.scalars(select(ApiKey)).one()
+        keys_service.revoke_key(session=db_session, key_id=key.id, actor="cli")
+        db_session.commit()
+        assert client.get("/v1/clusters", headers=headers).status_code == 401
+
+
+def test_key_cache_is_bounded() -> None:
+    cache = keys_service.KeyCache(60.0, max_entries=3)
+    principal = keys_service.Principal(key_id=1, name="a", role=keys_service.Role.analyst)
+    for n in range(10):
+        cache.put(f"hash-{n}", principal)
+    assert len(cache._entries) <= 3
+    assert cache.get("hash-9") == principal
+    assert cache.get("hash-0") is None
