@@ -27,9 +27,10 @@ DEFAULT_KIND_WEIGHTS: dict[str, float] = {
     "tls_ua": 0.5,
     "signup": 0.5,
     "template": 0.5,
-    # one harness's fingerprints: the exact request parameters it sends (weighted by their excess over chance,
-    # hence stronger than the other weak kinds, yet short of linking alone), the fixed words it wraps tasks in
-    "request_shape": 0.8,
+    # one harness's fingerprints: the exact request parameters it sends (weighted by their surprise given chance,
+    # hence stronger than the other weak kinds, yet short of linking alone: 0.9 * (1 - 1/e) = 0.57, so a crew on a
+    # one-in-a-million shape still needs a shared client or a wrapper), the fixed words it wraps tasks in
+    "request_shape": 0.9,
     "wrapper": 0.4,
     "sync": 0.5,
     "coverage": 0.5,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy.special import pdtrc
 
 from detectors.linking.config import LinkingConfig
 
@@ -186,3 +187,24 @@ def log_rarity(n_accounts_using: pd.Series, n_population: int) -> pd.Series:
     population = max(float(n_population), 2.0)
     weights: pd.Series = (np.log(population / n) / np.log(population)).clip(lower=0.0)
     return weights
+
+
+def surprise_weight(n_accounts_using: pd.Series, expected: pd.Series, n_population: int) -> pd.Series:
+    """Evidence weight in [0, 1] of an attribute that ``n`` accounts use where chance predicts ``expected``.
+
+    Two factors.  Is the group beyond chance at all: the surprise of so many users, ``-log10 P(Poisson(expected)
+    >= n)`` in decades, over ``log10(N)``, full credit once chance would make such a group less than once in ``N``
+    tries (a Bonferroni bound over as many distinct attributes as there are accounts).  And is a given pair of its
+    users beyond chance: ``((n - expected) / n) ** 2``, the chance that neither of the two is one of the
+    ``expected`` users that chance alone brings, so a stranger who happens on a crew's setting is not one of it.
+
+    Unlike :func:`log_rarity` it does not fall with the group's size: thirty accounts on a combination that chance
+    gives to 0.07 accounts are a stronger fingerprint than two, and a combination as common as chance says is no
+    evidence however few use it."""
+    n = n_accounts_using.astype("float64")
+    mean = expected.reindex(n.index).clip(lower=1e-300).to_numpy(np.float64)
+    tail = pdtrc(n.to_numpy() - 1.0, mean)
+    decades = -np.log10(np.clip(tail, 1e-300, 1.0))
+    beyond = np.clip(decades / np.log10(max(float(n_population), 10.0)), 0.0, 1.0)
+    both_beyond = np.clip(1.0 - mean / n.clip(lower=1.0).to_numpy(), 0.0, 1.0) ** 2
+    return pd.Series(beyond * both_beyond, index=n.index).where(n >= 2, 0.0)

@@ -3,16 +3,19 @@
 A harvesting operation drives all its accounts from one script, and a script sends the same parameters every
 time: ``max_tokens=12000, temperature=0.75, top_p=0.95``, streaming or not, on one endpoint.  Each value alone is
 common; the exact combination often is not.  A pair's evidence is, over the shapes both use, the smaller of their
-traffic shares on it times the shape's weight, and a shape's weight is its rarity among accounts times its
-*excess*: how many more accounts use the exact combination than its values' popularity predicts (each field
-drawn independently, full credit at ``EXCESS_DECADES`` orders of magnitude).  People who each pick a common
-``max_tokens`` and a common ``temperature`` meet on the same combination about as often as chance says, however
-few values there are to pick from; accounts that one script drives meet on it far more often.  So
+traffic shares on it times the shape's weight, and a shape's weight is the *surprise* of its user count given what
+chance predicts (each field drawn independently at its values' popularity among accounts; see
+:func:`~detectors.linking.pairs.surprise_weight`): Poisson tail decades, times the chance that a pair of its users
+are both beyond the chance ones.  People who each pick a common ``max_tokens`` and a common ``temperature`` meet on
+the same combination about as often as chance says, however few values there are to pick from; accounts that one
+script drives meet on it far more often, and the more of them there are the surer it is, so a crew of thirty among
+thousands of accounts weighs as much as a crew of three (raw rarity among accounts would weigh it down).  So
 
 * SDK defaults (no sampling parameter set at all) are no evidence whatever their count: nothing was chosen;
-* a popular combination (``temperature=0`` of every eval harness, a framework's defaults) is rarity-weighted down,
-  and one shared by more than ``max_group_size`` accounts is a stock setting, not a fingerprint;
-* a combination of common values that is as common as its values is no evidence;
+* a combination of common values that is as common as its values is no evidence (``temperature=0`` of every eval
+  harness, whatever ``max_tokens`` goes with it), and a stranger who happens on a crew's setting is discounted;
+* a combination far beyond chance fades as it nears ``max_group_size`` accounts (a popular tool's defaults: its
+  values are popular together, which the independence model misses), and is no evidence beyond;
 * one stray request with a rare shape links nobody.
 """
 
@@ -23,14 +26,15 @@ import pandas as pd
 
 from detectors.linking.config import LinkingConfig
 from detectors.linking.inputs import LinkingInput
-from detectors.linking.pairs import empty_pairs, log_rarity, share_weighted_pairs, steady_uses
+from detectors.linking.pairs import empty_pairs, share_weighted_pairs, steady_uses, surprise_weight
 
 # Fields whose combination is the shape; the sampling ones are those an operator chooses on purpose.
 # Not the tool count: it follows the task and the application's features, not the operator's settings.
 SHAPE_FIELDS: tuple[str, ...] = ("endpoint", "max_tokens", "n", "temperature", "top_p", "stream")
 SAMPLING_FIELDS: tuple[str, ...] = ("max_tokens", "n", "temperature", "top_p")
-# a shape used by this many orders of magnitude more accounts than its fields' popularity predicts gets full weight
-EXCESS_DECADES = 2.0
+# The independence model ignores how fields go together (a client build fixes `stream`, eval harnesses send
+# temperature 0 without streaming), so chance is credited with this many times the accounts it predicts.
+CHANCE_MARGIN = 10**0.5
 
 
 def field_codes(events: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -69,12 +73,15 @@ def expected_users(data: LinkingInput, uses: pd.DataFrame, n_population: int) ->
 
 
 def shape_weights(data: LinkingInput, uses: pd.DataFrame, config: LinkingConfig) -> pd.Series:
-    """Shape → evidence weight in [0, 1]: rarity among accounts times excess over chance."""
+    """Shape → evidence weight in [0, 1]: the surprise of its user count given what chance predicts."""
     population = int((np.bincount(data.events["account"].to_numpy(np.int64), minlength=data.n_accounts) > 0).sum())
     users = uses.drop_duplicates("shape").set_index("shape")["users"]
     expected = expected_users(data, uses, population).reindex(users.index)
-    excess = (np.log10(users / expected.clip(lower=1e-12)) / EXCESS_DECADES).clip(0.0, 1.0)
-    weights: pd.Series = (log_rarity(users, population) * excess).where(users <= config.max_group_size, 0.0)
+    # a combination far beyond chance yet nearly as popular as a stock setting is more likely a popular tool's
+    # defaults (its own values popular, so the independence model undercounts it) than one crew: fade it out by
+    # max_group_size instead of at a cliff, leaving crews of tens nearly whole (30 of 150 keep 96%)
+    popular = (1.0 - (users / config.max_group_size) ** 2).clip(lower=0.0)
+    weights: pd.Series = surprise_weight(users, CHANCE_MARGIN * expected, population) * popular
     return weights
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from detectors.events import Retention, account_frame, to_event_frame
 from detectors.linking import LinkingConfig, link_accounts
 from detectors.linking.inputs import LinkingInput, prepare
+from detectors.linking.pairs import surprise_weight
 from detectors.linking.request_shape import request_shape_pairs
 from detectors.linking.wrappers import wrapper_pairs
 
@@ -138,3 +139,34 @@ def test_a_harness_crew_is_one_cluster_that_explains_itself() -> None:
     row = linking.cluster_features.loc[crew.iloc[0]]
     assert row["members_sharing_request_shape"] == len(CREW) and row["request_shape_request_share"] > 0.9
     assert row["members_sharing_wrapper"] == len(CREW) and "same uncommon fixed words" in texts
+
+
+def test_a_crew_of_tens_among_thousands_weighs_as_much_as_a_crew_of_four() -> None:
+    """Thirty accounts on one rare shape among 3,000 strangers: their surprise given chance, not their rarity among
+    accounts (``log(N / 30) / log(N)`` = 0.58), sets the weight, so a bigger crew in a bigger population is not
+    weighed down; the strangers' chance meetings stay faint however many of them there are."""
+    rng = np.random.default_rng(5)
+    crew = [f"crew{i:02d}" for i in range(30)]
+    rows = [_request(a, k, "task", max_tokens=12000, temperature=0.75, top_p=0.95, stream=True)
+            for a in crew for k in range(6)]  # fmt: skip
+    for i in range(3000):
+        shape = {"max_tokens": [None, 512, 1024, 2048, 4096, 8192][int(rng.integers(6))],
+                 "temperature": [None, 0.0, 0.2, 0.7, 1.0][int(rng.integers(5))],
+                 "top_p": [None, None, None, 0.9, 0.95][int(rng.integers(5))],
+                 "stream": bool(rng.integers(2))}  # fmt: skip
+        rows += [_request(f"user{i:04d}", k, "hello", **shape) for k in range(4)]
+    data = _data(rows)
+    pairs = request_shape_pairs(data, LinkingConfig())
+    crew_codes = data.account_ids.get_indexer(crew)
+    inside = pairs["a"].isin(crew_codes) & pairs["b"].isin(crew_codes)
+    assert inside.sum() == 30 * 29 // 2 and (pairs.loc[inside, "raw"] >= 0.9).all()
+    assert (pairs.loc[~inside, "raw"] < 0.15).all()
+
+
+def test_surprise_weight_grows_with_a_group_beyond_chance_and_ignores_one_at_chance() -> None:
+    users = pd.Series([2, 30, 30, 115, 13, 17])
+    expected = pd.Series([0.003, 0.23, 30.0, 270.0, 19.0, 1.2])
+    weights = surprise_weight(users, expected, 3000)
+    assert weights[0] > 0.9 and weights[1] > 0.95  # two on a one-in-a-million shape, thirty on a one-in-13,000 one
+    assert weights[2] == weights[3] == weights[4] == 0.0  # as many users as chance brings, or fewer
+    assert 0.8 < weights[5] < 0.9  # of 17 users, about one is a stranger who happens on the crew's setting

