@@ -1,11 +1,22 @@
 """Does a request ask the model to show its reasoning, or to grade an answer?
 
-Weighted pattern sets, not a learned model: each pattern is a phrasing seen in
-chain-of-thought elicitation or in reward-model style prompts, with a weight saying how
-specific it is ("step by step" alone is what every benchmark runner writes; "articulate
-the reasoning behind" almost never appears in ordinary use).  The score is
-``1 - prod(1 - w)`` over the patterns that match, so it stays in [0, 1] and several weak
-cues add up.  System prompts count: campaigns often put the elicitation there.
+Compositional rules, not a list of phrasings.  A chain-of-thought request is a disclosure act
+(show, explain, walk through, lay out, narrate, spell out, write out, output, include, reveal, make
+… visible) applied, within one clause, to a reasoning object (reasoning, rationale, logic, thought
+process, derivation, inference, working, steps, how you arrived …), made stronger when the object is
+the model's own ("your reasoning", "the steps you took"), tied to the answer ("before the final
+answer", "along the way") and asked for in full ("step by step", "every step", "in full",
+"leaving nothing out").  An object alone is a mention, and a disclosure act about a topic ("explain
+the reasoning behind the court's ruling", "list the steps to change a tyre") stays below the
+counting threshold (0.5), as does bare "think step by step": benchmark runners write it too.  A
+grading request is an act of judging (grade, score, rate, evaluate, rank, compare …) applied to a
+response (answer, completion, output, reply, essay …), made stronger by a scale, criteria, a
+demanded score or verdict, a pairwise choice or a judge's role.
+
+Each piece of evidence has a weight and the score is ``1 - prod(1 - w)`` over the pieces found, so
+it stays in [0, 1]; the evidence around one reasoning object adds up first (act + ownership +
+completeness), and the best object of the text counts as one piece.  System prompts count:
+campaigns often put the elicitation there.
 """
 
 from __future__ import annotations
@@ -22,195 +33,318 @@ except ImportError:  # pragma: no cover - a build without a C compiler: every te
         return _open_gates_reference(text)  # built from the same words and gates
 
 
-_COT_PATTERNS: tuple[tuple[str, float], ...] = (
-    (r"step[- ]by[- ]step", 0.35),
-    (
-        r"(show|explain|walk me through|lay out|write out|detail)\s+(all\s+|each\s+of\s+)?(your|the|every)\s+"
-        r"(reasoning|thought|thinking|work|steps|logic|derivation)",
-        0.55,
-    ),
-    (
-        r"(articulate|verbalize|verbalise|spell out|make explicit)\s+(the\s+|your\s+)?"
-        r"(reasoning|rationale|thought|logic|internal)",
-        0.8,
-    ),
-    (r"(reasoning|rationale|logic)\s+(behind|for|that led)", 0.45),
-    (r"chain[- ]of[- ]thought|\bcot\b", 0.7),
-    (r"think (through|aloud|out loud|carefully)|thinking process|thought process", 0.45),
-    (r"inner monologue|scratchpad|<think>|internal (reasoning|deliberation)", 0.7),
-    (r"justify (each|every|your) (step|answer|choice)", 0.5),
-    (r"before (giving|answering|you answer).{0,40}(reason|explain|think)", 0.5),
-    (r"(full|complete|detailed|explicit|exhaustive)\s+(reasoning|derivation|rationale|trace)", 0.55),
-    (r"explain (why|how) you (arrived|got|reached|came)", 0.5),
-    (r"reasoning (trace|steps|chain)", 0.6),
-    # explanation tuning: the answer must come with the working that produced it
-    (
-        r"explain (your|the) (answer|solution|steps|choice|approach)|(always|must) (provide|give|include) "
-        r"(an |the )?explanations?",
-        0.45,
-    ),
-    (r"(explain|show|describe) how you (used|solved|derived|applied|worked|came up)", 0.5),
-    (
-        r"explain (it )?in (simple |small |clear |easy )?steps|(break|split|decompose) .{0,40}into "
-        r"(small|smaller|simple|individual|logical) (parts|steps|pieces)",
-        0.4,
-    ),
-    (r"explain why (the )?(other|remaining|wrong|incorrect) (answers?|options?|choices?)", 0.45),
-    # the same requests in other words: all of the working, made explicit, intermediate results, a format
-    # that has a place for the reasoning
-    (
-        r"(show|give|include|provide|present|display)\s+(me\s+)?(all|each|every)\s+(of\s+)?(your|the)\s+"
-        r"(reasoning|thinking|thoughts|work|working|steps|calculations?|derivations?)",
-        0.55,
-    ),
-    (
-        r"(make|keep)\s+(all\s+)?(your|the)\s+(reasoning|thinking|thought process|logic|steps)\s+"
-        r"(explicit|visible|transparent)",
-        0.6,
-    ),
-    (r"intermediate\s+(steps?|reasoning|results|calculations?|conclusions)", 0.5),
-    (
-        r"(break|split|decompose|divide)\s.{0,40}?\b(into|in)\s+(\w+\s+)?(steps|parts|pieces|sub-?problems|"
-        r"sub-?tasks|stages)\b",
-        0.35,
-    ),
-    (
-        r"numbered (steps|list of steps)|from first principles|show (your|the) work(ing)?\b|"
-        r"explaining (why|each|your)|justify (each|every|all)\b|(reason|argue|derive) (it )?(carefully|rigorously|"
-        r"from scratch)",
-        0.4,
-    ),
-    (
-        r"<(thinking|reasoning|scratchpad)>|#+\s*(reasoning|thought process|derivation)\b|"
-        r"[\"'](reasoning|rationale|chain_of_thought)[\"']\s*:",
-        0.6,
-    ),
-)
-
-_RUBRIC_PATTERNS: tuple[tuple[str, float], ...] = (
-    (r"\b(grade|score|rate|evaluate|assess|judge)\b.{0,60}\b(response|answer|completion|output|essay|solution)", 0.45),
-    (r"\brubric\b", 0.6),
-    (r"on a scale (of|from) \d+ (to|-) \d+|score (of|from) \d+ (to|-) \d+|\b\d+\s*/\s*10\b", 0.4),
-    (r"(which|compare).{0,40}(response|answer|completion) (is|was) better|response [ab]\b|assistant [ab]\b", 0.6),
-    (r"(criteria|criterion|helpfulness|harmlessness|factual accuracy).{0,80}(score|rating|grade)", 0.5),
-    (r"(preference|reward) (label|model|score)|as a (judge|grader|reward model)", 0.7),
-    (r"output (only )?(the |a )?(score|rating|grade)|final (score|grade|verdict)", 0.5),
-)
-
-# What each pattern needs before it can match: every group must have one of its words in the
-# lower-cased text.  A pattern is run only on a text that passes (ingest runs these on every
-# request).  Exact for every text free of the four non-ASCII letters that IGNORECASE folds onto
-# ASCII; texts with one of them run every pattern as written.
+# What a pattern needs before it can match: every group must have one of its words in the lower-cased
+# text.  A pattern is run only on a text that passes (ingest runs these on every request).
 _Needs = tuple[tuple[str, ...], ...]
 _Gates = tuple[tuple[tuple[int, ...], ...], ...]
+
+# --- chain of thought: reasoning objects and what surrounds them in their clause ----------------------
+
+# A reasoning object, matched where one of _OBJECT_STEMS begins a word.  ``own``: the object is the
+# model's own by its wording ("how you got there"); ``strong``: names the reasoning itself; ``medium``:
+# a reasoning word that also names a topic's reasoning ("the logic of the plot"); ``weak``: steps,
+# work and calculations, which are as often a procedure's or a task's.
+_OBJECT = re.compile(
+    r"(?:(?P<own>how (?:you|you've|you have|you'd) (?:arriv|got|get|reach|came|come|deriv|solv|figur|decid|"
+    r"determin|conclud|approach|thought|think|reason|comput|calculat|did|end|land|deduc|infer|pick|chose|used"
+    r"|use|using|appl|found|find|obtain|chose|came up)\w*"
+    r"|how (?:you|you've|you have) (?:worked|work) (?:it |this |that )?out"
+    r"|why you (?:chose|choose|picked|pick|select|decid|think|thought|believ|answer|conclud|reject|went)\w*)"
+    r"|(?P<strong>(?:thought|thinking|reasoning|decision[- ]making) process(?:es)?|reasoning (?:trace|chain|steps?)"
+    r"|chain[- ]of[- ](?:thoughts?|reasoning|logic|inferences?|deductions?)|train of thought"
+    r"|line of (?:reasoning|thought|logic|argument)|(?:inner|internal) (?:monologue|reasoning|thoughts?|deliberations?"
+    r"|dialogue)|scratch ?(?:work|pad)|deliberations?)"
+    r"|(?P<medium>reasoning|rationale|justifications?|derivations?|deductions?|inferences?|thoughts|thinking|logic"
+    r"|workings|monologue)"
+    r"|(?P<weak>steps|calculations?|computations?|thought|reasons|analysis"
+    r"|(?:(?<=your )|(?<=the )|(?<=all )|(?<=its )|(?<=show )|(?<=complete )|(?<=full )|(?<=detailed )"
+    r"|(?<=entire )|(?<=rough )|(?<=written ))work(?:ing)?(?!\s+(?:on|with|out|through|as|for|to|towards|done|hard"
+    r"|of|at)\b)))\b"
+)
+_OBJECT_STEMS = (
+    "how you", "why you", "thought", "thinking", "reason", "decision", "chain", "train of", "line of", "inner",
+    "internal", "monologue", "scratch", "deliberation", "rationale", "justification", "derivation", "deduction",
+    "inference", "logic", "work", "steps", "calculation", "computation", "analysis",
+)  # fmt: skip
+_OBJECT_WEIGHT = {"own": 0.35, "strong": 0.35, "medium": 0.2, "weak": 0.1}
+
+# a disclosure act before the object in its clause.  Verbs in the forms of a request (show, shows,
+# showing), not the participles that are mostly adjectives ("the provided text", "given").
+_DOUBLED = {"put": "putt", "set": "sett", "log": "logg", "wrap": "wrapp", "dump": "dump"}
+
+
+def _forms(phrase: str) -> str:
+    verb, _, rest = phrase.partition(" ")
+    stem = _DOUBLED.get(verb, verb[:-1] if verb.endswith("e") and not verb.endswith("ee") else verb)
+    third = (
+        f"{verb[:-1]}ies"
+        if verb.endswith("y") and verb[-2] not in "aeiou"
+        else f"{verb}es"
+        if verb.endswith(("s", "sh", "ch", "x", "o"))
+        else f"{verb}s"
+    )
+    ing = f"{stem}ing" if not verb.endswith("y") else f"{verb}ing"
+    rest = rest.replace("through", "(?:me |us |you )?through")
+    return f"(?:{verb}|{third}|{ing})" + (f" {rest}" if rest else "")
+
+
+_PLAIN_ACTS = (
+    "articulate", "verbalize", "verbalise", "vocalize", "narrate", "spell out", "unpack", "expose", "reveal",
+    "externalize", "externalise", "talk through", "think aloud", "show", "explain", "walk through", "go through",
+    "lay out", "set out", "write out", "write down", "type out", "trace", "document", "describe", "detail", "outline",
+    "record", "log", "enumerate", "list", "print", "display", "output", "dump", "expand on", "elaborate", "recount",
+    "demonstrate", "note", "put", "wrap", "present", "justify", "report", "share", "surface", "lay bare", "go over",
+)  # fmt: skip
+_WEAK_ACTS = (
+    "give", "provide", "include", "respond with", "reply with", "start with", "begin with", "add", "attach",
+    "return", "write", "produce", "offer", "generate", "contain", "keep",
+)  # fmt: skip
+_ACTS = re.compile(
+    r"\b(?:(?P<plain>"
+    + "|".join(_forms(act) for act in _PLAIN_ACTS)
+    + r"|make\w* (?:\w+ ){1,4}(?:explicit|visible|transparent)|laid (?:out|bare)|(?:let me|want to|like to|need to"
+    r"|wish to) (?:see|read)|think\w* out loud|talk\w* (?:me |us )?through)"
+    r"|(?P<weak>" + "|".join(_forms(act) for act in _WEAK_ACTS) + r")"
+    r"|(?P<noun>explanation|breakdown|account|walk-?through|write-?up|description|narration|transcript|record"
+    r"|commentary))\b"
+)
+_ACT_WEIGHT = {"plain": 0.25, "weak": 0.15, "noun": 0.2}
+# made visible after the fact: "with your reasoning shown", "keep the logic explicit"
+_VISIBLE = re.compile(
+    r"\b(?:explicit|visible|transparent|in writing|on paper|aloud|out loud|shown|spelled out|written out|laid out"
+    r"|on display)\b"
+)
+# the object is the model's own: a possessive just before it, or "… you took / you used" after it
+_OWN_BEFORE = re.compile(r"\b(?:your|yours|its|own|the model's|the assistant's)\b")
+_OWN_AFTER = re.compile(
+    r"\b(?:your|yours|its own)\b|\b(?:you|you've|you'll|you have)\s+(?:\w+ly\s+)?(?:make|made|take|took|use|used"
+    r"|follow|followed|draw|drew|do|did|went|go|reach|reached|arrive|arrived|pick|picked|chose|choose|consider"
+    r"|considered|perform|performed|apply|applied|carry|carried|form|formed|went through|go through|employ|employed"
+    r"|rely|relied|apply|need|needed|reject|rejected|weigh|weighed)\b"
+)
+# the reasoning is tied to the answer the model is about to give
+_ANCHOR = re.compile(
+    r"\b(?:answer\w*|respond\w*|response|repl(?:y|ies|ying)|conclu\w+|verdict|result|final|solution|decision"
+    r"|along the way|as you (?:go|work|solve|proceed)|(?:then|afterwards|before)\s+(?:giv|stat|writ|provid|output"
+    r"|commit)\w*|followed by)\b"
+)
+# all of it, at the finest grain
+_COMPLETE = re.compile(
+    r"step[- ]by[- ]step|\b(?:each|every|all|any) (?:single |individual |intermediate |logical )?(?:step|stage|move|"
+    r"inference|deduction|thought|calculation|assumption|decision|part)s?\b|\bin full\b"
+    r"|\b(?:fully|full|thorough(?:ly)?|complete(?:ly)?|detailed|in detail|exhaustive(?:ly)?|explicit(?:ly)?|granular"
+    r"|sequential(?:ly)?|meticulous(?:ly)?"
+    r"|entire|numbered|logical|intermediate|exactly|precisely|at length|verbatim|piece by piece|line by line)\b"
+    r"|one (?:step|line|piece) at a time|\b(?:leav\w*|omit\w*|skip\w*) (?:nothing|no \w+)|without (?:skipping|omitting"
+    r"|leaving)|(?:don't|do not|never) (?:skip|omit|leave out)|\ball (?:of )?(?:your|the|its)\b|\bchain of\b"
+)
+# a topic's reasoning, not the model's: "the logic of this function", "the steps to reset a router"
+_TOPIC = re.compile(
+    r"\s+(?:of|behind|for|to|in|on|about|involved|required|needed|used by|that led to|leading to)\s+(?!(?:your|its|the"
+    r" (?:answer|response|solution|conclusion|result|final|problem|question|task)|an? answer|this answer)\b)"
+)
+_BOUNDARY = re.compile(r"[.!?;\n]")
+_MAX_OBJECTS = 24  # occurrences weighed per text; long prompts repeat words, never the evidence
+
+# Standalone cues, each with its weight: one piece of evidence each, whatever the clause.
+_COT_PATTERNS: tuple[tuple[str, float], ...] = (
+    (r"step[- ]by[- ]step", 0.3),  # what every benchmark runner writes: never enough on its own
+    (r"chain[- ]of[- ]thought|\bcot\b", 0.5),
+    (
+        r"\b(?:think|reason|walk|talk|work|deliberat|narrat)\w*\s+(?:\w+\s+){0,4}?(?:aloud|out loud|in writing"
+        r"|on paper)\b",
+        0.55,
+    ),
+    (
+        r"<\s*/?\s*(?:think|thinking|thoughts?|reasoning|scratchpad|analysis|rationale|cot|deliberation)\s*>"
+        r"|#+\s*(?:reasoning|thought process|derivation|rationale|thinking|working)\b"
+        r"|[\"'](?:reasoning|rationale|chain_of_thought|chain-of-thought|thoughts|thinking|scratchpad)[\"']"
+        r"\s*(?::|,|and\b|field|key|property|section|tag)",
+        0.5,
+    ),
+    (r"\bjustify(?:ing)?\s+(?:each|every|all|your|its)\b", 0.45),
+    # explanation tuning: the answer must come with the working that produced it
+    (
+        r"\b(?:always|must)\s+(?:provide|give|include)\s+(?:an |the )?explanations?|\bexplain why (?:the )?(?:other"
+        r"|remaining|wrong|incorrect) (?:answers?|options?|choices?)"
+        r"|\bexplain (?:it )?in (?:simple |small |clear |easy )?steps"
+        r"|\b(?:explain|defend) (?:your|its) (?:final )?(?:answer|solution|choice|selection|decision"
+        r"|classification|prediction|label|pick)",
+        0.45,
+    ),
+    (
+        r"\b(?:break|split|decompose|divide)\s.{0,40}?\b(?:into|in)\s+(?:\w+\s+)?(?:steps|parts|pieces|sub-?problems"
+        r"|sub-?tasks|stages)\b|\bnumbered steps\b|\bfrom first principles\b|\bone step at a time\b"
+        r"|\b(?:think|reason)\w* (?:it |this |things )?(?:through|carefully|rigorously|thoroughly)",
+        0.2,
+    ),
+    (r"\bintermediate\s+(?:steps?|reasoning|results?|calculations?|conclusions?|values)", 0.45),
+)
+# fmt: off
 _COT_NEEDS: tuple[_Needs, ...] = (
     (("step",),),
-    (
-        ("show", "explain", "walk me through", "lay out", "write out", "detail"),
-        ("reason", "thought", "think", "work", "step", "logic", "derivation"),
-    ),
-    (("reason", "rationale", "thought", "logic", "internal"),),
-    (("reason", "rationale", "logic"),),
-    (("thought", "cot"),),
-    (("think through", "think aloud", "think out loud", "think carefully", "thinking process", "thought process"),),
-    (("monologue", "scratchpad", "<think>", "internal"),),
-    (("justify ",),),
-    (("before ",),),
-    (("reason", "derivation", "rationale", "trace"),),
-    (("explain why you", "explain how you"),),
-    (("reasoning ",),),
+    (("chain", "cot"),),
+    (("think", "reason", "walk", "talk", "work", "deliberat", "narrat"),
+     ("aloud", "out loud", "in writing", "on paper")),
+    (("think", "thought", "reason", "scratchpad", "analysis", "rationale", "cot", "deliberation", "derivation",
+      "working", "chain"),),
+    (("justify",),),
     (("explain", "explanation"),),
-    (("explain", "show", "describe"), ("how you",)),
-    (("explain", "break", "split", "decompose"), ("step", "part", "piece")),
-    (("explain why",),),
-    (
-        ("show", "give", "include", "provide", "present", "display"),
-        ("all", "each", "every"),
-        ("reason", "think", "thought", "work", "step", "calculation", "derivation"),
-    ),
-    (("make", "keep"), ("reason", "think", "thought", "logic", "step"), ("explicit", "visible", "transparent")),
+    (("break", "split", "decompose", "divide", "numbered", "first principles", "step", "think", "reason"),),
     (("intermediate",),),
-    (("break", "split", "decompose", "divide"), ("step", "part", "piece", "problem", "task", "stage")),
-    (("numbered", "first principles", "work", "explaining", "justify ", "carefully", "rigorously", "from scratch"),),
+)
+# fmt: on
+
+# --- grading -----------------------------------------------------------------------------------------
+
+_RESPONSE = (
+    r"(?:responses?|answers?|repl(?:y|ies)|completions?|outputs?|generations?|candidates?|submissions?|essays?"
+    r"|solutions?|summar(?:y|ies)|translations?|(?:generated|following|given|model's|assistant's) text)"
+)
+_RUBRIC_PATTERNS: tuple[tuple[str, float], ...] = (
+    # an act of judging applied to a response, in one clause
     (
-        (
-            "<thinking>",
-            "<reasoning>",
-            "<scratchpad>",
-            "reasoning",
-            "thought process",
-            "derivation",
-            "rationale",
-            "chain_of_thought",
-        ),
+        r"\b(?:grad(?:e|es|ed|ing)|scor(?:e|es|ed|ing)|rat(?:e|es|ed|ing)|evaluat\w*|assess\w*|judg\w*|rank(?:s|ed|ing)?"
+        r"|mark(?:s|ed|ing)?|critiqu\w*|review\w*|compar\w*|check\w*)\b(?!\s+(?:is|was|are|were|of|has|had|for)\b)"
+        r"[^.!?\n]{0,60}?\b" + _RESPONSE + r"\b"
+        r"|\b" + _RESPONSE + r"\b[^.!?\n]{0,40}?\b(?:grad(?:e|ed)|scor(?:e|ed)|rat(?:e|ed)|evaluated|assessed|judged"
+        r"|ranked)\b",
+        0.4,
+    ),
+    # a scale
+    (
+        r"\bon an? [\w-]+(?: [\w-]+)? scale\b|\bscale (?:of|from)\b|\bfrom -?\d+ (?:to|-) \d+\b|\b\d+\s*(?:-|to)\s*\d+ "
+        r"(?:likert |point )?scale\b|\bout of \d+\b|\b\d+\s*/\s*(?:5|10|100)\b|\b(?:\d+|three|five|seven|ten|hundred)"
+        r"[- ]point\b|\blikert\b|\b(?:score|rating|grade|number|integer) (?:between|from) -?\d",
+        0.25,
+    ),
+    # criteria
+    (
+        r"\brubrics?\b|\bcriteri(?:a|on)\b|\bmarking scheme\b|\bscoring (?:guide|guidelines|rules)\b"
+        r"|\b(?:helpfulness|harmlessness|honesty|factuality|factual accuracy|coherence|fluency|relevance|adequacy"
+        r"|faithfulness|correctness|groundedness|conciseness)\b",
+        0.2,
+    ),
+    # a score, grade or verdict demanded as the output
+    (
+        r"\b(?:output|return|give|respond with|reply with|print|provide|assign|award|state|produce)\s+(?:only\s+)?"
+        r"(?:it\s+)?(?:(?:the|a|an|your|one)\s+)?(?:(?:final|overall|single|integer|numeric|numerical|scalar|quality"
+        r"|preference)\s+)*(?:score|rating|grade|verdict|reward|points|judg(?:e)?ment)\b"
+        r"|\bfinal (?:score|grade|verdict|rating|judg(?:e)?ment)\b|\[\[[a-z0-9]{1,8}\]\]|\bverdict\s*:|\bscore\s*:",
+        0.35,
+    ),
+    # a pairwise preference
+    (
+        r"\bwhich (?:one |of (?:the|these|those|both) (?:two |following )?)?"
+        + _RESPONSE
+        + r"\b[^.!?\n]{0,40}?\b(?:better|best|more|prefer\w*)\b"
+        r"|\b(?:better|best|preferred) (?:one|" + _RESPONSE + r")\b"
+        r"|\b(?:response|assistant|answer|output|completion|model|candidate|summary) [ab12]\b\W{0,3}(?:or|vs\.?|versus"
+        r"|and)\b|\bprefer\w*\b[^.!?\n]{0,40}?\b" + _RESPONSE + r"\b|\b(?:from )?best to worst\b|\bworst to best\b"
+        r"|\bpreference (?:judg|label|data|between)",
+        0.5,
+    ),
+    # the role of judge or reward model
+    (
+        r"\bas an? (?:impartial |fair |strict |expert |neutral |objective |careful )?(?:judge|grader|evaluator|rater"
+        r"|annotator|critic|reward model|referee)\b|\byou are an? (?:\w+ ){0,2}(?:judge|grader|evaluator|rater"
+        r"|annotator|reward model)\b|\breward model\b|\b(?:scalar|preference) (?:reward|label|score)",
+        0.55,
     ),
 )
+# fmt: off
 _RUBRIC_NEEDS: tuple[_Needs, ...] = (
     (
-        ("grade", "score", "rate", "evaluate", "assess", "judge"),
-        ("response", "answer", "completion", "output", "essay", "solution"),
+        ("grad", "scor", "rat", "evaluat", "assess", "judg", "rank", "mark", "critiqu", "review", "compar", "check"),
+        ("respons", "answer", "repl", "completion", "output", "generat", "candidate", "submission", "essay",
+         "solution", "summar", "translation", " text"),
     ),
-    (("rubric",),),
-    (("on a scale", "score of", "score from", "10"),),
-    (("better", "response a", "response b", "assistant a", "assistant b"),),
-    (("score", "rating", "grade"),),
-    (("preference", "reward", "judge", "grader"),),
-    (("score", "rating", "grade", "verdict"),),
+    (("scale", "from", "out of", "/1", "/5", "/ 1", "/ 5", "point", "likert", "between"),),
+    (("rubric", "criteri", "marking", "scoring", "ness", "factual", "relevance", "adequacy", "fluency", "coherence"),),
+    (
+        ("score", "rating", "grade", "verdict", "reward", "points", "judg", "[["),
+        ("output", "return", "give", "respond", "reply", "print", "provide", "assign", "award", "state", "produc",
+         "final", "[[", "verdict", "score"),
+    ),
+    (("which", "prefer", "best to", "worst to", " a or", " a,", " a and", " a vs", " 1 or", " 1,", " 1 and", " 1 vs"),),
+    (("judge", "grader", "evaluator", "rater", "annotator", "critic", "reward", "referee", "preference", "scalar"),),
 )
-# the characters that IGNORECASE matches with ASCII letters besides the ASCII letters themselves
-_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
+# fmt: on
+
+# --- gates: which patterns can match a text, from one pass over it -----------------------------------
+
+# The object analysis runs when a reasoning object's word occurs: gate 0.  Then the cues, then grading.
+_OBJECT_GATE = 0
+_GATED_NEEDS: tuple[_Needs, ...] = ((_OBJECT_STEMS,), *_COT_NEEDS, *_RUBRIC_NEEDS)
+_FIRST_COT, _FIRST_RUBRIC = 1, 1 + len(_COT_NEEDS)
 
 # Which of the words every pattern needs occur in a text: one Aho-Corasick pass over the lower-cased
 # text reports every occurrence, overlapping ones included, as a bit per word.
-_WORDS = sorted({word for needs in (*_COT_NEEDS, *_RUBRIC_NEEDS) for group in needs for word in group})
+# A word that contains another is replaced by the shorter one (a wider gate, never a narrower one):
+# the C pass takes at most 128 words.
+_ALL_WORDS = {word for needs in _GATED_NEEDS for group in needs for word in group}
+_SHORTEST = {word: min((w for w in _ALL_WORDS if w in word), key=len) for word in _ALL_WORDS}
+_GATED_NEEDS = tuple(
+    tuple(tuple(sorted({_SHORTEST[word] for word in group})) for group in needs) for needs in _GATED_NEEDS
+)
+_WORDS = sorted({word for needs in _GATED_NEEDS for group in needs for word in group})
 _WORD_BIT = {word: 1 << i for i, word in enumerate(_WORDS)}
 _FINDER = ahocorasick.Automaton()
 for _word, _bit in _WORD_BIT.items():
     _FINDER.add_word(_word, _bit)
 _FINDER.make_automaton()
 _WORD_TUPLE = tuple(_WORDS)
-# the needs of every pattern, _COT's then _RUBRIC's, as indices into _WORD_TUPLE
-_GATES: _Gates = tuple(
-    tuple(tuple(_WORDS.index(word) for word in group) for group in need) for need in (*_COT_NEEDS, *_RUBRIC_NEEDS)
-)
+# the needs of every gated pattern, as indices into _WORD_TUPLE
+_GATES: _Gates = tuple(tuple(tuple(_WORDS.index(word) for word in group) for group in need) for need in _GATED_NEEDS)
+_GROUP_BITS = tuple(tuple(sum(_WORD_BIT[word] for word in group) for group in need) for need in _GATED_NEEDS)
 
-# Where a match can begin, for the patterns that run often and seldom match: every match of the
-# pattern starts with one of these literals (its leading alternation), so trying the pattern
-# anchored at each of their occurrences finds a match exactly when a search would, without
-# running the pattern at every other position of a long prompt.
+
+def _automaton_words(lowered: str) -> int:
+    present = 0
+    for _end, bit in _FINDER.iter(lowered):
+        present |= bit
+    return present
+
+
+def _open_gates_reference(lowered: str) -> int:
+    """Bit p: every word group gate p needs has a word in ``lowered`` (the C extension's gate_mask)."""
+    present = _automaton_words(lowered)
+    open_gates = 0
+    for p, groups in enumerate(_GROUP_BITS):
+        if all(present & group for group in groups):
+            open_gates |= 1 << p
+    return open_gates
+
+
+# Where a match can begin, for the patterns that run often and seldom match: every match starts with
+# one of these literals, so trying the pattern anchored at each of their occurrences finds a match
+# exactly when a search would, without running it at every other position of a long prompt.
 _COT_STARTS: dict[int, tuple[str, ...]] = {
-    1: ("show", "explain", "walk me through", "lay out", "write out", "detail"),
-    2: ("articulate", "verbalize", "verbalise", "spell out", "make explicit"),
-    9: ("full", "complete", "detailed", "explicit", "exhaustive"),
-    12: ("explain ", "always ", "must "),
-    14: ("explain ", "break ", "split ", "decompose "),
+    3: ("<", "#", '"', "'"),
+    4: ("justify",),
+    6: ("break", "split", "decompose", "divide", "numbered", "from first", "one step", "think", "reason"),
 }
 _RUBRIC_STARTS: dict[int, tuple[str, ...]] = {
-    0: ("grade", "score", "rate", "evaluate", "assess", "judge"),
-    3: ("which", "compare", "response ", "assistant "),
-}
-
-# (pattern for any text, the same pattern case-sensitive for the lower-cased text, weight, the bit
-# mask of each word group, where its matches start or None).  On a text free of the four
-# characters above, IGNORECASE is exactly lower-casing: the patterns' literals are lower-case
-# ASCII, and for every other code point str.lower() gives one character, never an ASCII one from
-# a non-ASCII one, in the same \w, \s and \d classes (tests/detectors/test_textfast.py checks every
-# code point).  The case-sensitive pattern runs 2-20x faster.
-_Patterns = list[tuple[re.Pattern[str], re.Pattern[str], float, tuple[int, ...], tuple[str, ...] | None]]
-
-
-def _compile(
-    patterns: tuple[tuple[str, float], ...], needs: tuple[_Needs, ...], starts: dict[int, tuple[str, ...]]
-) -> _Patterns:
-    return [
-        (re.compile(pattern, re.I | re.S), re.compile(pattern, re.S), weight,
-         tuple(sum(_WORD_BIT[word] for word in group) for group in need), starts.get(i))
-        for i, ((pattern, weight), need) in enumerate(zip(patterns, needs, strict=True))
-    ]  # fmt: skip
+    0: ("grad", "scor", "rat", "evaluat", "assess", "judg", "rank", "mark", "critiqu", "review", "compar", "check",
+        "respons", "answer", "repl", "completion", "output", "generat", "candidate", "submission", "essay",
+        "solution", "summar", "translation", "following", "given", "model's", "assistant's"),
+    3: ("output", "return", "give", "respond", "reply", "print", "provide", "assign", "award", "state", "produc",
+        "final", "[[", "verdict", "score"),
+    4: ("which", "better", "best", "preferred", "response", "assistant", "answer", "output", "completion", "model",
+        "candidate", "summary", "prefer", "worst"),
+    5: ("as a", "you are", "reward model", "scalar", "preference"),
+}  # fmt: skip
+# grading's modifiers: a scale or criteria say nothing until something in the text asks for a grade
+_RUBRIC_MODIFIERS = 0b110
+_Patterns = list[tuple[re.Pattern[str], float, tuple[str, ...] | None]]
 
 
-_COT = _compile(_COT_PATTERNS, _COT_NEEDS, _COT_STARTS)
-_RUBRIC = _compile(_RUBRIC_PATTERNS, _RUBRIC_NEEDS, _RUBRIC_STARTS)
+def _compile(patterns: tuple[tuple[str, float], ...], starts: dict[int, tuple[str, ...]]) -> _Patterns:
+    return [(re.compile(pattern, re.S), weight, starts.get(i)) for i, (pattern, weight) in enumerate(patterns)]
+
+
+_COT = _compile(_COT_PATTERNS, _COT_STARTS)
+_RUBRIC = _compile(_RUBRIC_PATTERNS, _RUBRIC_STARTS)
 
 
 def _found(pattern: re.Pattern[str], lowered: str, starts: tuple[str, ...] | None) -> bool:
@@ -227,66 +361,91 @@ def _found(pattern: re.Pattern[str], lowered: str, starts: tuple[str, ...] | Non
     return False
 
 
-def _automaton_words(lowered: str) -> int:
-    present = 0
-    for _end, bit in _FINDER.iter(lowered):
-        present |= bit
-    return present
-
-
-def _open_gates_reference(lowered: str) -> int:
-    """Bit p: every word group pattern p of ``_COT + _RUBRIC`` needs has a word in ``lowered``."""
-    present = _automaton_words(lowered)
-    open_gates = 0
-    for p, (_any_case, _lower_case, _weight, groups, _starts) in enumerate((*_COT, *_RUBRIC)):
-        if all(present & group for group in groups):
-            open_gates |= 1 << p
-    return open_gates
-
-
-def _score(patterns: _Patterns, first: int, text: str, lowered: str | None, open_gates: int) -> float:
-    """1 - prod(1 - w) over the patterns that match; ``open_gates`` bit ``first + i``: pattern i may."""
+def _cues(patterns: _Patterns, lowered: str, open_gates: int) -> float:
+    """prod(1 - w) over the patterns whose gate is open (bit i of ``open_gates``) and that match."""
     keep = 1.0
-    if lowered is None:
-        for any_case, _lower_case, weight, _groups, _starts in patterns:
-            if any_case.search(text) is not None:
-                keep *= 1.0 - weight
-        return round(1.0 - keep, 4)
-    candidates = (open_gates >> first) & ((1 << len(patterns)) - 1)
-    while candidates:  # lowest bit first: the patterns' own order, so the product rounds the same
-        lowest = candidates & -candidates
-        _any_case, lower_case, weight, _groups, starts = patterns[lowest.bit_length() - 1]
-        if _found(lower_case, lowered, starts):
+    while open_gates:  # lowest bit first: the patterns' own order, so the product rounds the same
+        lowest = open_gates & -open_gates
+        pattern, weight, starts = patterns[lowest.bit_length() - 1]
+        if _found(pattern, lowered, starts):
             keep *= 1.0 - weight
-        candidates ^= lowest
-    return round(1.0 - keep, 4)
+        open_gates ^= lowest
+    return keep
 
 
-def _lowered(text: str) -> str | None:
-    return text.lower() if text.isascii() or not _FOLDS_TO_ASCII.search(text) else None
+def _object_weight(lowered: str, found: re.Match[str]) -> float:
+    """How strongly the clause around one reasoning object asks for it to be written out."""
+    at, end, kind = found.start(), found.end(), found.lastgroup or "weak"
+    left = lowered[max(0, at - 90) : at]
+    left = left[max(left.rfind("."), left.rfind("!"), left.rfind("?"), left.rfind(";"), left.rfind("\n")) + 1 :]
+    right = lowered[end : end + 70]
+    stop = _BOUNDARY.search(right)
+    if stop is not None:
+        right = right[: stop.start()]
+    act_found = _ACTS.search(left)
+    act = _ACT_WEIGHT[act_found.lastgroup or "weak"] if act_found is not None else 0.0
+    if act < 0.25 and (_VISIBLE.search(right) is not None or _VISIBLE.search(left) is not None):
+        act = 0.25
+    own = kind == "own" or _OWN_BEFORE.search(left, max(0, len(left) - 30)) is not None
+    own = own or _OWN_AFTER.search(right) is not None
+    weight = _OBJECT_WEIGHT[kind] + act + (0.2 if own else 0.0)
+    if _ANCHOR.search(lowered, max(0, at - 120), end + 120) is not None:
+        weight += 0.1
+    clause = f"{left}{found.group()}{right}"
+    weight += 0.1 * min(2, sum(1 for _ in _COMPLETE.finditer(clause)))
+    if not own and _TOPIC.match(right) is not None:
+        weight -= 0.15
+    if act == 0.0:  # a mention: "don't skip any steps in your reasoning" at most
+        return min(weight, 0.4 if own else 0.2)
+    return max(0.0, min(weight, 0.95))
 
 
-def _both(text: str) -> tuple[str | None, int]:
-    lowered = _lowered(text)
-    return lowered, (_gate_mask(lowered, _WORD_TUPLE, _GATES) if lowered is not None else 0)
+def _objects(lowered: str) -> float:
+    """The best clause around a reasoning object in ``lowered``, 0 when there is none."""
+    best, seen, find = 0.0, set[int](), lowered.find
+    for stem in _OBJECT_STEMS:
+        at = find(stem)
+        while at >= 0 and len(seen) < _MAX_OBJECTS:
+            if at not in seen and (at == 0 or not lowered[at - 1].isalnum()):
+                seen.add(at)
+                found = _OBJECT.match(lowered, at)
+                if found is not None:
+                    best = max(best, _object_weight(lowered, found))
+            at = find(stem, at + 1)
+    return best
+
+
+def _scores(text: str, cot: bool, rubric: bool) -> tuple[float, float]:
+    lowered = text.lower()
+    open_gates = _gate_mask(lowered, _WORD_TUPLE, _GATES)
+    cot_value = rubric_value = 0.0
+    if cot:
+        keep = _cues(_COT, lowered, (open_gates >> _FIRST_COT) & ((1 << len(_COT)) - 1))
+        if open_gates & (1 << _OBJECT_GATE):
+            keep *= 1.0 - _objects(lowered)
+        cot_value = round(1.0 - keep, 4)
+    if rubric:
+        gates = (open_gates >> _FIRST_RUBRIC) & ((1 << len(_RUBRIC)) - 1)
+        keep = _cues(_RUBRIC, lowered, gates & ~_RUBRIC_MODIFIERS)
+        if keep < 1.0:
+            keep *= _cues(_RUBRIC, lowered, gates & _RUBRIC_MODIFIERS)
+        rubric_value = round(1.0 - keep, 4)
+    return cot_value, rubric_value
 
 
 def prompt_scores(user_text: str, system_text: str = "") -> tuple[float, float]:
     """``(cot_score, rubric_score)`` in one pass over the text (what ingest computes for every request)."""
     text = f"{system_text}\n{user_text}" if system_text else user_text
-    if not text:
-        return 0.0, 0.0
-    lowered, open_gates = _both(text)
-    return _score(_COT, 0, text, lowered, open_gates), _score(_RUBRIC, len(_COT), text, lowered, open_gates)
+    return _scores(text, True, True) if text else (0.0, 0.0)
 
 
 def cot_score(user_text: str, system_text: str = "") -> float:
     """How strongly the request elicits a written-out chain of thought, in [0, 1]."""
     text = f"{system_text}\n{user_text}" if system_text else user_text
-    return _score(_COT, 0, text, *_both(text)) if text else 0.0
+    return _scores(text, True, False)[0] if text else 0.0
 
 
 def rubric_score(user_text: str, system_text: str = "") -> float:
     """How strongly the request uses the model as a grader / reward model, in [0, 1]."""
     text = f"{system_text}\n{user_text}" if system_text else user_text
-    return _score(_RUBRIC, len(_COT), text, *_both(text)) if text else 0.0
+    return _scores(text, False, True)[1] if text else 0.0

@@ -270,3 +270,31 @@ FROZEN_LATE_NEGATIVE = (
     "Help me write a performance review for my direct report.",
     "What is the derivative of sin(x)? Show the steps.",
 )
+
+# ---------------------------------------------------------------------------------------------------
+# DEV: wordings the word classes may be tuned on.
+# ---------------------------------------------------------------------------------------------------
+
+DEV_COT = (
+    "Describe how you used the given formula to reach the result.",
+    "Show how you worked it out.",
+    "Explain, point by point, the reasoning that leads to your answer.",
+    "Write down your reasoning in full before the verdict.",
+    "Talk me through your logic for each step.",
+    "Please articulate the rationale for every choice you make.",
+    "Outline the calculations you performed, then give the final result.",
+    "Keep your thinking visible in the reply.",
+)
+DEV_RUBRIC = (
+    "Rate the reply below from 1 to 10 and output only the score.",
+    "Act as a judge: which response is better, Response A or Response B?",
+    "Evaluate the candidate answer against the rubric.",
+)
+DEV_NEGATIVE = (
+    "Write a monologue for a villain in a fantasy play.",
+    "Can you explain in detail how you work as a language model?",
+    "Outline the steps you'd take to plan a wedding.",
+    "Describe the history of the printing press step by step.",
+    "Which is better for a beginner, a road bike or a gravel bike?",
+    "Explain the reasoning behind the new tax law.",
+)
