@@ -23,9 +23,14 @@ Terms come in three groups:
   fabricated chat histories that dress harvesting prompts as the next turn of a conversation.
   Gated by intent as well (app backends live on cloud IPs; mobile users rotate through CGNAT).
 
+Words are the attacker's to choose, so the gate has a second key that needs none (``evasion``): the shape of a
+harvest together with a disguise — a fabricated chat history, or rotation through many non-cloud addresses a day
+(a residential proxy pool).  It opens the gate to at most ``EVASION_CAP``; either half alone keeps it shut, since
+eval runners and app backends have the shape and phones on carrier-grade NAT rotate addresses.
+
 So a lone heavy user, a batch job or a corporate NAT scores low however unusual it is, and an account needs both
-extraction-shaped prompts and the shape or concealment of a harvest to reach the review threshold (0.8, a hazard
-of 1.61) on its own.  Evidence that several accounts act as one (linking) is weighed by
+extraction-shaped prompts (or the disguise above) and the shape or concealment of a harvest to reach the review
+threshold (0.8, a hazard of 1.61) on its own.  Evidence that several accounts act as one (linking) is weighed by
 :mod:`detectors.scoring.clusters`, not here.
 """
 
@@ -51,6 +56,12 @@ MAD_TO_SIGMA = 1.4826
 PSEUDO_REQUESTS = 20.0
 # The intent group as a whole adds at most this hazard (0.63 risk): intent alone never reaches the flag threshold.
 INTENT_CAP = 1.0
+# The gate without words (see PriorModel._evasion): a harvest's shape (the weighted mean of the shape terms'
+# strengths) and a disguise, each ramped between these levels; their product, at most EVASION_CAP, opens the
+# gate like an intent term would.
+EVASION_SHAPE = (0.15, 0.35)
+EVASION_DISGUISE = (0.3, 0.8)
+EVASION_CAP = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +133,10 @@ def robust_center_scale(values: npt.NDArray[np.float64], min_scale: float) -> tu
     return median, max(mad, float(min_scale))
 
 
+def _ramp(values: pd.Series, low: float, high: float) -> pd.Series:
+    return ((values - low) / (high - low)).clip(0.0, 1.0).fillna(0.0)
+
+
 def _column(frame: pd.DataFrame, name: str) -> npt.NDArray[np.float64]:
     if name not in frame.columns:
         return np.full(len(frame), np.nan)
@@ -179,7 +194,7 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
     def hazards(self, features: pd.DataFrame) -> pd.DataFrame:
         strength = self.strengths(features)
         intent_terms = [t.feature for t in self.terms_ if t.group == "intent"]
-        gate = strength[intent_terms].max(axis=1) if intent_terms else pd.Series(0.0, index=features.index)
+        gate = self._gate(features, strength)
         out = {}
         for term in self.terms_:
             value = strength[term.feature] * term.weight
@@ -193,12 +208,42 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         return hazards
 
     def intent(self, features: pd.DataFrame) -> pd.Series:
-        """The gate: the strongest intent term's strength, in [0, 1]."""
-        strength = self.strengths(features)
+        """The gate in [0, 1]: the strongest intent term's strength, or the evasion gate if that is higher."""
+        return self._gate(features, self.strengths(features))
+
+    def evasion(self, features: pd.DataFrame) -> pd.Series:
+        """The gate without words, in [0, EVASION_CAP]: harvest-shaped traffic sent from behind a disguise."""
+        return self._evasion(self.strengths(features), pd.Series(_column(features, "hosting_traffic_share"),
+                                                                 index=features.index))  # fmt: skip
+
+    def _gate(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
         intent_terms = [t.feature for t in self.terms_ if t.group == "intent"]
-        if not intent_terms:
-            return pd.Series(0.0, index=features.index)
-        return strength[intent_terms].max(axis=1)
+        lexical = strength[intent_terms].max(axis=1) if intent_terms else pd.Series(0.0, index=strength.index)
+        hosting = pd.Series(_column(features, "hosting_traffic_share"), index=features.index)
+        return pd.Series(np.maximum(lexical, self._evasion(strength, hosting)), index=strength.index)
+
+    def _evasion(self, strength: pd.DataFrame, hosting: pd.Series) -> pd.Series:
+        """Prompts can be reworded until no pattern matches; the shape of a harvest (broad single-turn coverage,
+        round the clock, long outputs, sweeps) sent from behind a disguise cannot.  The disguise is the stronger
+        of a fabricated chat history and rotation through many addresses a day that are not cloud or VPN exits
+        (residential proxy pools; an app backend's rotating cloud egress is discounted by its hosting share).
+        Each alone is ordinary — eval runners and app backends have the shape, mobile users on CGNAT rotate
+        addresses — so the gate opens on their product only, and never fully."""
+        shape = self._group_mean(strength, "shape")
+        zero = pd.Series(0.0, index=strength.index)
+        history = strength.get("unanchored_history_share", zero)
+        rotation = strength.get("ip_distinct_per_day", zero)
+        disguise = pd.Series(np.maximum(history, rotation * (1.0 - hosting.fillna(0.0).clip(0.0, 1.0))),
+                             index=strength.index)  # fmt: skip
+        return EVASION_CAP * _ramp(shape, *EVASION_SHAPE) * _ramp(disguise, *EVASION_DISGUISE)
+
+    def _group_mean(self, strength: pd.DataFrame, group: Group) -> pd.Series:
+        terms = [t for t in self.terms_ if t.group == group]
+        if not terms:
+            return pd.Series(0.0, index=strength.index)
+        weights = np.array([t.weight for t in terms])
+        mean: pd.Series = (strength[[t.feature for t in terms]] * weights).sum(axis=1) / weights.sum()
+        return mean
 
     def score(self, features: pd.DataFrame) -> pd.Series:
         total = self.hazards(features).sum(axis=1).to_numpy(dtype="float64")

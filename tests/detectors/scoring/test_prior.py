@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detectors.scoring.prior import DEFAULT_TERMS, INTENT_CAP, PriorModel, Term
+from detectors.scoring.prior import DEFAULT_TERMS, EVASION_CAP, INTENT_CAP, PriorModel, Term
 
 
 def population(n: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -125,3 +125,41 @@ def test_reasoning_concentrated_in_an_end_user_is_capped_intent_that_opens_the_g
     intent = [t.feature for t in model.terms_ if t.group == "intent"]
     assert hazards[intent].sum(axis=1).max() <= INTENT_CAP + 1e-9
     assert (hazards.loc[base.index, "end_user_cot_excess"] == 0).all()
+
+
+def disguise_population(n: int = 400, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = population(n, seed)
+    frame["cot_elicitation_rate"] = 0.0  # no account's prompts are recognised as asking for reasoning
+    frame["ip_distinct_per_day"] = rng.choice([1.0, 1.0, 1.0, 2.0], n)
+    frame["hosting_traffic_share"] = np.where(rng.random(n) < 0.1, 1.0, 0.0)
+    frame["unanchored_history_share"] = 0.0
+    return frame
+
+
+HARVEST_SHAPE = {
+    "request_count": 3000, "topic_breadth": 0.9, "active_hours_per_active_day": 20, "single_turn_share": 1.0,
+}  # fmt: skip
+
+
+def test_harvest_shape_behind_rotating_residential_addresses_opens_the_gate_without_words() -> None:
+    frame = with_row(disguise_population(), "proxied", **HARVEST_SHAPE, ip_distinct_per_day=30, hosting_traffic_share=0)
+    model = PriorModel().fit(frame)
+    assert model.evasion(frame).loc["proxied"] == pytest.approx(EVASION_CAP)
+    assert model.intent(frame).loc["proxied"] == pytest.approx(EVASION_CAP)  # never a full gate without words
+    assert model.score(frame).loc["proxied"] > model.score(frame).drop("proxied").max()
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        ("cloud egress", HARVEST_SHAPE | {"ip_distinct_per_day": 30, "hosting_traffic_share": 1.0}),  # app backend
+        ("shape only", HARVEST_SHAPE | {"ip_distinct_per_day": 1}),  # eval runner, batch job
+        ("rotation only", {"request_count": 300, "ip_distinct_per_day": 30}),  # a phone on carrier-grade NAT
+    ],
+)
+def test_the_evasion_gate_needs_both_a_harvest_shape_and_a_disguise(name: str, values: dict[str, float]) -> None:
+    frame = with_row(disguise_population(), name, **values)
+    model = PriorModel().fit(frame)
+    assert model.evasion(frame).loc[name] == 0.0
+    assert model.score(frame).loc[name] == 0.0

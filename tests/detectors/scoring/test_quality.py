@@ -33,10 +33,12 @@ FLAGGED_ARCHETYPES = ("hydra", "low_and_slow", "model_pivot", "reseller", "rubri
 RANKED_ARCHETYPES = ("repeated_sampling", "bulk")
 
 
-@lru_cache(maxsize=len(SEEDS))
-def detected(seed: int) -> tuple[pd.DataFrame, pd.Series, dict[str, str], pd.DataFrame]:
+@lru_cache(maxsize=len(SEEDS) + 1)
+def detected(seed: int, wordless: bool = False) -> tuple[pd.DataFrame, pd.Series, dict[str, str], pd.DataFrame]:
     population = simulate(SimulationConfig(seed=seed, scale=0.3, days=5))
     events = to_event_frame(population.events)
+    if wordless:  # as if every campaign had reworded its prompts until no reasoning or grading pattern matched
+        events = events.assign(cot_score=0.0, rubric_score=0.0)
     result = pipeline.run(events, account_frame(population.accounts))
     truth = population.truth
     campaign = pd.Series({a: truth["accounts"].get(a) for a in result.accounts.index}, dtype="object")
@@ -94,3 +96,17 @@ def test_far_better_than_the_baselines(seed: int) -> None:
     for name in baselines.columns:
         theirs = average_precision(y, baselines[name].fillna(-np.inf).to_numpy())
         assert ours >= theirs + 0.3, (name, theirs, ours)
+
+
+def test_campaigns_behind_a_disguise_are_caught_when_no_prompt_wording_is_recognised() -> None:
+    """The wording of prompts is the attacker's to choose.  With every chain-of-thought and grading score blanked,
+    campaigns whose accounts send harvest-shaped traffic through rotating residential addresses are still flagged
+    (the prior's evasion gate, and the cluster gate it opens), and no benign account is; the ranking stays good."""
+    accounts, campaign, archetype, _ = detected(SEEDS[0], wordless=True)
+    y, score = accounts["positive"].to_numpy(), accounts["risk_score"].to_numpy()
+    assert average_precision(y, score) >= 0.90
+    flagged = accounts[accounts["flagged"]]
+    assert not (~flagged["positive"]).any(), flagged.loc[~flagged["positive"], "persona"].value_counts().to_dict()
+    recall = {archetype[c]: r for c, r in campaign_recall(campaign.to_dict(), set(flagged.index)).items()}
+    for name in ("hydra", "model_pivot"):
+        assert recall[name] >= 0.9, recall
