@@ -361,13 +361,13 @@ def _found(pattern: re.Pattern[str], lowered: str, starts: tuple[str, ...] | Non
     return False
 
 
-def _cues(patterns: _Patterns, lowered: str, open_gates: int) -> float:
+def _cues(patterns: _Patterns, lowered: str, open_gates: int, gated: bool = True) -> float:
     """prod(1 - w) over the patterns whose gate is open (bit i of ``open_gates``) and that match."""
     keep = 1.0
     while open_gates:  # lowest bit first: the patterns' own order, so the product rounds the same
         lowest = open_gates & -open_gates
         pattern, weight, starts = patterns[lowest.bit_length() - 1]
-        if _found(pattern, lowered, starts):
+        if _found(pattern, lowered, starts if gated else None):
             keep *= 1.0 - weight
         open_gates ^= lowest
     return keep
@@ -415,20 +415,21 @@ def _objects(lowered: str) -> float:
     return best
 
 
-def _scores(text: str, cot: bool, rubric: bool) -> tuple[float, float]:
+def _scores(text: str, cot: bool, rubric: bool, *, gated: bool = True) -> tuple[float, float]:
+    """Both scores; ``gated=False`` runs every pattern over the whole text (the reference of the gates)."""
     lowered = text.lower()
-    open_gates = _gate_mask(lowered, _WORD_TUPLE, _GATES)
+    open_gates = _gate_mask(lowered, _WORD_TUPLE, _GATES) if gated else (1 << len(_GATES)) - 1
     cot_value = rubric_value = 0.0
     if cot:
-        keep = _cues(_COT, lowered, (open_gates >> _FIRST_COT) & ((1 << len(_COT)) - 1))
+        keep = _cues(_COT, lowered, (open_gates >> _FIRST_COT) & ((1 << len(_COT)) - 1), gated)
         if open_gates & (1 << _OBJECT_GATE):
             keep *= 1.0 - _objects(lowered)
         cot_value = round(1.0 - keep, 4)
     if rubric:
         gates = (open_gates >> _FIRST_RUBRIC) & ((1 << len(_RUBRIC)) - 1)
-        keep = _cues(_RUBRIC, lowered, gates & ~_RUBRIC_MODIFIERS)
+        keep = _cues(_RUBRIC, lowered, gates & ~_RUBRIC_MODIFIERS, gated)
         if keep < 1.0:
-            keep *= _cues(_RUBRIC, lowered, gates & _RUBRIC_MODIFIERS)
+            keep *= _cues(_RUBRIC, lowered, gates & _RUBRIC_MODIFIERS, gated)
         rubric_value = round(1.0 - keep, 4)
     return cot_value, rubric_value
 
