@@ -46,10 +46,10 @@ STATE_FORMAT = 3  # 3: end-user features (end_user_id loaded)
 STATE_MAX_LAG_SHARE = 0.2
 STATE_MAX_RUNS = 12
 # event columns no detector reads (with the default tfidf topic backend): never loaded, null in the frame.
-# Prompt texts are the bulk of the table; the rest cost a string conversion per row.
+# Prompt texts are the bulk of the table; the rest cost a string conversion per row.  The request parameters and
+# the system prompt are read: linking's request-shape and wrapper kinds fingerprint a harness by them.
 UNREAD_COLUMNS = frozenset({
-    "request_id", "prompt_text", "system_text", "api_key_id", "org_id", "endpoint",
-    "conversation_id", "top_p", "stream", "latency_ms", "prompt_chars",
+    "request_id", "prompt_text", "api_key_id", "org_id", "conversation_id", "latency_ms", "prompt_chars",
 })  # fmt: skip
 LOADED_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in UNREAD_COLUMNS)
 

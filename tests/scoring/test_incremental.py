@@ -126,3 +126,13 @@ def test_the_window_ends_at_the_newest_event_not_the_wall_clock(
     assert recent <= scored
     assert len(scored) < len({e["account_id"] for e in events})
     assert run.stats["window_end"].startswith(pd.Timestamp(newest, unit="s", tz="UTC").isoformat()[:19])
+
+
+def test_the_service_loads_every_event_column_linking_reads() -> None:
+    """Columns left out of the window load are null in the frame: a harness's request shape (endpoint, top_p,
+    stream) and its system prompt would silently stop linking its accounts in the service, though not in tests
+    that link in-memory frames."""
+    from app.scoring.execution import LOADED_COLUMNS
+    from detectors.linking.inputs import EVENT_FIELDS, REQUEST_FIELDS
+
+    assert set(EVENT_FIELDS) | set(REQUEST_FIELDS) <= set(LOADED_COLUMNS)
