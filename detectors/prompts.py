@@ -41,8 +41,9 @@ _Gates = tuple[tuple[tuple[int, ...], ...], ...]
 # --- chain of thought: reasoning objects and what surrounds them in their clause ----------------------
 
 # A reasoning object, matched where one of _OBJECT_STEMS begins a word.  ``own``: the object is the
-# model's own by its wording ("how you got there"); ``strong``: names the reasoning itself; ``medium``:
-# a reasoning word that also names a topic's reasoning ("the logic of the plot"); ``weak``: steps,
+# model's own by its wording ("how you got there"); ``strong``: names the reasoning itself; ``specific``:
+# a step of reasoning (derivation, inference); ``medium``: a reasoning word that also names a topic's
+# reasoning ("the logic of the plot"); ``weak``: steps,
 # work and calculations, which are as often a procedure's or a task's.
 _OBJECT = re.compile(
     r"(?:(?P<own>how (?:you|you've|you have|you'd) (?:arriv|got|get|reach|came|come|deriv|solv|figur|decid|"
@@ -54,8 +55,8 @@ _OBJECT = re.compile(
     r"|chain[- ]of[- ](?:thoughts?|reasoning|logic|inferences?|deductions?)|train of thought"
     r"|line of (?:reasoning|thought|logic|argument)|(?:inner|internal) (?:monologue|reasoning|thoughts?|deliberations?"
     r"|dialogue)|scratch ?(?:work|pad)|deliberations?)"
-    r"|(?P<medium>reasoning|rationale|justifications?|derivations?|deductions?|inferences?|thoughts|thinking|logic"
-    r"|workings|monologue)"
+    r"|(?P<specific>justifications?|derivations?|deductions?|inferences?)"
+    r"|(?P<medium>reasoning|rationale|thoughts|thinking|logic|workings|monologue)"
     r"|(?P<weak>steps|calculations?|computations?|thought|reasons|analysis"
     r"|(?:(?<=your )|(?<=the )|(?<=all )|(?<=its )|(?<=show )|(?<=complete )|(?<=full )|(?<=detailed )"
     r"|(?<=entire )|(?<=rough )|(?<=written ))work(?:ing)?(?!\s+(?:on|with|out|through|as|for|to|towards|done|hard"
@@ -66,7 +67,7 @@ _OBJECT_STEMS = (
     "internal", "monologue", "scratch", "deliberation", "rationale", "justification", "derivation", "deduction",
     "inference", "logic", "work", "steps", "calculation", "computation", "analysis",
 )  # fmt: skip
-_OBJECT_WEIGHT = {"own": 0.35, "strong": 0.35, "medium": 0.2, "weak": 0.1}
+_OBJECT_WEIGHT = {"own": 0.35, "strong": 0.35, "specific": 0.25, "medium": 0.2, "weak": 0.1}
 
 # a disclosure act before the object in its clause.  Verbs in the forms of a request (show, shows,
 # showing), not the participles that are mostly adjectives ("the provided text", "given").
@@ -88,27 +89,33 @@ def _forms(phrase: str) -> str:
     return f"(?:{verb}|{third}|{ing})" + (f" {rest}" if rest else "")
 
 
-_PLAIN_ACTS = (
+# acts that are about disclosing reasoning whatever they apply to
+_STRONG_ACTS = (
     "articulate", "verbalize", "verbalise", "vocalize", "narrate", "spell out", "unpack", "expose", "reveal",
-    "externalize", "externalise", "talk through", "think aloud", "show", "explain", "walk through", "go through",
+    "externalize", "externalise", "think aloud", "lay bare",
+)  # fmt: skip
+_PLAIN_ACTS = (
+    "talk through", "show", "explain", "walk through", "go through",
     "lay out", "set out", "write out", "write down", "type out", "trace", "document", "describe", "detail", "outline",
     "record", "log", "enumerate", "list", "print", "display", "output", "dump", "expand on", "elaborate", "recount",
-    "demonstrate", "note", "put", "wrap", "present", "justify", "report", "share", "surface", "lay bare", "go over",
+    "demonstrate", "note", "put", "wrap", "present", "justify", "report", "share", "surface", "go over",
 )  # fmt: skip
 _WEAK_ACTS = (
     "give", "provide", "include", "respond with", "reply with", "start with", "begin with", "add", "attach",
     "return", "write", "produce", "offer", "generate", "contain", "keep",
 )  # fmt: skip
 _ACTS = re.compile(
-    r"\b(?:(?P<plain>"
+    r"\b(?:(?P<strong>"
+    + "|".join(_forms(act) for act in _STRONG_ACTS)
+    + r"|laid bare|think\w* out loud)|(?P<plain>"
     + "|".join(_forms(act) for act in _PLAIN_ACTS)
-    + r"|make\w* (?:\w+ ){1,4}(?:explicit|visible|transparent)|laid (?:out|bare)|(?:let me|want to|like to|need to"
-    r"|wish to) (?:see|read)|think\w* out loud|talk\w* (?:me |us )?through)"
+    + r"|make\w* (?:\w+ ){1,4}(?:explicit|visible|transparent)|laid out|(?:let me|want to|like to|need to"
+    r"|wish to) (?:see|read)|talk\w* (?:me |us )?through)"
     r"|(?P<weak>" + "|".join(_forms(act) for act in _WEAK_ACTS) + r")"
     r"|(?P<noun>explanation|breakdown|account|walk-?through|write-?up|description|narration|transcript|record"
     r"|commentary))\b"
 )
-_ACT_WEIGHT = {"plain": 0.25, "weak": 0.15, "noun": 0.2}
+_ACT_WEIGHT = {"strong": 0.35, "plain": 0.25, "weak": 0.15, "noun": 0.2}
 # made visible after the fact: "with your reasoning shown", "keep the logic explicit"
 _VISIBLE = re.compile(
     r"\b(?:explicit|visible|transparent|in writing|on paper|aloud|out loud|shown|spelled out|written out|laid out"
@@ -141,7 +148,8 @@ _COMPLETE = re.compile(
 # a topic's reasoning, not the model's: "the logic of this function", "the steps to reset a router"
 _TOPIC = re.compile(
     r"\s+(?:of|behind|for|to|in|on|about|involved|required|needed|used by|that led to|leading to)\s+(?!(?:your|its|the"
-    r" (?:answer|response|solution|conclusion|result|final|problem|question|task)|an? answer|this answer)\b)"
+    r" (?:answer|response|solution|conclusion|result|final|problem|question|task)|an? answer|this answer|each|every|all"
+    r"|any)\b)"
 )
 _BOUNDARY = re.compile(r"[.!?;\n]")
 _MAX_OBJECTS = 24  # occurrences weighed per text; long prompts repeat words, never the evidence
@@ -176,9 +184,10 @@ _COT_PATTERNS: tuple[tuple[str, float], ...] = (
         r"\b(?:break|split|decompose|divide)\s.{0,40}?\b(?:into|in)\s+(?:\w+\s+)?(?:steps|parts|pieces|sub-?problems"
         r"|sub-?tasks|stages)\b|\bnumbered steps\b|\bfrom first principles\b|\bone step at a time\b"
         r"|\b(?:think|reason)\w* (?:it |this |things )?(?:through|carefully|rigorously|thoroughly)",
-        0.2,
+        0.35,
     ),
-    (r"\bintermediate\s+(?:steps?|reasoning|results?|calculations?|conclusions?|values)", 0.45),
+    (r"\bexplaining (?:why|each|every|your|its|the reasoning)\b", 0.4),
+    (r"\bintermediate\s+(?:steps?|reasoning|results?|calculations?|conclusions?|values)", 0.5),
 )
 # fmt: off
 _COT_NEEDS: tuple[_Needs, ...] = (
@@ -191,6 +200,7 @@ _COT_NEEDS: tuple[_Needs, ...] = (
     (("justify",),),
     (("explain", "explanation"),),
     (("break", "split", "decompose", "divide", "numbered", "first principles", "step", "think", "reason"),),
+    (("explaining",),),
     (("intermediate",),),
 )
 # fmt: on
