@@ -5,8 +5,11 @@ population: ``z = (x - median) / scale``, ``scale = max(1.4826 * MAD, min_scale)
 difference that counts as one unit of deviation, so a feature almost every account has at 0 does not turn a tiny
 value into a huge z), and ``strength = clip((z - 2) / (5 - 2), 0, 1)``: nothing inside two robust standard
 deviations of the population, full strength from five.  Per-request rates are first shrunk towards 0 for accounts
-with few requests (``rate * n / (n + 20)``).  A term adds ``weight * strength`` to the account's *hazard*; the risk
-is ``1 - exp(-hazard)``, so terms add up like independent pieces of evidence.
+with few requests (``rate * n / (n + 20)``).  The population is the *ordinary* traffic: after a first fit, the
+medians and scales are refitted without the accounts whose gate (below) is at least ``BASELINE_MAX_GATE``, so a
+campaign that is a large share of the window cannot pull the baseline towards itself.  A term adds
+``weight * strength`` to the account's *hazard*; the risk is ``1 - exp(-hazard)``, so terms add up like
+independent pieces of evidence.
 
 Terms come in three groups:
 
@@ -56,6 +59,11 @@ MAD_TO_SIGMA = 1.4826
 PSEUDO_REQUESTS = 20.0
 # The intent group as a whole adds at most this hazard (0.63 risk): intent alone never reaches the flag threshold.
 INTENT_CAP = 1.0
+# the population baseline (each term's median and scale) is refitted without accounts whose gate reaches
+# BASELINE_MAX_GATE, when at least BASELINE_MIN_ACCOUNTS and BASELINE_MIN_SHARE of all accounts remain
+BASELINE_MAX_GATE = 0.5
+BASELINE_MIN_ACCOUNTS = 30
+BASELINE_MIN_SHARE = 0.2
 # The gate without words (see PriorModel._evasion): a harvest's shape (the weighted mean of the shape terms'
 # strengths) and a disguise, each ramped between these levels; their product, at most EVASION_CAP, opens the
 # gate like an intent term would.
@@ -158,13 +166,23 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         if not isinstance(features, pd.DataFrame):
             raise TypeError("PriorModel.fit expects the feature DataFrame")
         self.terms_ = tuple(term for term in self.terms if term.feature in features.columns)
+        self._fit_baseline(features)
+        # Second pass: the baseline is ordinary traffic.  Where campaigns are a large share of the window (a
+        # small tenant, a hydra of thousands), fitting on everyone moves the medians towards them and widens the
+        # scales, and the very accounts to be found stop standing out; so refit on the accounts the first pass
+        # saw no extraction intent in, when there are enough of them.
+        ordinary = (self.intent(features) < BASELINE_MAX_GATE).to_numpy()
+        if ordinary.sum() >= max(BASELINE_MIN_ACCOUNTS, BASELINE_MIN_SHARE * len(features)) and not ordinary.all():
+            self._fit_baseline(features[ordinary])
+        return self
+
+    def _fit_baseline(self, features: pd.DataFrame) -> None:
         self.center_: dict[str, float] = {}
         self.scale_: dict[str, float] = {}
         inputs = self.values(features)
         for term in self.terms_:
             values = inputs[term.feature].to_numpy()
             self.center_[term.feature], self.scale_[term.feature] = robust_center_scale(values, term.min_scale)
-        return self
 
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
         return np.asarray([term.feature for term in self.terms_], dtype=object)

@@ -16,6 +16,7 @@ import pytest
 
 from app.evaluation.metrics import average_precision, campaign_recall, recall_at_fpr
 from app.simulation import SimulationConfig, simulate
+from app.simulation.config import PERSONA_DEFAULTS
 from detectors import pipeline
 from detectors.baselines import baseline_scores
 from detectors.events import account_frame, to_event_frame
@@ -33,9 +34,23 @@ FLAGGED_ARCHETYPES = ("hydra", "low_and_slow", "model_pivot", "reseller", "rubri
 RANKED_ARCHETYPES = ("repeated_sampling", "bulk")
 
 
-@lru_cache(maxsize=len(SEEDS) + 1)
-def detected(seed: int, wordless: bool = False) -> tuple[pd.DataFrame, pd.Series, dict[str, str], pd.DataFrame]:
-    population = simulate(SimulationConfig(seed=seed, scale=0.3, days=5))
+# Campaigns as a large share of the window (a small tenant, a hydra of thousands): every benign persona at a
+# fifth of its default size, so ~25% of the accounts with events belong to campaigns.
+CAMPAIGN_HEAVY = {
+    "personas": {
+        **{name: {"accounts": max(1, spec["accounts"] // 5)} for name, spec in PERSONA_DEFAULTS.items()
+           if "accounts" in spec},
+        "corporate": {"orgs": 2}, "education": {"students": 30},
+    }
+}  # fmt: skip
+
+
+@lru_cache(maxsize=len(SEEDS) + 2)
+def detected(
+    seed: int, wordless: bool = False, campaign_heavy: bool = False
+) -> tuple[pd.DataFrame, pd.Series, dict[str, str], pd.DataFrame]:
+    params = CAMPAIGN_HEAVY if campaign_heavy else {}
+    population = simulate(SimulationConfig(seed=seed, scale=0.3, days=5, params=params))
     events = to_event_frame(population.events)
     if wordless:  # as if every campaign had reworded its prompts until no reasoning or grading pattern matched
         events = events.assign(cot_score=0.0, rubric_score=0.0)
@@ -110,3 +125,17 @@ def test_campaigns_behind_a_disguise_are_caught_when_no_prompt_wording_is_recogn
     recall = {archetype[c]: r for c, r in campaign_recall(campaign.to_dict(), set(flagged.index)).items()}
     for name in ("hydra", "model_pivot"):
         assert recall[name] >= 0.9, recall
+
+
+def test_campaigns_stay_visible_when_they_are_a_large_share_of_the_population() -> None:
+    """The prior's baseline is ordinary traffic: refitted without the accounts that show extraction intent, so
+    campaigns that make up a quarter of the window cannot move the medians towards themselves and hide (before
+    the refit, the single-account campaigns bulk and reseller fell under the threshold here)."""
+    accounts, campaign, archetype, _ = detected(SEEDS[1], campaign_heavy=True)
+    y, score = accounts["positive"].to_numpy(), accounts["risk_score"].to_numpy()
+    assert 0.2 <= y.mean() <= 0.35, y.mean()
+    assert average_precision(y, score) >= 0.95
+    flagged = accounts[accounts["flagged"]]
+    assert (~flagged["positive"]).sum() <= 1, flagged.loc[~flagged["positive"], "persona"].value_counts().to_dict()
+    recall = {archetype[c]: r for c, r in campaign_recall(campaign.to_dict(), set(flagged.index)).items()}
+    assert all(r >= 0.5 for r in recall.values()), recall
