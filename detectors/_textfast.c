@@ -736,18 +736,8 @@ static void find_words(PyObject *text, unsigned long long bits[2]) {
     }
 }
 
-/* Which of ``words`` (ASCII, 2+ characters, at most 128) occur in ``text``, overlaps included: bit i
- * for words[i].  The Aho-Corasick pass of detectors/prompts.py. */
-static PyObject *word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
-    PyObject *text, *words;
-    if (!PyArg_ParseTuple(args, "UO!:word_mask", &text, &PyTuple_Type, &words)) {
-        return NULL;
-    }
-    if (words != cached_words && index_words(words) < 0) {
-        return NULL;
-    }
-    unsigned long long bits[2];
-    find_words(text, bits);
+/* bits[0] | bits[1] << 64 as a Python int. */
+static PyObject *bits_to_int(const unsigned long long bits[2]) {
     if (bits[1] == 0) {
         return PyLong_FromUnsignedLongLong(bits[0]);
     }
@@ -761,6 +751,21 @@ static PyObject *word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_XDECREF(low);
     Py_XDECREF(shifted);
     return result;
+}
+
+/* Which of ``words`` (ASCII, 2+ characters, at most 128) occur in ``text``, overlaps included: bit i
+ * for words[i].  The Aho-Corasick pass of detectors/prompts.py. */
+static PyObject *word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *text, *words;
+    if (!PyArg_ParseTuple(args, "UO!:word_mask", &text, &PyTuple_Type, &words)) {
+        return NULL;
+    }
+    if (words != cached_words && index_words(words) < 0) {
+        return NULL;
+    }
+    unsigned long long bits[2];
+    find_words(text, bits);
+    return bits_to_int(bits);
 }
 
 /* The gates of the last gate_mask call: for pattern p, every one of its groups must have a word. */
@@ -810,21 +815,8 @@ static int index_gates(PyObject *gates, Py_ssize_t n_words) {
     return 0;
 }
 
-/* gate_mask(text, words, gates) -> int: bit p set when every group of gates[p] (word indices) has a
- * word that occurs in text; the patterns that can match, of those detectors/prompts.py gates. */
-static PyObject *gate_mask(PyObject *Py_UNUSED(module), PyObject *args) {
-    PyObject *text, *words, *gates;
-    if (!PyArg_ParseTuple(args, "UO!O!:gate_mask", &text, &PyTuple_Type, &words, &PyTuple_Type, &gates)) {
-        return NULL;
-    }
-    if (words != cached_words && index_words(words) < 0) {
-        return NULL;
-    }
-    if (gates != cached_gates && index_gates(gates, PyTuple_GET_SIZE(words)) < 0) {
-        return NULL;
-    }
-    unsigned long long bits[2];
-    find_words(text, bits);
+/* Which gates the word bits open: bit p when every group of gates[p] has a word in ``bits``. */
+static unsigned long long open_gates(const unsigned long long bits[2]) {
     unsigned long long passing = 0;
     for (int p = 0; p < n_gates; p++) {
         int open = 1;
@@ -835,12 +827,58 @@ static PyObject *gate_mask(PyObject *Py_UNUSED(module), PyObject *args) {
             passing |= 1ULL << p;
         }
     }
-    return PyLong_FromUnsignedLongLong(passing);
+    return passing;
+}
+
+/* Parses (text, words, gates), indexes new words and gates, and finds the words of text. */
+static int gate_args(PyObject *args, const char *format, unsigned long long bits[2]) {
+    PyObject *text, *words, *gates;
+    if (!PyArg_ParseTuple(args, format, &text, &PyTuple_Type, &words, &PyTuple_Type, &gates)) {
+        return -1;
+    }
+    if (words != cached_words && index_words(words) < 0) {
+        return -1;
+    }
+    if (gates != cached_gates && index_gates(gates, PyTuple_GET_SIZE(words)) < 0) {
+        return -1;
+    }
+    find_words(text, bits);
+    return 0;
+}
+
+/* gate_mask(text, words, gates) -> int: bit p set when every group of gates[p] (word indices) has a
+ * word that occurs in text; the patterns that can match, of those detectors/prompts.py gates. */
+static PyObject *gate_mask(PyObject *Py_UNUSED(module), PyObject *args) {
+    unsigned long long bits[2];
+    if (gate_args(args, "UO!O!:gate_mask", bits) < 0) {
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong(open_gates(bits));
+}
+
+/* gate_word_mask(text, words, gates) -> (gate_mask(...), word_mask(text, words)) from one pass. */
+static PyObject *gate_word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
+    unsigned long long bits[2];
+    if (gate_args(args, "UO!O!:gate_word_mask", bits) < 0) {
+        return NULL;
+    }
+    PyObject *gates = PyLong_FromUnsignedLongLong(open_gates(bits));
+    PyObject *present = gates ? bits_to_int(bits) : NULL;
+    if (present == NULL) {
+        Py_XDECREF(gates);
+        return NULL;
+    }
+    PyObject *result = PyTuple_Pack(2, gates, present);
+    Py_DECREF(gates);
+    Py_DECREF(present);
+    return result;
 }
 
 static PyMethodDef methods[] = {
     {"gate_mask", gate_mask, METH_VARARGS,
      "gate_mask(text, words, gates) -> int with bit p set when every word group of gates[p] occurs in text"},
+    {"gate_word_mask", gate_word_mask, METH_VARARGS,
+     "gate_word_mask(text, words, gates) -> (gate_mask(text, words, gates), word_mask(text, words))"},
     {"word_mask", word_mask, METH_VARARGS,
      "word_mask(text, words) -> int with bit i set when words[i] occurs in text"},
     {"slot_tokens", slot_tokens, METH_O, "slot_tokens(text) -> (normalise(text), tokens(text))"},

@@ -22,15 +22,16 @@ campaigns often put the elicitation there.
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 import ahocorasick
 
-try:  # built by `pip install -e .`; _open_gates_reference below is its reference
-    from detectors._textfast import gate_mask as _gate_mask
+try:  # built by `pip install -e .`; _gates_and_words_reference below is its reference
+    from detectors._textfast import gate_word_mask as _gate_word_mask
 except ImportError:  # pragma: no cover - a build without a C compiler: every text takes the automaton
 
-    def _gate_mask(text: str, words: tuple[str, ...], gates: _Gates, /) -> int:
-        return _open_gates_reference(text)  # built from the same words and gates
+    def _gate_word_mask(text: str, words: tuple[str, ...], gates: _Gates, /) -> tuple[int, int]:
+        return _gates_and_words_reference(text)  # built from the same words and gates
 
 
 # What a pattern needs before it can match: every group must have one of its words in the lower-cased
@@ -318,21 +319,42 @@ def _automaton_words(lowered: str) -> int:
 
 def _open_gates_reference(lowered: str) -> int:
     """Bit p: every word group gate p needs has a word in ``lowered`` (the C extension's gate_mask)."""
+    return _gates_and_words_reference(lowered)[0]
+
+
+def _gates_and_words_reference(lowered: str) -> tuple[int, int]:
+    """``(_open_gates_reference(lowered), _automaton_words(lowered))`` (the C extension's gate_word_mask)."""
     present = _automaton_words(lowered)
     open_gates = 0
     for p, groups in enumerate(_GROUP_BITS):
         if all(present & group for group in groups):
             open_gates |= 1 << p
-    return open_gates
+    return open_gates, present
+
+
+def _needed_bits(literal: str) -> int:
+    """The bits of the gate words inside ``literal``: all of them occur in any text that contains it."""
+    return sum(bit for word, bit in _WORD_BIT.items() if word in literal)
+
+
+# each object stem with the words it contains: a stem whose words are absent is not looked for
+_STEM_NEEDS = tuple((stem, _needed_bits(stem)) for stem in _OBJECT_STEMS)
+_BEST_OBJECT = 0.95  # what _object_weight returns at most: no later object can beat it
 
 
 # Where a match can begin, for the patterns that run often and seldom match: every match starts with
 # one of these literals, so trying the pattern anchored at each of their occurrences finds a match
 # exactly when a search would, without running it at every other position of a long prompt.
 _COT_STARTS: dict[int, tuple[str, ...]] = {
+    0: ("step",),
+    1: ("chain", "cot"),
+    2: ("think", "reason", "walk", "talk", "work", "deliberat", "narrat"),
     3: ("<", "#", '"', "'"),
     4: ("justify",),
+    5: ("always", "must", "explain", "defend"),
     6: ("break", "split", "decompose", "divide", "numbered", "from first", "one step", "think", "reason"),
+    7: ("explaining",),
+    8: ("intermediate",),
 }
 _RUBRIC_STARTS: dict[int, tuple[str, ...]] = {
     0: ("grad", "scor", "rat", "evaluat", "assess", "judg", "rank", "mark", "critiqu", "review", "compar", "check",
@@ -347,14 +369,24 @@ _RUBRIC_STARTS: dict[int, tuple[str, ...]] = {
 # grading's modifiers: a scale or criteria say nothing until something in the text asks for a grade
 _RUBRIC_MODIFIERS = 0b110
 _Patterns = list[tuple[re.Pattern[str], float, tuple[str, ...] | None]]
+# the start literals of each pattern with the gate words each contains (see _needed_bits)
+_Starts = tuple[tuple[str, int], ...] | None
 
 
 def _compile(patterns: tuple[tuple[str, float], ...], starts: dict[int, tuple[str, ...]]) -> _Patterns:
     return [(re.compile(pattern, re.S), weight, starts.get(i)) for i, (pattern, weight) in enumerate(patterns)]
 
 
+def _with_needs(patterns: _Patterns) -> list[tuple[re.Pattern[str], float, _Starts]]:
+    return [
+        (pattern, weight, None if starts is None else tuple((start, _needed_bits(start)) for start in starts))
+        for pattern, weight, starts in patterns
+    ]
+
+
 _COT = _compile(_COT_PATTERNS, _COT_STARTS)
 _RUBRIC = _compile(_RUBRIC_PATTERNS, _RUBRIC_STARTS)
+_COT_NEEDING, _RUBRIC_NEEDING = _with_needs(_COT), _with_needs(_RUBRIC)
 
 
 def _found(pattern: re.Pattern[str], lowered: str, starts: tuple[str, ...] | None) -> bool:
@@ -371,6 +403,22 @@ def _found(pattern: re.Pattern[str], lowered: str, starts: tuple[str, ...] | Non
     return False
 
 
+def _found_present(pattern: re.Pattern[str], lowered: str, starts: _Starts, present: int) -> bool:
+    """``_found``, skipping the starts whose gate words are not all in ``present`` (absent from ``lowered``)."""
+    if starts is None:
+        return pattern.search(lowered) is not None
+    find, match = lowered.find, pattern.match
+    for start, needs in starts:
+        if present & needs != needs:
+            continue
+        at = find(start)
+        while at >= 0:
+            if match(lowered, at) is not None:
+                return True
+            at = find(start, at + 1)
+    return False
+
+
 def _cues(patterns: _Patterns, lowered: str, open_gates: int, gated: bool = True) -> float:
     """prod(1 - w) over the patterns whose gate is open (bit i of ``open_gates``) and that match."""
     keep = 1.0
@@ -378,6 +426,20 @@ def _cues(patterns: _Patterns, lowered: str, open_gates: int, gated: bool = True
         lowest = open_gates & -open_gates
         pattern, weight, starts = patterns[lowest.bit_length() - 1]
         if _found(pattern, lowered, starts if gated else None):
+            keep *= 1.0 - weight
+        open_gates ^= lowest
+    return keep
+
+
+def _cues_present(
+    patterns: list[tuple[re.Pattern[str], float, _Starts]], lowered: str, open_gates: int, present: int
+) -> float:
+    """``_cues`` (gated), each pattern tried only at the starts whose words are in ``present``."""
+    keep = 1.0
+    while open_gates:
+        lowest = open_gates & -open_gates
+        pattern, weight, starts = patterns[lowest.bit_length() - 1]
+        if _found_present(pattern, lowered, starts, present):
             keep *= 1.0 - weight
         open_gates ^= lowest
     return keep
@@ -410,17 +472,62 @@ def _object_weight(lowered: str, found: re.Match[str]) -> float:
     return max(0.0, min(weight, 0.95))
 
 
-def _objects(lowered: str) -> float:
-    """The best clause around a reasoning object in ``lowered``, 0 when there is none."""
+def _object_weight_over(lowered: str, found: re.Match[str], best: float) -> float:
+    """``_object_weight(lowered, found)`` when that is above ``best``, else at most ``best``.
+
+    The costliest evidence (the anchor, then completeness) is looked for only while it can lift the
+    weight above ``best``: it adds at most 0.1 and 0.2, the topic only takes away, and float addition,
+    ``min`` and ``max`` are monotonic, so the bound below is never under the weight it stands for.
+    """
+    at, end, kind = found.start(), found.end(), found.lastgroup or "weak"
+    left = lowered[max(0, at - 90) : at]
+    left = left[max(left.rfind("."), left.rfind("!"), left.rfind("?"), left.rfind(";"), left.rfind("\n")) + 1 :]
+    right = lowered[end : end + 70]
+    stop = _BOUNDARY.search(right)
+    if stop is not None:
+        right = right[: stop.start()]
+    act_found = _ACTS.search(left)
+    act = _ACT_WEIGHT[act_found.lastgroup or "weak"] if act_found is not None else 0.0
+    if act < 0.25 and (_VISIBLE.search(right) is not None or _VISIBLE.search(left) is not None):
+        act = 0.25
+    own = kind == "own" or _OWN_BEFORE.search(left, max(0, len(left) - 30)) is not None
+    own = own or _OWN_AFTER.search(right) is not None
+    weight = _OBJECT_WEIGHT[kind] + act + (0.2 if own else 0.0)
+    cap = (0.4 if own else 0.2) if act == 0.0 else 0.95
+    if min(weight + 0.1 + 0.2, cap) <= best:  # best >= 0, so max(0.0, ...) below changes nothing
+        return best
+    if _ANCHOR.search(lowered, max(0, at - 120), end + 120) is not None:
+        weight += 0.1
+    if min(weight + 0.2, cap) <= best:
+        return best
+    clause = f"{left}{found.group()}{right}"
+    weight += 0.1 * sum(1 for _ in islice(_COMPLETE.finditer(clause), 2))
+    if not own and _TOPIC.match(right) is not None:
+        weight -= 0.15
+    if act == 0.0:
+        return min(weight, cap)
+    return max(0.0, min(weight, 0.95))
+
+
+def _objects(lowered: str, present: int = -1) -> float:
+    """The best clause around a reasoning object in ``lowered``, 0 when there is none.
+
+    A stem whose gate words are not all in ``present`` (absent from ``lowered``) has no occurrence to
+    look for, and once an object weighs the most any can, the rest cannot change the best.
+    """
     best, seen, find = 0.0, set[int](), lowered.find
-    for stem in _OBJECT_STEMS:
+    for stem, needs in _STEM_NEEDS:
+        if present & needs != needs:
+            continue
         at = find(stem)
         while at >= 0 and len(seen) < _MAX_OBJECTS:
             if at not in seen and (at == 0 or not lowered[at - 1].isalnum()):
                 seen.add(at)
                 found = _OBJECT.match(lowered, at)
                 if found is not None:
-                    best = max(best, _object_weight(lowered, found))
+                    best = max(best, _object_weight_over(lowered, found, best))
+                    if best >= _BEST_OBJECT:
+                        return best
             at = find(stem, at + 1)
     return best
 
@@ -428,18 +535,50 @@ def _objects(lowered: str) -> float:
 def _scores(text: str, cot: bool, rubric: bool, *, gated: bool = True) -> tuple[float, float]:
     """Both scores; ``gated=False`` runs every pattern over the whole text (the reference of the gates)."""
     lowered = text.lower()
-    open_gates = _gate_mask(lowered, _WORD_TUPLE, _GATES) if gated else (1 << len(_GATES)) - 1
+    if not gated:
+        return _reference_scores(lowered, cot, rubric)
+    open_gates, present = _gate_word_mask(lowered, _WORD_TUPLE, _GATES)
     cot_value = rubric_value = 0.0
     if cot:
-        keep = _cues(_COT, lowered, (open_gates >> _FIRST_COT) & ((1 << len(_COT)) - 1), gated)
+        keep = _cues_present(_COT_NEEDING, lowered, (open_gates >> _FIRST_COT) & _ALL_COT, present)
         if open_gates & (1 << _OBJECT_GATE):
-            keep *= 1.0 - _objects(lowered)
+            keep *= 1.0 - _objects(lowered, present)
         cot_value = round(1.0 - keep, 4)
     if rubric:
-        gates = (open_gates >> _FIRST_RUBRIC) & ((1 << len(_RUBRIC)) - 1)
-        keep = _cues(_RUBRIC, lowered, gates & ~_RUBRIC_MODIFIERS, gated)
+        gates = (open_gates >> _FIRST_RUBRIC) & _ALL_RUBRIC
+        keep = _cues_present(_RUBRIC_NEEDING, lowered, gates & ~_RUBRIC_MODIFIERS, present)
         if keep < 1.0:
-            keep *= _cues(_RUBRIC, lowered, gates & _RUBRIC_MODIFIERS, gated)
+            keep *= _cues_present(_RUBRIC_NEEDING, lowered, gates & _RUBRIC_MODIFIERS, present)
+        rubric_value = round(1.0 - keep, 4)
+    return cot_value, rubric_value
+
+
+_ALL_COT, _ALL_RUBRIC = (1 << len(_COT)) - 1, (1 << len(_RUBRIC)) - 1
+
+
+def _reference_scores(lowered: str, cot: bool, rubric: bool) -> tuple[float, float]:
+    """Every pattern searched over the whole text and every object stem looked for: the oracle of the gates."""
+    open_gates = (1 << len(_GATES)) - 1
+    cot_value = rubric_value = 0.0
+    if cot:
+        keep = _cues(_COT, lowered, (open_gates >> _FIRST_COT) & _ALL_COT, False)
+        best, seen = 0.0, set[int]()
+        for stem in _OBJECT_STEMS:
+            at = lowered.find(stem)
+            while at >= 0 and len(seen) < _MAX_OBJECTS:
+                if at not in seen and (at == 0 or not lowered[at - 1].isalnum()):
+                    seen.add(at)
+                    found = _OBJECT.match(lowered, at)
+                    if found is not None:
+                        best = max(best, _object_weight(lowered, found))
+                at = lowered.find(stem, at + 1)
+        keep *= 1.0 - best
+        cot_value = round(1.0 - keep, 4)
+    if rubric:
+        gates = (open_gates >> _FIRST_RUBRIC) & _ALL_RUBRIC
+        keep = _cues(_RUBRIC, lowered, gates & ~_RUBRIC_MODIFIERS, False)
+        if keep < 1.0:
+            keep *= _cues(_RUBRIC, lowered, gates & _RUBRIC_MODIFIERS, False)
         rubric_value = round(1.0 - keep, 4)
     return cot_value, rubric_value
 

@@ -1,7 +1,9 @@
 """The ingest speed-ups in detectors/prompts.py and detectors/text.py change no output.
 
-Each pattern is skipped only when a word it needs is absent, each slot substitution only when a
-character it needs is absent, and token hashes are memoised: the references below run every
+Each pattern is skipped only when a word it needs is absent (each of its start literals and each
+reasoning object's stem too), a reasoning object's costliest evidence is looked for only while it
+can lift the best object, each slot substitution is skipped only when a character it needs is
+absent, and token hashes are memoised: the references below run every
 pattern and substitution unconditionally, on texts built to hit the edge cases (case folding,
 non-ASCII letters that IGNORECASE maps onto ASCII, digits in other scripts).
 """
@@ -104,3 +106,25 @@ def test_patterns_tried_where_their_matches_start_find_what_a_search_finds() -> 
                     lower_case.pattern,
                     body,
                 )
+
+
+def test_start_literals_skipped_by_their_words_find_what_a_search_finds() -> None:
+    texts = _texts(2000, seed=20)
+    for patterns in (prompts._COT_NEEDING, prompts._RUBRIC_NEEDING):
+        for pattern, _weight, starts in patterns:
+            for body in texts:
+                lowered = body.lower()
+                present = prompts._automaton_words(lowered)
+                expected = pattern.search(lowered) is not None
+                assert prompts._found_present(pattern, lowered, starts, present) == expected, (pattern.pattern, body)
+
+
+def test_object_weight_over_a_best_is_the_weight_or_no_more_than_the_best() -> None:
+    bests = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+    for body in _texts(3000, seed=21):
+        lowered = body.lower()
+        for found in prompts._OBJECT.finditer(lowered):
+            weight = prompts._object_weight(lowered, found)
+            for best in bests:
+                over = prompts._object_weight_over(lowered, found, best)
+                assert over == weight if weight > best else over <= best, (body, found.group(), best)

@@ -149,3 +149,15 @@ def test_lower_casing_is_ignorecase_outside_the_four_folding_characters() -> Non
         assert [bool(c.match(char)) for c in classes] == [bool(c.match(lower)) for c in classes], hex(code)
         if code >= 128:
             assert any_ascii.match(char) is None, hex(code)
+
+
+def test_gate_word_mask_equals_the_python_gates_and_words() -> None:
+    words, gates = prompts._WORD_TUPLE, prompts._GATES
+    pieces = [*words, *PIECES, *UNICODE, "explanation", "10/10", "reasoning", "think carefully "]
+    rng = random.Random(28)
+    for _ in range(5000):
+        body = "".join(rng.choice(pieces) + rng.choice(" .\n") for _ in range(rng.randrange(0, 12))).lower()
+        expected = prompts._gates_and_words_reference(body)
+        assert _textfast.gate_word_mask(body, words, gates) == expected, repr(body)
+        assert expected == (prompts._open_gates_reference(body), prompts._automaton_words(body))
+    assert _textfast.gate_word_mask(" ".join(words), words, gates) == ((1 << len(gates)) - 1, (1 << len(words)) - 1)
