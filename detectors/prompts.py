@@ -445,8 +445,9 @@ def _cues_present(
     return keep
 
 
-def _object_weight(lowered: str, found: re.Match[str]) -> float:
-    """How strongly the clause around one reasoning object asks for it to be written out."""
+def _clause(lowered: str, found: re.Match[str]) -> tuple[str, str, float, bool, float]:
+    """The clause around one reasoning object: (text left of it, text right of it, the act's weight, whether the
+    reasoning is the model's own, the weight before anchor, completeness and topic are counted)."""
     at, end, kind = found.start(), found.end(), found.lastgroup or "weak"
     left = lowered[max(0, at - 90) : at]
     left = left[max(left.rfind("."), left.rfind("!"), left.rfind("?"), left.rfind(";"), left.rfind("\n")) + 1 :]
@@ -460,7 +461,13 @@ def _object_weight(lowered: str, found: re.Match[str]) -> float:
         act = 0.25
     own = kind == "own" or _OWN_BEFORE.search(left, max(0, len(left) - 30)) is not None
     own = own or _OWN_AFTER.search(right) is not None
-    weight = _OBJECT_WEIGHT[kind] + act + (0.2 if own else 0.0)
+    return left, right, act, own, _OBJECT_WEIGHT[kind] + act + (0.2 if own else 0.0)
+
+
+def _object_weight(lowered: str, found: re.Match[str]) -> float:
+    """How strongly the clause around one reasoning object asks for it to be written out."""
+    at, end = found.start(), found.end()
+    left, right, act, own, weight = _clause(lowered, found)
     if _ANCHOR.search(lowered, max(0, at - 120), end + 120) is not None:
         weight += 0.1
     clause = f"{left}{found.group()}{right}"
@@ -479,20 +486,8 @@ def _object_weight_over(lowered: str, found: re.Match[str], best: float) -> floa
     weight above ``best``: it adds at most 0.1 and 0.2, the topic only takes away, and float addition,
     ``min`` and ``max`` are monotonic, so the bound below is never under the weight it stands for.
     """
-    at, end, kind = found.start(), found.end(), found.lastgroup or "weak"
-    left = lowered[max(0, at - 90) : at]
-    left = left[max(left.rfind("."), left.rfind("!"), left.rfind("?"), left.rfind(";"), left.rfind("\n")) + 1 :]
-    right = lowered[end : end + 70]
-    stop = _BOUNDARY.search(right)
-    if stop is not None:
-        right = right[: stop.start()]
-    act_found = _ACTS.search(left)
-    act = _ACT_WEIGHT[act_found.lastgroup or "weak"] if act_found is not None else 0.0
-    if act < 0.25 and (_VISIBLE.search(right) is not None or _VISIBLE.search(left) is not None):
-        act = 0.25
-    own = kind == "own" or _OWN_BEFORE.search(left, max(0, len(left) - 30)) is not None
-    own = own or _OWN_AFTER.search(right) is not None
-    weight = _OBJECT_WEIGHT[kind] + act + (0.2 if own else 0.0)
+    at, end = found.start(), found.end()
+    left, right, act, own, weight = _clause(lowered, found)
     cap = (0.4 if own else 0.2) if act == 0.0 else 0.95
     if min(weight + 0.1 + 0.2, cap) <= best:  # best >= 0, so max(0.0, ...) below changes nothing
         return best
