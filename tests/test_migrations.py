@@ -74,3 +74,23 @@ def test_audit_log_refuses_updates_on_postgresql(database_url: str) -> None:
         assert failed, "an UPDATE of the audit log must be refused"
     finally:
         engine.dispose()
+
+
+def test_artifacts_are_stored_without_a_compression_attempt_on_postgresql(database_url: str) -> None:
+    """The ~180 MB feature state is written by every full run; pglz compression of it cost more than the run."""
+    import pytest
+
+    engine = make_engine(database_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            pytest.skip("column storage is a PostgreSQL setting; SQLite stores blobs as they are")
+        with engine.connect() as conn:
+            storage = conn.execute(
+                text(
+                    "SELECT a.attstorage FROM pg_attribute a JOIN pg_class c ON a.attrelid = c.oid "
+                    "WHERE c.relname = 'detection_artifacts' AND a.attname = 'payload'"
+                )
+            ).scalar_one()
+        assert storage == "e"  # EXTERNAL: out of line, uncompressed
+    finally:
+        engine.dispose()
