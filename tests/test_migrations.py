@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -56,7 +57,7 @@ def test_audit_log_refuses_updates_on_postgresql(database_url: str) -> None:
     engine = make_engine(database_url)
     if engine.dialect.name != "postgresql":
         engine.dispose()
-        return  # SQLite has no trigger language for this; the code path never updates the log anyway
+        pytest.skip("SQLite has no trigger language for this; the code path never updates the log anyway")
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -78,8 +79,6 @@ def test_audit_log_refuses_updates_on_postgresql(database_url: str) -> None:
 
 def test_artifacts_are_stored_without_a_compression_attempt_on_postgresql(database_url: str) -> None:
     """The ~180 MB feature state is written by every full run; pglz compression of it cost more than the run."""
-    import pytest
-
     engine = make_engine(database_url)
     try:
         if engine.dialect.name != "postgresql":
