@@ -31,6 +31,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from detectors.scoring.prior import ramp
+
 ClusterGroup = Literal["control", "campaign"]
 
 BENIGN_ORG_SHARE = 0.6
@@ -94,10 +96,6 @@ DEFAULT_CLUSTER_TERMS: tuple[ClusterTerm, ...] = (
 )  # fmt: skip
 
 
-def _ramp(values: pd.Series, low: float, high: float) -> pd.Series:
-    return ((values - low) / (high - low)).clip(0.0, 1.0).fillna(0.0)
-
-
 class ClusterScorer:
     """Cluster features (linking) + members' prior hazard and intent → cluster hazard terms and score."""
 
@@ -111,7 +109,7 @@ class ClusterScorer:
         gate = GATE_FLOOR + (1.0 - GATE_FLOOR) * intent
         out: dict[str, pd.Series] = {}
         for term in self.terms:
-            strength = _ramp(term.value(features), term.low, term.high)
+            strength = ramp(term.value(features), term.low, term.high)
             discount = (1.0 - org) if term.group == "control" else 1.0
             out[term.name] = term.weight * strength * discount * gate
         out["members"] = member_hazard.reindex(features.index).fillna(0.0)

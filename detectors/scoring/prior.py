@@ -141,7 +141,8 @@ def robust_center_scale(values: npt.NDArray[np.float64], min_scale: float) -> tu
     return median, max(mad, float(min_scale))
 
 
-def _ramp(values: pd.Series, low: float, high: float) -> pd.Series:
+def ramp(values: pd.Series, low: float, high: float) -> pd.Series:
+    """0 at or below ``low``, 1 at or above ``high``, linear between (NaN: 0)."""
     return ((values - low) / (high - low)).clip(0.0, 1.0).fillna(0.0)
 
 
@@ -231,16 +232,14 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
 
     def evasion(self, features: pd.DataFrame) -> pd.Series:
         """The gate without words, in [0, EVASION_CAP]: harvest-shaped traffic sent from behind a disguise."""
-        return self._evasion(self.strengths(features), pd.Series(_column(features, "hosting_traffic_share"),
-                                                                 index=features.index))  # fmt: skip
+        return self._evasion(features, self.strengths(features))
 
     def _gate(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
         intent_terms = [t.feature for t in self.terms_ if t.group == "intent"]
         lexical = strength[intent_terms].max(axis=1) if intent_terms else pd.Series(0.0, index=strength.index)
-        hosting = pd.Series(_column(features, "hosting_traffic_share"), index=features.index)
-        return pd.Series(np.maximum(lexical, self._evasion(strength, hosting)), index=strength.index)
+        return pd.Series(np.maximum(lexical, self._evasion(features, strength)), index=strength.index)
 
-    def _evasion(self, strength: pd.DataFrame, hosting: pd.Series) -> pd.Series:
+    def _evasion(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
         """Prompts can be reworded until no pattern matches; the shape of a harvest (broad single-turn coverage,
         round the clock, long outputs, sweeps) sent from behind a disguise cannot.  The disguise is the stronger
         of a fabricated chat history and rotation through many addresses a day that are not cloud or VPN exits
@@ -251,9 +250,10 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         zero = pd.Series(0.0, index=strength.index)
         history = strength.get("unanchored_history_share", zero)
         rotation = strength.get("ip_distinct_per_day", zero)
+        hosting = pd.Series(_column(features, "hosting_traffic_share"), index=features.index)
         disguise = pd.Series(np.maximum(history, rotation * (1.0 - hosting.fillna(0.0).clip(0.0, 1.0))),
                              index=strength.index)  # fmt: skip
-        return EVASION_CAP * _ramp(shape, *EVASION_SHAPE) * _ramp(disguise, *EVASION_DISGUISE)
+        return EVASION_CAP * ramp(shape, *EVASION_SHAPE) * ramp(disguise, *EVASION_DISGUISE)
 
     def _group_mean(self, strength: pd.DataFrame, group: Group) -> pd.Series:
         terms = [t for t in self.terms_ if t.group == group]
