@@ -12,6 +12,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 typedef Py_UCS4 Ch;
@@ -874,6 +875,473 @@ static PyObject *gate_word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
     return result;
 }
 
+/* --- ingest: the common shape of a canonical event, checked and laid out in one call -------------
+ *
+ * ingest_head(event, ingested_at, normalise_ip, epoch_seconds) gives what app/ingest/service.py's
+ * Python path (validate_event, then stored_row's scrubbing and read_conversation) gives for an event
+ * that passes validation and needs no change, or None: then the caller takes that Python path, which
+ * stays the reference (tests/ingest/test_fast_path.py compares both).  None is returned for anything
+ * that is an error or is rewritten there: a wrong type, a value out of range or too long, a NUL, a
+ * float in an integer field, text holding what scrub.py looks for ("sk-", "earer", "EARER"), a
+ * message whose content is an array of parts, an identifier that starts with white space, and
+ * whatever normalise_ip / epoch_seconds raise on.  The event is never modified.
+ *
+ * The result: (head, last_user_text, system_text, n_messages, n_user_turns, n_assistant_turns,
+ * prompt_chars), head being the stored row's first 23 values (repository.STORED_COLUMNS order). */
+
+enum { F_STR, F_INT, F_FLOAT, F_BOOL };
+typedef struct {
+    const char *name;
+    int kind;
+    Py_ssize_t limit; /* longest string (F_STR), -1: unbounded */
+    int head;         /* position in the head tuple, -1: not stored there */
+    int scrubbed;     /* passed through scrub_text (as text, or as an identity: service._identity) */
+} EventField;
+
+#define HEAD_SIZE 23
+static const EventField event_fields[] = {
+    {"request_id", F_STR, 200, 0, 0},    {"account_id", F_STR, 200, 1, 1},
+    {"api_key_id", F_STR, 200, 4, 1},    {"org_id", F_STR, 200, 5, 0},
+    {"end_user_id", F_STR, 200, 6, 1},   {"user_agent", F_STR, -1, 8, 1},
+    {"tls_fingerprint", F_STR, 200, 9, 0}, {"model", F_STR, 200, 10, 0},
+    {"endpoint", F_STR, 200, 11, 0},     {"conversation_id", F_STR, 200, 12, 0},
+    {"max_tokens", F_INT, 0, 13, 0},     {"n", F_INT, 0, 14, 0},
+    {"temperature", F_FLOAT, 0, 15, 0},  {"top_p", F_FLOAT, 0, 16, 0},
+    {"stream", F_BOOL, 0, 17, 0},        {"tools", F_INT, 0, 18, 0},
+    {"prompt_tokens", F_INT, 0, 19, 0},  {"completion_tokens", F_INT, 0, 20, 0},
+    {"status", F_INT, 0, 21, 0},         {"latency_ms", F_FLOAT, 0, 22, 0},
+    {"prompt", F_STR, -1, -1, 1},
+};
+#define N_EVENT_FIELDS ((int)(sizeof event_fields / sizeof event_fields[0]))
+#define PROMPT_FIELD (N_EVENT_FIELDS - 1)
+static PyObject *field_keys[N_EVENT_FIELDS];
+static PyObject *key_ts, *key_ip, *key_messages, *key_role, *key_content;
+static PyObject *role_names[6]; /* user, assistant, system, developer, tool, function */
+
+static int intern_keys(void) {
+    if (key_ts != NULL) {
+        return 0;
+    }
+    for (int i = 0; i < N_EVENT_FIELDS; i++) {
+        if ((field_keys[i] = PyUnicode_InternFromString(event_fields[i].name)) == NULL) {
+            return -1;
+        }
+    }
+    static const char *roles[6] = {"user", "assistant", "system", "developer", "tool", "function"};
+    for (int i = 0; i < 6; i++) {
+        if ((role_names[i] = PyUnicode_InternFromString(roles[i])) == NULL) {
+            return -1;
+        }
+    }
+    key_ip = PyUnicode_InternFromString("ip");
+    key_messages = PyUnicode_InternFromString("messages");
+    key_role = PyUnicode_InternFromString("role");
+    key_content = PyUnicode_InternFromString("content");
+    key_ts = PyUnicode_InternFromString("ts");
+    return key_ts && key_ip && key_messages && key_role && key_content ? 0 : -1;
+}
+
+/* 1 when the str holds a NUL or what scrub_text looks for ("sk-", "earer", "EARER") */
+static int suspect_at(int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_UCS4 c) {
+    if (c == 0) {
+        return 1;
+    }
+    if (c == 's') {
+        return i + 2 < n && PyUnicode_READ(kind, data, i + 1) == 'k' && PyUnicode_READ(kind, data, i + 2) == '-';
+    }
+    if (i + 4 >= n) {
+        return 0;
+    }
+    const char *rest = c == 'E' ? "ARER" : "arer";
+    for (int k = 0; k < 4; k++) {
+        if (PyUnicode_READ(kind, data, i + 1 + k) != (Py_UCS4)rest[k]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int suspect_text(PyObject *text) {
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *s = (const Py_UCS1 *)data;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_UCS1 c = s[i];
+            if ((c == 0 || c == 's' || c == 'e' || c == 'E') && suspect_at(kind, data, n, i, c)) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if ((c == 0 || c == 's' || c == 'e' || c == 'E') && suspect_at(kind, data, n, i, c)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int has_nul(PyObject *text) {
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (kind == PyUnicode_1BYTE_KIND) {
+        return memchr(data, 0, (size_t)n) != NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyUnicode_READ(kind, data, i) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* the fullmatch of events._CANONICAL_IPV4: four decimal octets 0..255 without leading zeros */
+static int canonical_ipv4(PyObject *text) {
+    if (!PyUnicode_IS_ASCII(text)) {
+        return 0;
+    }
+    const char *s = (const char *)PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
+    for (int octet = 0; octet < 4; octet++) {
+        if (octet > 0) {
+            if (i >= n || s[i] != '.') {
+                return 0;
+            }
+            i++;
+        }
+        Py_ssize_t start = i;
+        int value = 0;
+        while (i < n && i - start < 3 && s[i] >= '0' && s[i] <= '9') {
+            value = value * 10 + (s[i] - '0');
+            i++;
+        }
+        Py_ssize_t digits = i - start;
+        if (digits == 0 || (digits > 1 && s[start] == '0') || value > 255) {
+            return 0;
+        }
+    }
+    return i == n;
+}
+
+/* float.__round__ without ndigits: half to even */
+static double round_half_even(double x) {
+    double rounded = round(x);
+    if (fabs(x - rounded) == 0.5) {
+        rounded = 2.0 * round(x / 2.0);
+    }
+    return rounded;
+}
+
+/* events.epoch_seconds for an int or float; returns NULL without an exception when the Python
+ * function must decide (an error, or a value whose arithmetic leaves what a double holds exactly) */
+static PyObject *epoch_number(PyObject *value) {
+    double x;
+    if (PyFloat_CheckExact(value)) {
+        x = PyFloat_AS_DOUBLE(value);
+    } else {
+        int overflow = 0;
+        long long whole = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow || (whole == -1 && PyErr_Occurred()) || whole < 0 || whole > (1LL << 53)) {
+            PyErr_Clear();
+            return NULL;
+        }
+        x = (double)whole;
+    }
+    if (!isfinite(x) || !(x >= 0.0 && x < 32503680000.0)) {
+        return NULL;
+    }
+    double whole;
+    double fraction = modf(x, &whole);
+    long long micros = (long long)round_half_even(fraction * 1e6);
+    long long total = (long long)whole * 1000000LL + micros;
+    if (total < 0 || total > (1LL << 53)) {
+        return NULL;
+    }
+    return PyFloat_FromDouble((double)total / 1000000.0);
+}
+
+/* a conversation's summary (text.read_conversation) from validated, clean messages; -1: take the Python path */
+typedef struct {
+    PyObject *last_user;   /* borrowed */
+    PyObject *system_text; /* new reference */
+    Py_ssize_t n_messages, n_user, n_assistant, chars;
+} Summary;
+
+static int read_messages(PyObject *messages, Summary *out) {
+    Py_ssize_t n = PyList_GET_SIZE(messages);
+    PyObject *system_parts = NULL;
+    PyObject *first_system = NULL;
+    Py_ssize_t n_system = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *message = PyList_GET_ITEM(messages, i);
+        if (!PyDict_CheckExact(message)) {
+            goto python;
+        }
+        PyObject *role = PyDict_GetItemWithError(message, key_role);
+        PyObject *content = PyDict_GetItemWithError(message, key_content);
+        if (PyErr_Occurred()) {
+            goto python;
+        }
+        int which = -1;
+        if (role != NULL && PyUnicode_CheckExact(role)) {
+            for (int r = 0; r < 6; r++) {
+                if (role == role_names[r] || PyUnicode_Compare(role, role_names[r]) == 0) {
+                    which = r;
+                    break;
+                }
+            }
+        }
+        if (which < 0) {
+            goto python; /* an error: the Python path names it */
+        }
+        if (content == Py_None) {
+            content = NULL;
+        }
+        if (content != NULL && !PyUnicode_CheckExact(content)) {
+            goto python; /* an array of parts (or an error) */
+        }
+        if (content != NULL && (which == 0 || which == 2 || which == 3) && suspect_text(content)) {
+            goto python; /* scrub_messages rewrites the user, system and developer turns */
+        }
+        Py_ssize_t length = content == NULL ? 0 : PyUnicode_GET_LENGTH(content);
+        out->chars += length;
+        if (which == 0) {
+            out->n_user++;
+            out->last_user = content;
+        } else if (which == 1) {
+            out->n_assistant++;
+        } else if (which == 2 || which == 3) {
+            PyObject *part = content == NULL ? PyUnicode_New(0, 0) : (Py_INCREF(content), content);
+            if (part == NULL) {
+                goto python;
+            }
+            if (n_system == 0) {
+                first_system = part;
+            } else {
+                if (system_parts == NULL) {
+                    if ((system_parts = PyList_New(0)) == NULL || PyList_Append(system_parts, first_system) < 0) {
+                        Py_DECREF(part);
+                        goto python;
+                    }
+                }
+                int failed = PyList_Append(system_parts, part);
+                Py_DECREF(part);
+                if (failed < 0) {
+                    goto python;
+                }
+            }
+            n_system++;
+        }
+    }
+    out->n_messages = n;
+    if (n_system == 0) {
+        out->system_text = PyUnicode_New(0, 0);
+    } else if (n_system == 1) {
+        out->system_text = first_system;
+        first_system = NULL;
+    } else {
+        PyObject *newline = PyUnicode_FromString("\n");
+        out->system_text = newline ? PyUnicode_Join(newline, system_parts) : NULL;
+        Py_XDECREF(newline);
+    }
+    Py_XDECREF(first_system);
+    Py_XDECREF(system_parts);
+    if (out->system_text == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    return 0;
+python:
+    PyErr_Clear();
+    Py_XDECREF(first_system);
+    Py_XDECREF(system_parts);
+    return -1;
+}
+
+static PyObject *ingest_head(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "ingest_head(event, ingested_at, normalise_ip, epoch_seconds)");
+        return NULL;
+    }
+    PyObject *event = args[0];
+    if (!PyDict_CheckExact(event) || intern_keys() < 0) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    PyObject *head = PyTuple_New(HEAD_SIZE);
+    if (head == NULL) {
+        return NULL;
+    }
+    Summary summary = {NULL, NULL, 0, 0, 0, 0};
+    PyObject *prompt = NULL;
+    for (int i = 0; i < HEAD_SIZE; i++) {
+        Py_INCREF(Py_None);
+        PyTuple_SET_ITEM(head, i, Py_None);
+    }
+    for (int i = 0; i < N_EVENT_FIELDS; i++) {
+        const EventField *field = &event_fields[i];
+        PyObject *value = PyDict_GetItemWithError(event, field_keys[i]);
+        if (value == NULL) {
+            if (PyErr_Occurred()) {
+                goto python;
+            }
+            continue;
+        }
+        if (value == Py_None) {
+            continue;
+        }
+        switch (field->kind) {
+        case F_STR:
+            if (!PyUnicode_CheckExact(value) || (field->limit >= 0 && PyUnicode_GET_LENGTH(value) > field->limit)) {
+                goto python;
+            }
+            /* a NUL is removed by validate_event; scrubbing rewrites what holds a key */
+            if (field->scrubbed ? suspect_text(value) : has_nul(value)) {
+                goto python;
+            }
+            break;
+        case F_INT:
+            if (!PyLong_CheckExact(value)) {
+                goto python;
+            } else {
+                int overflow = 0;
+                long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+                if (overflow || v < 0 || v > 2147483647LL) {
+                    PyErr_Clear();
+                    goto python;
+                }
+            }
+            break;
+        case F_FLOAT:
+            if (PyFloat_CheckExact(value)) {
+                if (!isfinite(PyFloat_AS_DOUBLE(value))) {
+                    goto python;
+                }
+            } else if (PyLong_CheckExact(value)) {
+                int overflow = 0;
+                PyLong_AsLongLongAndOverflow(value, &overflow);
+                if (overflow || PyErr_Occurred()) {
+                    PyErr_Clear();
+                    goto python;
+                }
+            } else {
+                goto python;
+            }
+            break;
+        default: /* F_BOOL */
+            if (!PyBool_Check(value)) {
+                goto python;
+            }
+        }
+        if (field->head >= 0) {
+            Py_INCREF(value);
+            Py_SETREF(PyTuple_GET_ITEM(head, field->head), value);
+        } else {
+            prompt = value;
+        }
+    }
+    /* required, and not only white space */
+    for (int i = 0; i < 2; i++) {
+        PyObject *value = PyTuple_GET_ITEM(head, i);
+        if (value == Py_None || PyUnicode_GET_LENGTH(value) == 0
+            || Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(value, 0))) {
+            goto python;
+        }
+    }
+    PyObject *ts = PyDict_GetItemWithError(event, key_ts);
+    if (ts == NULL || ts == Py_None) {
+        goto python;
+    }
+    PyObject *seconds;
+    if (PyFloat_CheckExact(ts) || PyLong_CheckExact(ts)) {
+        seconds = epoch_number(ts);
+    } else if (PyUnicode_CheckExact(ts)) {
+        seconds = PyObject_CallOneArg(args[3], ts);
+    } else {
+        seconds = NULL;
+    }
+    if (seconds == NULL || !PyFloat_CheckExact(seconds)) {
+        Py_XDECREF(seconds);
+        goto python;
+    }
+    Py_SETREF(PyTuple_GET_ITEM(head, 2), seconds);
+    Py_INCREF(args[1]);
+    Py_SETREF(PyTuple_GET_ITEM(head, 3), args[1]);
+    PyObject *ip = PyDict_GetItemWithError(event, key_ip);
+    if (ip != NULL && ip != Py_None) {
+        if (!PyUnicode_CheckExact(ip)) {
+            goto python;
+        }
+        if (PyUnicode_GET_LENGTH(ip) > 0) {
+            PyObject *canonical;
+            if (canonical_ipv4(ip)) {
+                Py_INCREF(ip);
+                canonical = ip;
+            } else {
+                canonical = PyObject_CallOneArg(args[2], ip);
+                if (canonical == NULL || !PyUnicode_CheckExact(canonical)) {
+                    Py_XDECREF(canonical);
+                    goto python;
+                }
+            }
+            Py_SETREF(PyTuple_GET_ITEM(head, 7), canonical);
+        }
+    } else if (PyErr_Occurred()) {
+        goto python;
+    }
+    PyObject *messages = PyDict_GetItemWithError(event, key_messages);
+    if (messages != NULL && messages != Py_None) {
+        if (!PyList_CheckExact(messages)) {
+            goto python;
+        }
+    } else if (PyErr_Occurred()) {
+        goto python;
+    }
+    int have_prompt = prompt != NULL && PyUnicode_GET_LENGTH(prompt) > 0;
+    if (messages == NULL || messages == Py_None || PyList_GET_SIZE(messages) == 0) {
+        PyObject *text = have_prompt ? prompt : NULL;
+        summary.last_user = text;
+        summary.n_messages = summary.n_user = text != NULL;
+        summary.chars = text != NULL ? PyUnicode_GET_LENGTH(text) : 0;
+        if ((summary.system_text = PyUnicode_New(0, 0)) == NULL) {
+            goto python;
+        }
+    } else {
+        if (read_messages(messages, &summary) < 0) {
+            goto python;
+        }
+        if (have_prompt) {
+            if (summary.last_user == NULL || PyUnicode_GET_LENGTH(summary.last_user) == 0) {
+                summary.last_user = prompt;
+            }
+            summary.chars += PyUnicode_GET_LENGTH(prompt);
+        }
+    }
+    PyObject *last_user = summary.last_user;
+    PyObject *empty = NULL;
+    if (last_user == NULL) {
+        if ((empty = PyUnicode_New(0, 0)) == NULL) {
+            goto python;
+        }
+        last_user = empty;
+    }
+    PyObject *result = Py_BuildValue("(NONnnnn)", head, last_user, summary.system_text, summary.n_messages,
+                                     summary.n_user, summary.n_assistant, summary.chars);
+    Py_XDECREF(empty);
+    return result;
+python:
+    PyErr_Clear();
+    Py_DECREF(head);
+    Py_XDECREF(summary.system_text);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"gate_mask", gate_mask, METH_VARARGS,
      "gate_mask(text, words, gates) -> int with bit p set when every word group of gates[p] occurs in text"},
@@ -885,6 +1353,8 @@ static PyMethodDef methods[] = {
     {"slot_signals", slot_signals, METH_VARARGS,
      "slot_signals(text, max_tokens) -> (normalise(text), ' '.join(tokens), ' '.join(token hashes[:max_tokens]))"},
     {"token_hash", token_hash, METH_O, "token_hash(token) -> blake2b(token, digest_size=3).hexdigest()"},
+    {"ingest_head", (PyCFunction)(void (*)(void))ingest_head, METH_FASTCALL,
+     "ingest_head(event, ingested_at, normalise_ip, epoch_seconds) -> (row head, conversation summary...) or None"},
     {NULL, NULL, 0, NULL},
 };
 

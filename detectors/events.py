@@ -155,8 +155,22 @@ DERIVED_COLUMNS: tuple[str, ...] = (
 def derived_values(messages: Any, prompt: Any, retention: Retention = "full") -> tuple[Any, ...]:
     """The DERIVED_COLUMNS of one event (what ingest computes from the text before it is dropped)."""
     conversation = read_conversation(messages, prompt)
-    user_text = conversation.last_user_text
-    system_text = conversation.system_text
+    return conversation_values(
+        conversation.last_user_text, conversation.system_text, conversation.n_messages,
+        conversation.n_user_turns, conversation.n_assistant_turns, conversation.prompt_chars, retention,
+    )  # fmt: skip
+
+
+def conversation_values(
+    user_text: str,
+    system_text: str,
+    n_messages: int,
+    n_user_turns: int,
+    n_assistant_turns: int,
+    prompt_chars: int,
+    retention: Retention = "full",
+) -> tuple[Any, ...]:
+    """The DERIVED_COLUMNS from what ``read_conversation`` gives (ingest's fast path reads that in C)."""
     cot, rubric = prompt_scores(user_text, system_text)
     if retention == "none":
         text_hash = template_hash = token_hashes = None
@@ -165,9 +179,8 @@ def derived_values(messages: Any, prompt: Any, retention: Retention = "full") ->
         text_hash, template_hash, token_hashes = signals["text_hash"], signals["template_hash"], signals["token_hashes"]
     keep_text = retention == "full"
     return (
-        conversation.n_messages, conversation.n_user_turns, conversation.n_assistant_turns, bool(system_text),
-        conversation.prompt_chars, cot, rubric, text_hash, template_hash, token_hashes,
-        user_text[:MAX_STORED_TEXT] if keep_text else None,
+        n_messages, n_user_turns, n_assistant_turns, bool(system_text), prompt_chars, cot, rubric, text_hash,
+        template_hash, token_hashes, user_text[:MAX_STORED_TEXT] if keep_text else None,
         (system_text[:MAX_STORED_TEXT] or None) if keep_text else None,
     )  # fmt: skip
 

@@ -19,7 +19,20 @@ from app.ingest import repository
 from app.ingest.parsing import Unparsed
 from app.ingest.schemas import Errors, RejectedRecord, rejected, validate_account, validate_event
 from app.ingest.scrub import key_identity, scrub_messages, scrub_text
-from detectors.events import DERIVED_COLUMNS, Retention, derived_values
+from detectors.events import (
+    DERIVED_COLUMNS,
+    Retention,
+    conversation_values,
+    derived_values,
+    epoch_seconds,
+    normalise_ip,
+)
+
+_ingest_head: Callable[..., Any] | None
+try:  # built by `pip install -e .`; without it every record takes the Python path (its reference)
+    from detectors._textfast import ingest_head as _ingest_head
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _ingest_head = None
 
 # a gateway record → a canonical event (or the reasons it cannot be one)
 Adapter = Callable[[Any], tuple[dict[str, Any] | None, Errors]]
@@ -69,6 +82,23 @@ def stored_row(event: dict[str, Any], retention: Retention, ingested_at: float) 
     )  # fmt: skip
 
 
+def fast_row(event: Any, retention: Retention, ingested_at: float) -> tuple[Any, ...] | None:
+    """``stored_row(validate_event(event)[0], ...)`` for an event of the common shape, None for any other.
+
+    The C extension checks the event and reads its conversation in one call; None (an error, or
+    anything validation or scrubbing would rewrite) sends the record down the Python path, which
+    stays the reference (tests/ingest/test_fast_path.py).  The event is left as it was.
+    """
+    if _ingest_head is None:
+        return None
+    fast = _ingest_head(event, ingested_at, normalise_ip, epoch_seconds)
+    if fast is None:
+        return None
+    head: tuple[Any, ...]
+    head, user_text, system_text, n_messages, n_user, n_assistant, chars = fast
+    return head + conversation_values(user_text, system_text, n_messages, n_user, n_assistant, chars, retention)
+
+
 def _identity(value: Any) -> Any:
     """A raw key sent as an identity is kept as its SHA-256."""
     if value and scrub_text(value) is not value:
@@ -115,21 +145,30 @@ def ingest_records(
             _reject(result, rejected(index, None, [("", record.reason)]))
             continue
         event, errors = (record, []) if adapter is None else adapter(record)
-        if event is not None:
-            event, errors = validate_event(event)
-        if event is None:
-            _reject(result, rejected(index, record, errors))
-            continue
-        request_id = event["request_id"]
-        if request_id in seen:
-            result.duplicates += 1
-            continue
-        seen.add(request_id)
-        try:
-            rows.append(stored_row(event, retention, ingested_at))
-        except (ValueError, TypeError, AttributeError) as exc:  # content the validators let through
-            _reject(result, rejected(index, record, [("", f"cannot be read: {exc}")]))
-            continue
+        row = None if event is None else fast_row(event, retention, ingested_at)
+        if row is not None:
+            request_id = row[0]
+            if request_id in seen:
+                result.duplicates += 1
+                continue
+            seen.add(request_id)
+            rows.append(row)
+        else:
+            if event is not None:
+                event, errors = validate_event(event)
+            if event is None:
+                _reject(result, rejected(index, record, errors))
+                continue
+            request_id = event["request_id"]
+            if request_id in seen:
+                result.duplicates += 1
+                continue
+            seen.add(request_id)
+            try:
+                rows.append(stored_row(event, retention, ingested_at))
+            except (ValueError, TypeError, AttributeError) as exc:  # content the validators let through
+                _reject(result, rejected(index, record, [("", f"cannot be read: {exc}")]))
+                continue
         if len(rows) >= WRITE_EVERY:
             writer.add(rows)
             rows = []
