@@ -518,9 +518,11 @@ static PyObject *find_tokens(const Ch *s, Py_ssize_t n) {
 
 typedef int (*Step)(const Ch *, Py_ssize_t, Buffer *);
 
-/* normalise(mask_slots(text)) into masked, normalise(text) as a str into *plain */
-static int mask_and_normalise(PyObject *arg, Buffer *masked, PyObject **plain) {
-    *plain = NULL;
+/* normalise(mask_slots(text)) into masked, normalise(text) as a str into *plain, or (plain NULL) into *norm_out */
+static int mask_and_normalise(PyObject *arg, Buffer *masked, PyObject **plain, Buffer *norm_out) {
+    if (plain != NULL) {
+        *plain = NULL;
+    }
     if (!PyUnicode_Check(arg)) {
         PyErr_SetString(PyExc_TypeError, "expected a str");
         return -1;
@@ -581,8 +583,14 @@ static int mask_and_normalise(PyObject *arg, Buffer *masked, PyObject **plain) {
     if (normalise_into(ascii ? NULL : arg, text, n, &norm) < 0) {
         goto done;
     }
-    *plain = to_str(&norm);
-    status = *plain == NULL ? -1 : 0;
+    if (plain == NULL) {
+        *norm_out = norm;
+        norm = (Buffer){0};
+        status = 0;
+    } else {
+        *plain = to_str(&norm);
+        status = *plain == NULL ? -1 : 0;
+    }
 done:
     Py_XDECREF(masked_str);
     buf_free(&bufs[0]);
@@ -596,7 +604,7 @@ done:
 static PyObject *slot_tokens(PyObject *Py_UNUSED(module), PyObject *arg) {
     Buffer masked = {0};
     PyObject *plain;
-    if (mask_and_normalise(arg, &masked, &plain) < 0) {
+    if (mask_and_normalise(arg, &masked, &plain, NULL) < 0) {
         buf_free(&masked);
         return NULL;
     }
@@ -619,7 +627,7 @@ static PyObject *slot_signals(PyObject *Py_UNUSED(module), PyObject *args) {
     }
     Buffer masked = {0};
     PyObject *plain;
-    if (mask_and_normalise(arg, &masked, &plain) < 0) {
+    if (mask_and_normalise(arg, &masked, &plain, NULL) < 0) {
         buf_free(&masked);
         return NULL;
     }
@@ -659,6 +667,98 @@ done:
     PyMem_Free(joined);
     PyMem_Free(hashes);
     buf_free(&masked);
+    return result;
+}
+
+/* stable_hash (blake2b, 8 bytes) of code points as UTF-8 with lone surrogates kept ("surrogatepass") */
+static int utf8_hash_hex(const Ch *s, Py_ssize_t n, char *hex) {
+    uint8_t small[1024] = {0}; /* (zeroed only to keep -Wmaybe-uninitialized quiet) */
+    uint8_t *bytes = small;
+    if (n * 4 > (Py_ssize_t)sizeof small && (bytes = PyMem_Malloc((size_t)n * 4 + 1)) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t length = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Ch c = s[i];
+        if (c < 0x80) {
+            bytes[length++] = (uint8_t)c;
+        } else if (c < 0x800) {
+            bytes[length++] = (uint8_t)(0xC0 | (c >> 6));
+            bytes[length++] = (uint8_t)(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+            bytes[length++] = (uint8_t)(0xE0 | (c >> 12));
+            bytes[length++] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+            bytes[length++] = (uint8_t)(0x80 | (c & 0x3F));
+        } else {
+            bytes[length++] = (uint8_t)(0xF0 | (c >> 18));
+            bytes[length++] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+            bytes[length++] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+            bytes[length++] = (uint8_t)(0x80 | (c & 0x3F));
+        }
+    }
+    blake2b_hex(bytes, length, 8, hex);
+    if (bytes != small) {
+        PyMem_Free(bytes);
+    }
+    return 0;
+}
+
+/* slot_hashes(text, max_tokens) -> (stable_hash(normalise(text)), stable_hash(template), token hashes): what
+ * text_signals gives, from slot_signals's three strings without building the first two */
+static PyObject *slot_hashes(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "slot_hashes(text: str, max_tokens: int)");
+        return NULL;
+    }
+    Py_ssize_t max_tokens = PyLong_AsSsize_t(args[1]);
+    if (max_tokens == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Buffer masked = {0}, norm = {0};
+    if (mask_and_normalise(args[0], &masked, NULL, &norm) < 0) {
+        buf_free(&masked);
+        buf_free(&norm);
+        return NULL;
+    }
+    char *joined = PyMem_Malloc((size_t)masked.len * 2 + 1);
+    char *hashes = PyMem_Malloc((size_t)(max_tokens > 0 ? max_tokens : 0) * 7 + 1);
+    PyObject *result = NULL;
+    char text_hex[16], template_hex[16];
+    if (joined == NULL || hashes == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t joined_len = 0, hashes_len = 0, count = 0;
+    Py_ssize_t start = 0, end = 0;
+    while ((end = next_token(masked.data, end, masked.len, &start)) >= 0) {
+        if (joined_len) {
+            joined[joined_len++] = ' ';
+        }
+        for (Py_ssize_t k = start; k < end; k++) {
+            joined[joined_len++] = (char)masked.data[k];
+        }
+        if (count < max_tokens) {
+            if (count) {
+                hashes[hashes_len++] = ' ';
+            }
+            if (token_hex(masked.data + start, end - start, hashes + hashes_len) < 0) {
+                goto done;
+            }
+            hashes_len += 6;
+        }
+        count++;
+    }
+    if (utf8_hash_hex(norm.data, norm.len, text_hex) < 0) {
+        goto done;
+    }
+    blake2b_hex((const uint8_t *)joined, (size_t)joined_len, 8, template_hex);
+    result = Py_BuildValue("(s#s#s#)", text_hex, (Py_ssize_t)16, template_hex, (Py_ssize_t)16, hashes, hashes_len);
+done:
+    PyMem_Free(joined);
+    PyMem_Free(hashes);
+    buf_free(&masked);
+    buf_free(&norm);
     return result;
 }
 
@@ -1353,6 +1453,8 @@ static PyMethodDef methods[] = {
     {"slot_signals", slot_signals, METH_VARARGS,
      "slot_signals(text, max_tokens) -> (normalise(text), ' '.join(tokens), ' '.join(token hashes[:max_tokens]))"},
     {"token_hash", token_hash, METH_O, "token_hash(token) -> blake2b(token, digest_size=3).hexdigest()"},
+    {"slot_hashes", (PyCFunction)(void (*)(void))slot_hashes, METH_FASTCALL,
+     "slot_hashes(text, max_tokens) -> (stable_hash(normalise(text)), stable_hash(template), token hashes)"},
     {"ingest_head", (PyCFunction)(void (*)(void))ingest_head, METH_FASTCALL,
      "ingest_head(event, ingested_at, normalise_ip, epoch_seconds) -> (row head, conversation summary...) or None"},
     {NULL, NULL, 0, NULL},

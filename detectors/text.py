@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 try:  # the C version of the signals below, built by `pip install -e .`; this module is its reference
-    from detectors._textfast import slot_signals as _slot_signals
+    from detectors._textfast import slot_hashes as _slot_hashes
 except ImportError:  # pragma: no cover - a build without a C compiler takes the Python path
 
-    def _slot_signals(text: str, max_tokens: int, /) -> tuple[str, str, str]:
+    def _slot_hashes(text: str, max_tokens: int, /) -> tuple[str, str, str]:
         toks = tokens(text)
-        return normalise(text), " ".join(toks), " ".join(map(token_hash, toks[:max_tokens]))
+        return stable_hash(normalise(text)), stable_hash(" ".join(toks)), " ".join(map(token_hash, toks[:max_tokens]))
 
 
 MAX_TOKENS_KEPT = 48
@@ -142,5 +142,5 @@ def text_signals(last_user_text: str) -> dict[str, str | None]:
     """Hashes and hashed tokens of the last user turn; None for an empty turn."""
     if not last_user_text.strip():
         return {"text_hash": None, "template_hash": None, "token_hashes": None}
-    normalised, template, token_hashes = _slot_signals(last_user_text, MAX_TOKENS_KEPT)
-    return {"text_hash": stable_hash(normalised), "template_hash": stable_hash(template), "token_hashes": token_hashes}
+    text_hash, template_hash, token_hashes = _slot_hashes(last_user_text, MAX_TOKENS_KEPT)
+    return {"text_hash": text_hash, "template_hash": template_hash, "token_hashes": token_hashes}

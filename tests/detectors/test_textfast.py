@@ -110,6 +110,16 @@ def test_text_signals_use_the_fast_path_without_changing_them() -> None:
         assert signals["token_hashes"] == " ".join(text.token_hash(t) for t in toks[: text.MAX_TOKENS_KEPT])
 
 
+def test_slot_hashes_hash_what_slot_signals_give() -> None:
+    """The C hashes of the normalised text and the template (UTF-8, lone surrogates passed) equal stable_hash."""
+    long_texts = ["\u65e5 step " * 300, "x" * 5000, "\ud800 lone \udfff surrogates", "\U0001f600" * 400, ""]
+    for body in [*_texts(3000, seed=27, unicode=True), *long_texts]:
+        for keep in (0, 48):
+            normalised, template, hashes = _textfast.slot_signals(body, keep)
+            expected = (text.stable_hash(normalised), text.stable_hash(template), hashes)
+            assert _textfast.slot_hashes(body, keep) == expected, repr(body)
+
+
 def test_word_mask_equals_the_aho_corasick_pass() -> None:
     words = prompts._WORD_TUPLE
     assert len(words) > 64  # the mask needs both halves of the C bit set
