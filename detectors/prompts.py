@@ -22,7 +22,6 @@ campaigns often put the elicitation there.
 from __future__ import annotations
 
 import re
-from itertools import islice
 
 import ahocorasick
 
@@ -479,6 +478,45 @@ def _object_weight(lowered: str, found: re.Match[str]) -> float:
     return max(0.0, min(weight, 0.95))
 
 
+# Where a match of _ANCHOR or _COMPLETE can begin: every alternative of each starts with one of these
+# literals, so trying the pattern only where one occurs finds the matches a search finds (the
+# literals' own search skips the other positions in C).  The ungated reference searches as before.
+_ANCHOR_STARTS = re.compile(
+    "answer|respon|repl|conclu|verdict|result|final|solution|decision|along the way|as you |then|afterwards|before"
+    "|followed by"
+)
+_COMPLETE_STARTS = re.compile(
+    "step|each|every|all|any|in full|full|thorough|complete|detailed|in detail|exhaustive|explicit|granular"
+    "|sequential|meticulous|entire|numbered|logical|intermediate|exactly|precisely|at length|verbatim"
+    "|piece by piece|line by line|one |leav|omit|skip|without |don't|do not|never|chain of"
+)
+
+
+def _found_from(pattern: re.Pattern[str], starts: re.Pattern[str], text: str, pos: int, endpos: int) -> bool:
+    """``pattern.search(text, pos, endpos) is not None``, tried only where one of ``starts`` occurs."""
+    find, match = starts.search, pattern.match
+    while (start := find(text, pos, endpos)) is not None:
+        at = start.start()
+        if match(text, at, endpos) is not None:
+            return True
+        pos = at + 1
+    return False
+
+
+def _complete_count(clause: str) -> int:
+    """``min(2, len(_COMPLETE.findall(clause)))``: matches taken left to right, tried only at _COMPLETE_STARTS."""
+    count = pos = 0
+    find, match = _COMPLETE_STARTS.search, _COMPLETE.match
+    while count < 2 and (start := find(clause, pos)) is not None:
+        found = match(clause, start.start())
+        if found is None:
+            pos = start.start() + 1
+        else:
+            count += 1
+            pos = found.end()  # a match is never empty
+    return count
+
+
 def _object_weight_over(lowered: str, found: re.Match[str], best: float) -> float:
     """``_object_weight(lowered, found)`` when that is above ``best``, else at most ``best``.
 
@@ -491,12 +529,11 @@ def _object_weight_over(lowered: str, found: re.Match[str], best: float) -> floa
     cap = (0.4 if own else 0.2) if act == 0.0 else 0.95
     if min(weight + 0.1 + 0.2, cap) <= best:  # best >= 0, so max(0.0, ...) below changes nothing
         return best
-    if _ANCHOR.search(lowered, max(0, at - 120), end + 120) is not None:
+    if _found_from(_ANCHOR, _ANCHOR_STARTS, lowered, max(0, at - 120), end + 120):
         weight += 0.1
     if min(weight + 0.2, cap) <= best:
         return best
-    clause = f"{left}{found.group()}{right}"
-    weight += 0.1 * sum(1 for _ in islice(_COMPLETE.finditer(clause), 2))
+    weight += 0.1 * _complete_count(f"{left}{found.group()}{right}")
     if not own and _TOPIC.match(right) is not None:
         weight -= 0.15
     if act == 0.0:

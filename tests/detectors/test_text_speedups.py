@@ -57,6 +57,29 @@ def test_gated_scores_equal_running_every_pattern() -> None:
         assert prompts.prompt_scores(user, system) == _reference_scores(both)
 
 
+def test_anchor_and_completeness_tried_at_their_start_literals_find_what_a_search_finds() -> None:
+    words = (
+        "answer", "answered", "respond", "response", "reply", "replies", "conclusion", "verdict", "result", "final",
+        "solution", "decision", "along the way", "as you go", "as you solve", "then give", "before\n stating",
+        "afterwards output", "followed by", "step by step", "step-by-step", "each step", "every single stage",
+        "all intermediate parts", "any thought", "in full", "fully", "thoroughly", "completely", "detailed",
+        "in detail", "exhaustively", "explicit", "granular", "sequentially", "meticulous", "entire", "numbered",
+        "logical", "intermediate", "exactly", "precisely", "at length", "verbatim", "piece by piece", "line by line",
+        "one step at a time", "leaving nothing", "omit no detail", "skipping no steps", "without skipping",
+        "don't skip", "do not omit", "never leave out", "all of your", "all the", "chain of", "small", "anyone",
+        "someone", "thenceforth", "xanswer", "\u00e9tape", "_final", "final_", "r\u00e9sult",
+    )  # fmt: skip
+    rng = random.Random(21)
+    for _ in range(4000):
+        body = "".join(rng.choice(words) + rng.choice(("", " ", "  ", ".", ",", "\n", "x", "_", "\u00e9"))
+                       for _ in range(rng.randrange(0, 9)))  # fmt: skip
+        expected = min(2, sum(1 for _ in prompts._COMPLETE.finditer(body)))
+        assert prompts._complete_count(body) == expected, body
+        start, end = rng.randrange(0, len(body) + 1), rng.randrange(0, len(body) + 30)
+        expected_anchor = prompts._ANCHOR.search(body, start, end) is not None
+        assert prompts._found_from(prompts._ANCHOR, prompts._ANCHOR_STARTS, body, start, end) == expected_anchor
+
+
 def test_gated_slot_masking_equals_running_every_substitution() -> None:
     for body in _texts(3000, seed=12):
         assert text.mask_slots(body) == _reference_mask(body), body
