@@ -12,6 +12,7 @@ import pandas as pd
 from detectors.linking.config import EDGE_KINDS, LinkingConfig
 from detectors.linking.graph import weight_column
 from detectors.linking.inputs import LinkingInput, epoch_seconds
+from detectors.linking.questions import account_questions
 from detectors.linking.request_shape import account_shapes, describe_shape
 from detectors.linking.signup import signup_keys
 from detectors.linking.synchrony import active_buckets, bucket_chance, model_switches
@@ -31,7 +32,8 @@ CLUSTER_FEATURES: dict[str, str] = {
     "shared_templates": "float64", "template_request_share": "float64", "template_requests": "float64",
     "shared_request_shapes": "float64", "members_sharing_request_shape": "float64",
     "request_shape_request_share": "float64", "top_shared_request_shape": "string",
-    "members_sharing_wrapper": "float64",
+    "members_sharing_wrapper": "float64", "shared_questions": "float64", "members_sharing_questions": "float64",
+    "shared_questions_exclusive": "float64",
     "migration_model": "string", "migrated_members": "float64", "migration_spread_hours": "float64",
     "share_high_risk_members": "float64", "mean_member_risk": "float64",
     "internal_edges": "int64", "internal_weight": "float64", "density": "float64",
@@ -252,6 +254,23 @@ def _harness(data: LinkingInput, label: pd.Series, edges: pd.DataFrame, config: 
     return out
 
 
+def _questions(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd.DataFrame:
+    """Exact questions that two or more members send and at most ``max_question_users`` accounts overall: how
+    many, how many members send one, and how many of them no account outside the cluster sends."""
+    accounts, questions = account_questions(data)
+    if len(accounts) == 0:
+        return pd.DataFrame(index=pd.Index([], name="cluster_label"))
+    users = np.bincount(questions)
+    rare = users[questions] <= config.max_question_users
+    use = pd.DataFrame({"account": accounts[rare], "question": questions[rare]})
+    use["cluster"] = label.to_numpy()[use["account"].to_numpy()]
+    found = _shared_values(use, "question", pd.Series(users))
+    out = pd.DataFrame({"shared_questions": found["shared"], "members_sharing_questions": found["members"]})
+    if "exclusive" in found.columns:
+        out["shared_questions_exclusive"] = found["exclusive"]
+    return out
+
+
 def _migration(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd.DataFrame:
     switches = model_switches(data, config)
     if switches.empty:
@@ -294,6 +313,7 @@ def cluster_features(
         _organisation(data, label),
         _templates(data, label, templates),
         _harness(data, label, edges, config),
+        _questions(data, label, config),
         _migration(data, label, config),
         _edges(edges, label),
     ]

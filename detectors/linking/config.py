@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-IDENTITY_KINDS: tuple[str, ...] = ("ip", "subnet", "payment", "tls_ua", "template", "request_shape", "wrapper")
+IDENTITY_KINDS: tuple[str, ...] = (
+    "ip", "subnet", "payment", "tls_ua", "template", "request_shape", "wrapper", "question",
+)  # fmt: skip
 BEHAVIOUR_KINDS: tuple[str, ...] = ("signup", "sync", "coverage", "migration")
 EDGE_KINDS: tuple[str, ...] = IDENTITY_KINDS + BEHAVIOUR_KINDS
 
@@ -32,6 +34,10 @@ DEFAULT_KIND_WEIGHTS: dict[str, float] = {
     # one-in-a-million shape still needs a shared client or a wrapper), the fixed words it wraps tasks in
     "request_shape": 0.9,
     "wrapper": 0.4,
+    # the same exact questions, beyond chance given each account's volume: a shared private pool, or a public
+    # suite (a benchmark, an app's canned prompts) that unrelated accounts replay, which the questions cannot tell
+    # apart, so at most 0.45 * (1 - 1/e) = 0.28: short of linking alone and of the behaviour kinds' 0.3
+    "question": 0.45,
     "sync": 0.5,
     "coverage": 0.5,
     "migration": 0.5,
@@ -73,6 +79,9 @@ class LinkingConfig:
     # --- prompt wrappers (fixed opening / closing words, system prompts) ---
     wrapper_tokens: int = 6
     min_wrapper_share: float = 0.1
+    # --- shared question pool (exact normalised prompts) ---
+    # a question sent by more accounts gives each pair of them under 2 / (32 * 31) = 1/500 of a unit: not counted
+    max_question_users: int = 32
     # --- synchronized activity ---
     sync_bucket_minutes: float = 1.0
     sync_min_active_buckets: int = 8

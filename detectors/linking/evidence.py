@@ -132,6 +132,17 @@ def _wrapper(row: Row) -> Entry | None:
     return {"value": int(members), "text": text, "stats": {"members": int(members)}}
 
 
+def _question(row: Row) -> Entry | None:
+    members, shared = _num(row.get("members_sharing_questions")), _num(row.get("shared_questions"))
+    if members < 2 or shared < 1:
+        return None
+    exclusive = _num(row.get("shared_questions_exclusive"))
+    text = f"{_plural(members, 'account')} send {_plural(shared, 'same uncommon question')} word for word"
+    text += f"; {_exclusive_phrase(exclusive, shared, 'question')}"
+    stats = {"members": int(members), "questions": int(shared), "exclusive": int(exclusive)}
+    return {"value": int(shared), "text": text, "stats": stats}
+
+
 def _sync(row: Row) -> Entry | None:
     share, observed, expected = (_num(row.get(c)) for c in ("lockstep_share", "lockstep_observed", "lockstep_expected"))
     text = (
@@ -165,7 +176,7 @@ def _migration(row: Row) -> Entry | None:
 
 SENTENCES: dict[str, Callable[[Row], Entry | None]] = {
     "payment": _payment, "ip": _ip, "subnet": _subnet, "tls_ua": _client, "signup": _signup,
-    "template": _template, "request_shape": _request_shape, "wrapper": _wrapper, "sync": _sync,
+    "template": _template, "request_shape": _request_shape, "wrapper": _wrapper, "question": _question, "sync": _sync,
     "coverage": _coverage, "migration": _migration,
 }  # fmt: skip
 

@@ -17,6 +17,7 @@ from detectors.linking.config import EDGE_KINDS, LinkingConfig
 from detectors.linking.coverage import coverage_pairs
 from detectors.linking.infrastructure import client_pairs, ip_pairs, payment_pairs, subnet_pairs
 from detectors.linking.inputs import LinkingInput
+from detectors.linking.questions import question_pairs
 from detectors.linking.request_shape import request_shape_pairs
 from detectors.linking.signup import signup_pairs
 from detectors.linking.synchrony import migration_pairs, sync_pairs
@@ -87,6 +88,7 @@ def build_edges(data: LinkingInput, config: LinkingConfig, templates: TemplateIn
         "tls_ua": client_pairs,
         "request_shape": request_shape_pairs,
         "wrapper": wrapper_pairs,
+        "question": question_pairs,
     }
     tables = {kind: build(data, config) for kind, build in identity.items() if config.kind_weight(kind) > 0}
     if templates is not None and config.kind_weight("template") > 0:

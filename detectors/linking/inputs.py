@@ -9,7 +9,7 @@ import pandas as pd
 
 from detectors.events import ACCOUNT_COLUMNS
 
-EVENT_FIELDS = ("ip", "user_agent", "tls_fingerprint", "model", "token_hashes", "template_hash")
+EVENT_FIELDS = ("ip", "user_agent", "tls_fingerprint", "model", "token_hashes", "template_hash", "text_hash")
 # what a client chose for a request (sampling parameters, stream, system prompt), kept in their own dtypes
 REQUEST_FIELDS = ("endpoint", "max_tokens", "n", "temperature", "top_p", "stream", "system_text")
 ACCOUNT_FIELDS = tuple(column for column in ACCOUNT_COLUMNS if column != "account_id")
