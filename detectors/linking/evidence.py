@@ -137,7 +137,8 @@ def _question(row: Row) -> Entry | None:
     if members < 2 or shared < 1:
         return None
     exclusive = _num(row.get("shared_questions_exclusive"))
-    text = f"{_plural(members, 'account')} send {_plural(shared, 'same uncommon question')} word for word"
+    what = "the same uncommon question" if shared == 1 else f"the same {_plural(shared, 'uncommon question')}"
+    text = f"{_plural(members, 'account')} send {what} word for word"
     text += f"; {_exclusive_phrase(exclusive, shared, 'question')}"
     stats = {"members": int(members), "questions": int(shared), "exclusive": int(exclusive)}
     return {"value": int(shared), "text": text, "stats": stats}

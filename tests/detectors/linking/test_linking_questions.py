@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from detectors.events import account_frame, to_event_frame
-from detectors.linking import LinkingConfig, link_accounts
+from detectors.linking import Linking, LinkingConfig, link_accounts
 from detectors.linking.inputs import LinkingInput, prepare
 from detectors.linking.questions import pair_surprise, question_pairs
 
@@ -81,10 +81,14 @@ def _pairs(data: LinkingInput) -> pd.DataFrame:
     return pairs.assign(a=names[pairs["a"].to_numpy()], b=names[pairs["b"].to_numpy()])
 
 
-def _linking(config: LinkingConfig | None = None) -> pd.Series:
+def _link(config: LinkingConfig | None = None) -> Linking:
     events = to_event_frame(_population(), "hashed")
     accounts = account_frame([{"account_id": a} for a in sorted(set(events["account_id"]))])
-    return link_accounts(events, accounts, config=config).clusters["cluster_label"]
+    return link_accounts(events, accounts, config=config)
+
+
+def _linking(config: LinkingConfig | None = None) -> pd.Series:
+    return _link(config).clusters["cluster_label"]
 
 
 def test_a_crew_sharing_a_private_pool_gets_full_credit(data: LinkingInput) -> None:
@@ -117,11 +121,14 @@ def test_eval_runners_sharing_a_public_benchmark_are_not_linked_by_it(data: Link
 
 
 def test_the_question_pool_is_what_links_the_crew() -> None:
-    labels = _linking()
+    linking = _link()
+    labels = linking.clusters["cluster_label"]
     assert labels[list(CREW)].nunique() == 1
     assert (labels == labels["crew0"]).sum() == len(CREW)  # none of the 25 strangers on the crew's client
     without = _linking(LinkingConfig(kind_weights={**LinkingConfig().kind_weights, "question": 0.0}))
     assert without[list(CREW)].nunique() == len(CREW)
+    texts = [entry["text"] for entry in linking.evidence[str(labels["crew0"])] if entry["kind"] == "question"]
+    assert texts and texts[0].startswith("5 accounts send the same") and "no account outside" in texts[0], texts
 
 
 def test_surprise_needs_far_more_than_chance() -> None:
