@@ -39,6 +39,15 @@ _BINARY_TYPES = {"string": "text", "Int64": "int4", "Float64": "float8", "boolea
 _COPY_TYPES = [
     "float8" if name in ("ts", "ingested_at") else _BINARY_TYPES[EVENT_COLUMNS[name]] for name in STORED_COLUMNS
 ]
+# the accounts of a batch that are not stored yet: an anti-join skips the known ones (most, once traffic
+# has been seen) for a fraction of what ON CONFLICT costs per conflicting row; ON CONFLICT still settles
+# two transactions that add the same new account at once
+_NEW_ACCOUNTS = (
+    "INSERT INTO accounts (account_id, has_metadata) SELECT u.account_id, false "
+    "FROM unnest(%s::text[]) AS u(account_id) "
+    "WHERE NOT EXISTS (SELECT FROM accounts AS a WHERE a.account_id = u.account_id) ORDER BY 1 "
+    "ON CONFLICT (account_id) DO NOTHING"
+)
 FAST_PATH_ROWS = 10_000  # a request this small is kept in memory for the optimistic direct COPY
 
 
@@ -108,11 +117,7 @@ class EventWriter:
                 cursor.execute("ROLLBACK TO SAVEPOINT ingest_direct")
                 return False
             cursor.execute("RELEASE SAVEPOINT ingest_direct")
-            cursor.execute(
-                "INSERT INTO accounts (account_id, has_metadata) SELECT account_id, false "
-                "FROM unnest(%s::text[]) AS account_id ORDER BY 1 ON CONFLICT (account_id) DO NOTHING",
-                (sorted({row[1] for row in rows}),),
-            )
+            cursor.execute(_NEW_ACCOUNTS, (sorted({row[1] for row in rows}),))
         self._inserted += len(rows)
         return True
 
@@ -137,7 +142,9 @@ class EventWriter:
             self._inserted += max(cursor.rowcount, 0)
             cursor.execute(
                 "INSERT INTO accounts (account_id, has_metadata) "
-                f"SELECT DISTINCT account_id, false FROM {_STAGING} ORDER BY 1 ON CONFLICT (account_id) DO NOTHING"
+                f"SELECT DISTINCT s.account_id, false FROM {_STAGING} AS s WHERE NOT EXISTS "
+                "(SELECT FROM accounts AS a WHERE a.account_id = s.account_id) ORDER BY 1 "
+                "ON CONFLICT (account_id) DO NOTHING"
             )
             cursor.execute(f"DROP TABLE {_STAGING}")
         self._staged = False
