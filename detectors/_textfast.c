@@ -975,6 +975,94 @@ static PyObject *gate_word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
     return result;
 }
 
+/* cues_keep(lowered, open_gates, present_low, present_high, patterns) -> prod(1 - weight) over the patterns
+ * whose bit is set in open_gates and that match lowered: prompts._cues_present with its loops in C.
+ * patterns[i] is (pattern.match, pattern.search, weight, starts); starts is None (search the whole
+ * text) or a tuple of (literal, needs_low, needs_high): the pattern is tried with match() wherever a
+ * literal occurs whose needed word bits are all in present (the 128 bits of present_low/high). */
+static int cue_found(PyObject *lowered, PyObject *spec, uint64_t present_low, uint64_t present_high) {
+    PyObject *starts = PyTuple_GET_ITEM(spec, 3);
+    if (starts == Py_None) {
+        PyObject *found = PyObject_CallOneArg(PyTuple_GET_ITEM(spec, 1), lowered);
+        if (found == NULL) {
+            return -1;
+        }
+        int result = found != Py_None;
+        Py_DECREF(found);
+        return result;
+    }
+    PyObject *match = PyTuple_GET_ITEM(spec, 0);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(lowered);
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(starts); k++) {
+        PyObject *start = PyTuple_GET_ITEM(starts, k);
+        uint64_t needs_low = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(start, 1));
+        uint64_t needs_high = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(start, 2));
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        if ((present_low & needs_low) != needs_low || (present_high & needs_high) != needs_high) {
+            continue;
+        }
+        PyObject *literal = PyTuple_GET_ITEM(start, 0);
+        Py_ssize_t at = PyUnicode_Find(lowered, literal, 0, length, 1);
+        while (at >= 0) {
+            PyObject *position = PyLong_FromSsize_t(at);
+            if (position == NULL) {
+                return -1;
+            }
+            PyObject *call_args[2] = {lowered, position};
+            PyObject *found = PyObject_Vectorcall(match, call_args, 2, NULL);
+            Py_DECREF(position);
+            if (found == NULL) {
+                return -1;
+            }
+            int matched = found != Py_None;
+            Py_DECREF(found);
+            if (matched) {
+                return 1;
+            }
+            at = PyUnicode_Find(lowered, literal, at + 1, length, 1);
+        }
+        if (at == -2) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *cues_keep(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyUnicode_Check(args[0]) || !PyTuple_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "cues_keep(lowered, open_gates, present_low, present_high, patterns)");
+        return NULL;
+    }
+    uint64_t open = PyLong_AsUnsignedLongLong(args[1]);
+    uint64_t present_low = PyLong_AsUnsignedLongLong(args[2]);
+    uint64_t present_high = PyLong_AsUnsignedLongLong(args[3]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *patterns = args[4];
+    double keep = 1.0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(patterns) && i < 64 && (open >> i) != 0; i++) {
+        if (!((open >> i) & 1)) {
+            continue;
+        }
+        PyObject *spec = PyTuple_GET_ITEM(patterns, i);
+        int found = cue_found(args[0], spec, present_low, present_high);
+        if (found < 0) {
+            return NULL;
+        }
+        if (found) {
+            double weight = PyFloat_AsDouble(PyTuple_GET_ITEM(spec, 2));
+            if (weight == -1.0 && PyErr_Occurred()) {
+                return NULL;
+            }
+            keep *= 1.0 - weight;
+        }
+    }
+    return PyFloat_FromDouble(keep);
+}
+
 /* --- ingest: the common shape of a canonical event, checked and laid out in one call -------------
  *
  * ingest_head(event, ingested_at, normalise_ip, epoch_seconds) gives what app/ingest/service.py's
@@ -1455,6 +1543,8 @@ static PyMethodDef methods[] = {
     {"token_hash", token_hash, METH_O, "token_hash(token) -> blake2b(token, digest_size=3).hexdigest()"},
     {"slot_hashes", (PyCFunction)(void (*)(void))slot_hashes, METH_FASTCALL,
      "slot_hashes(text, max_tokens) -> (stable_hash(normalise(text)), stable_hash(template), token hashes)"},
+    {"cues_keep", (PyCFunction)(void (*)(void))cues_keep, METH_FASTCALL,
+     "cues_keep(lowered, open_gates, present_low, present_high, patterns) -> prod(1 - w) over the matching cues"},
     {"ingest_head", (PyCFunction)(void (*)(void))ingest_head, METH_FASTCALL,
      "ingest_head(event, ingested_at, normalise_ip, epoch_seconds) -> (row head, conversation summary...) or None"},
     {NULL, NULL, 0, NULL},

@@ -22,6 +22,7 @@ campaigns often put the elicitation there.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import ahocorasick
 
@@ -31,6 +32,15 @@ except ImportError:  # pragma: no cover - a build without a C compiler: every te
 
     def _gate_word_mask(text: str, words: tuple[str, ...], gates: _Gates, /) -> tuple[int, int]:
         return _gates_and_words_reference(text)  # built from the same words and gates
+
+
+try:  # the loops of _cues_present in C (same patterns, same order, same float products)
+    from detectors._textfast import cues_keep as _cues_keep
+except ImportError:  # pragma: no cover - a build without a C compiler
+
+    def _cues_keep(lowered: str, open_gates: int, low: int, high: int, specs: tuple[Any, ...], /) -> float:
+        patterns = _COT_NEEDING if specs is _COT_SPECS else _RUBRIC_NEEDING
+        return _cues_present(patterns, lowered, open_gates, low | high << 64)
 
 
 # What a pattern needs before it can match: every group must have one of its words in the lower-cased
@@ -387,6 +397,21 @@ _COT = _compile(_COT_PATTERNS, _COT_STARTS)
 _RUBRIC = _compile(_RUBRIC_PATTERNS, _RUBRIC_STARTS)
 _COT_NEEDING, _RUBRIC_NEEDING = _with_needs(_COT), _with_needs(_RUBRIC)
 
+# the same patterns as cues_keep takes them: bound match and search, and each start's word bits in two 64-bit halves
+_LOW64 = (1 << 64) - 1
+
+
+def _specs(patterns: list[tuple[re.Pattern[str], float, _Starts]]) -> tuple[Any, ...]:
+    return tuple(
+        (pattern.match, pattern.search, weight,
+         None if starts is None else tuple((start, needs & _LOW64, needs >> 64) for start, needs in starts))
+        for pattern, weight, starts in patterns
+    )  # fmt: skip
+
+
+_COT_SPECS, _RUBRIC_SPECS = _specs(_COT_NEEDING), _specs(_RUBRIC_NEEDING)
+assert len(_WORDS) <= 128  # the C word bits (gate_word_mask, cues_keep) hold 128
+
 
 def _found(pattern: re.Pattern[str], lowered: str, starts: tuple[str, ...] | None) -> bool:
     """``pattern.search(lowered) is not None``; with ``starts``, tried only where a match can begin."""
@@ -570,17 +595,18 @@ def _scores(text: str, cot: bool, rubric: bool, *, gated: bool = True) -> tuple[
     if not gated:
         return _reference_scores(lowered, cot, rubric)
     open_gates, present = _gate_word_mask(lowered, _WORD_TUPLE, _GATES)
+    low, high = present & _LOW64, present >> 64
     cot_value = rubric_value = 0.0
     if cot:
-        keep = _cues_present(_COT_NEEDING, lowered, (open_gates >> _FIRST_COT) & _ALL_COT, present)
+        keep = _cues_keep(lowered, (open_gates >> _FIRST_COT) & _ALL_COT, low, high, _COT_SPECS)
         if open_gates & (1 << _OBJECT_GATE):
             keep *= 1.0 - _objects(lowered, present)
         cot_value = round(1.0 - keep, 4)
     if rubric:
         gates = (open_gates >> _FIRST_RUBRIC) & _ALL_RUBRIC
-        keep = _cues_present(_RUBRIC_NEEDING, lowered, gates & ~_RUBRIC_MODIFIERS, present)
+        keep = _cues_keep(lowered, gates & ~_RUBRIC_MODIFIERS, low, high, _RUBRIC_SPECS)
         if keep < 1.0:
-            keep *= _cues_present(_RUBRIC_NEEDING, lowered, gates & _RUBRIC_MODIFIERS, present)
+            keep *= _cues_keep(lowered, gates & _RUBRIC_MODIFIERS, low, high, _RUBRIC_SPECS)
         rubric_value = round(1.0 - keep, 4)
     return cot_value, rubric_value
 

@@ -80,6 +80,18 @@ def test_anchor_and_completeness_tried_at_their_start_literals_find_what_a_searc
         assert prompts._found_from(prompts._ANCHOR, prompts._ANCHOR_STARTS, body, start, end) == expected_anchor
 
 
+def test_cue_loops_in_c_equal_the_python_loops() -> None:
+    rng = random.Random(31)
+    kinds = ((prompts._COT_SPECS, prompts._COT_NEEDING), (prompts._RUBRIC_SPECS, prompts._RUBRIC_NEEDING))
+    for body in _texts(2000, seed=32):
+        lowered = body.lower()
+        _, present = prompts._gate_word_mask(lowered, prompts._WORD_TUPLE, prompts._GATES)
+        for specs, needing in kinds:
+            for gates in ((1 << len(needing)) - 1, rng.randrange(1 << len(needing))):
+                expected = prompts._cues_present(needing, lowered, gates, present)
+                assert prompts._cues_keep(lowered, gates, present & prompts._LOW64, present >> 64, specs) == expected
+
+
 def test_gated_slot_masking_equals_running_every_substitution() -> None:
     for body in _texts(3000, seed=12):
         assert text.mask_slots(body) == _reference_mask(body), body
