@@ -1063,6 +1063,81 @@ static PyObject *cues_keep(PyObject *Py_UNUSED(module), PyObject *const *args, P
     return PyFloat_FromDouble(keep);
 }
 
+/* object_matches(lowered, stems, present_low, present_high, match, max_objects) -> the matches of
+ * prompts._objects's loop, in its order: each stem (a tuple of (stem, needs_low, needs_high)) whose word
+ * bits are all present, each of its occurrences that starts a word and is not a position seen before, at
+ * most max_objects positions in all, and of those the ones where match(lowered, position) matches. */
+static PyObject *object_matches(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6 || !PyUnicode_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "object_matches(lowered, stems, present_low, present_high, match, max)");
+        return NULL;
+    }
+    PyObject *lowered = args[0], *stems = args[1], *match = args[4];
+    uint64_t present_low = PyLong_AsUnsignedLongLong(args[2]);
+    uint64_t present_high = PyLong_AsUnsignedLongLong(args[3]);
+    Py_ssize_t max_objects = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (max_objects > 256) {
+        max_objects = 256;
+    }
+    Py_ssize_t seen[256];
+    Py_ssize_t n_seen = 0;
+    int kind = PyUnicode_KIND(lowered);
+    const void *data = PyUnicode_DATA(lowered);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(lowered);
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(stems); k++) {
+        PyObject *stem = PyTuple_GET_ITEM(stems, k);
+        uint64_t needs_low = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(stem, 1));
+        uint64_t needs_high = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(stem, 2));
+        if (PyErr_Occurred()) {
+            goto error;
+        }
+        if ((present_low & needs_low) != needs_low || (present_high & needs_high) != needs_high) {
+            continue;
+        }
+        PyObject *literal = PyTuple_GET_ITEM(stem, 0);
+        Py_ssize_t at = PyUnicode_Find(lowered, literal, 0, length, 1);
+        while (at >= 0 && n_seen < max_objects) {
+            int known = 0;
+            for (Py_ssize_t i = 0; i < n_seen && !known; i++) {
+                known = seen[i] == at;
+            }
+            if (!known && (at == 0 || !Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, at - 1)))) {
+                seen[n_seen++] = at;
+                PyObject *position = PyLong_FromSsize_t(at);
+                if (position == NULL) {
+                    goto error;
+                }
+                PyObject *call_args[2] = {lowered, position};
+                PyObject *found = PyObject_Vectorcall(match, call_args, 2, NULL);
+                Py_DECREF(position);
+                if (found == NULL) {
+                    goto error;
+                }
+                int failed = found != Py_None && PyList_Append(out, found) < 0;
+                Py_DECREF(found);
+                if (failed) {
+                    goto error;
+                }
+            }
+            at = PyUnicode_Find(lowered, literal, at + 1, length, 1);
+        }
+        if (at == -2) {
+            goto error;
+        }
+    }
+    return out;
+error:
+    Py_DECREF(out);
+    return NULL;
+}
+
 /* --- ingest: the common shape of a canonical event, checked and laid out in one call -------------
  *
  * ingest_head(event, ingested_at, normalise_ip, epoch_seconds) gives what app/ingest/service.py's
@@ -1545,6 +1620,8 @@ static PyMethodDef methods[] = {
      "slot_hashes(text, max_tokens) -> (stable_hash(normalise(text)), stable_hash(template), token hashes)"},
     {"cues_keep", (PyCFunction)(void (*)(void))cues_keep, METH_FASTCALL,
      "cues_keep(lowered, open_gates, present_low, present_high, patterns) -> prod(1 - w) over the matching cues"},
+    {"object_matches", (PyCFunction)(void (*)(void))object_matches, METH_FASTCALL,
+     "object_matches(lowered, stems, present_low, present_high, match, max_objects) -> matches of _objects's loop"},
     {"ingest_head", (PyCFunction)(void (*)(void))ingest_head, METH_FASTCALL,
      "ingest_head(event, ingested_at, normalise_ip, epoch_seconds) -> (row head, conversation summary...) or None"},
     {NULL, NULL, 0, NULL},

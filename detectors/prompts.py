@@ -43,6 +43,13 @@ except ImportError:  # pragma: no cover - a build without a C compiler
         return _cues_present(patterns, lowered, open_gates, low | high << 64)
 
 
+try:  # the search loop of _objects in C; without it, that loop runs
+    from detectors._textfast import object_matches as _c_object_matches
+
+    _object_matches: Any = _c_object_matches
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _object_matches = None
+
 # What a pattern needs before it can match: every group must have one of its words in the lower-cased
 # text.  A pattern is run only on a text that passes (ingest runs these on every request).
 _Needs = tuple[tuple[str, ...], ...]
@@ -410,6 +417,7 @@ def _specs(patterns: list[tuple[re.Pattern[str], float, _Starts]]) -> tuple[Any,
 
 
 _COT_SPECS, _RUBRIC_SPECS = _specs(_COT_NEEDING), _specs(_RUBRIC_NEEDING)
+_STEM_SPECS = tuple((stem, needs & _LOW64, needs >> 64) for stem, needs in _STEM_NEEDS)
 assert len(_WORDS) <= 128  # the C word bits (gate_word_mask, cues_keep) hold 128
 
 
@@ -570,8 +578,17 @@ def _objects(lowered: str, present: int = -1) -> float:
     """The best clause around a reasoning object in ``lowered``, 0 when there is none.
 
     A stem whose gate words are not all in ``present`` (absent from ``lowered``) has no occurrence to
-    look for, and once an object weighs the most any can, the rest cannot change the best.
+    look for, and once an object weighs the most any can, the rest cannot change the best.  The C
+    extension finds the objects (``_object_matches``: the loop below, in the same order).
     """
+    if _object_matches is not None and present >= 0:
+        best = 0.0
+        for found in _object_matches(lowered, _STEM_SPECS, present & _LOW64, present >> 64, _OBJECT.match,
+                                     _MAX_OBJECTS):  # fmt: skip
+            best = max(best, _object_weight_over(lowered, found, best))
+            if best >= _BEST_OBJECT:
+                return best
+        return best
     best, seen, find = 0.0, set[int](), lowered.find
     for stem, needs in _STEM_NEEDS:
         if present & needs != needs:

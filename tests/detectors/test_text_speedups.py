@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from detectors import prompts, text
 
 PIECES = (
@@ -90,6 +92,39 @@ def test_cue_loops_in_c_equal_the_python_loops() -> None:
             for gates in ((1 << len(needing)) - 1, rng.randrange(1 << len(needing))):
                 expected = prompts._cues_present(needing, lowered, gates, present)
                 assert prompts._cues_keep(lowered, gates, present & prompts._LOW64, present >> 64, specs) == expected
+
+
+def test_object_search_in_c_equals_the_python_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    def python_loop(lowered: str, present: int) -> list[tuple[int, int, str | None]]:
+        out, seen = [], set[int]()
+        for stem, needs in prompts._STEM_NEEDS:
+            if present & needs != needs:
+                continue
+            at = lowered.find(stem)
+            while at >= 0 and len(seen) < prompts._MAX_OBJECTS:
+                if at not in seen and (at == 0 or not lowered[at - 1].isalnum()):
+                    seen.add(at)
+                    found = prompts._OBJECT.match(lowered, at)
+                    if found is not None:
+                        out.append((found.start(), found.end(), found.lastgroup))
+                at = lowered.find(stem, at + 1)
+        return out
+
+    bodies = [*_texts(2000, seed=33), "reasoning " * 40, "\u00e9reasoning \u0663steps x\U0001f600thought process"]
+    scores = []
+    for body in bodies:
+        lowered = body.lower()
+        _, present = prompts._gate_word_mask(lowered, prompts._WORD_TUPLE, prompts._GATES)
+        low, high = present & prompts._LOW64, present >> 64
+        found = prompts._object_matches(lowered, prompts._STEM_SPECS, low, high, prompts._OBJECT.match, 24)
+        assert [(m.start(), m.end(), m.lastgroup) for m in found] == python_loop(lowered, present), body
+        scores.append(prompts._objects(lowered, present))
+    monkeypatch.setattr(prompts, "_object_matches", None)
+    for body, score in zip(bodies, scores, strict=True):
+        lowered = body.lower()
+        assert (
+            prompts._objects(lowered, prompts._gate_word_mask(lowered, prompts._WORD_TUPLE, prompts._GATES)[1]) == score
+        )
 
 
 def test_gated_slot_masking_equals_running_every_substitution() -> None:
