@@ -8,7 +8,6 @@ and cached per data version (the newest event id), so opening many clusters cost
 from __future__ import annotations
 
 import logging
-import pickle
 import re
 import threading
 import time
@@ -18,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
+import orjson
 import pandas as pd
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from app.ingest.models import Event
 from app.review import evidence_repository as evidence
 from app.review.layout import spring_layout
 from app.review.redact import redact
-from app.scoring.execution import STATE_ARTIFACT, STATE_FORMAT
+from app.scoring.execution import STATE_ARTIFACT, STATE_FORMAT, STATE_META
 from app.scoring.models import Cluster
 from detectors import pipeline
 from detectors.features.tokens import CAPABILITIES, capability_of_docs, unique_docs
@@ -177,12 +177,13 @@ def _detection_topic_model(session: Session) -> tuple[str | None, TopicModel | N
         return None, None
 
     def load() -> TopicModel | None:
-        payload = evidence.artifact_payload(session=session, name=STATE_ARTIFACT)
+        stored = evidence.artifact_payload(session=session, name=STATE_META)
         try:
-            meta = pickle.loads(payload) if payload else {}
-            if meta.get("format") != STATE_FORMAT:
+            meta = orjson.loads(stored) if stored else {}
+            payload = evidence.artifact_payload(session=session, name=STATE_ARTIFACT)
+            if meta.get("format") != STATE_FORMAT or payload is None:
                 return None
-            return pipeline.topic_model_of(pipeline.load_state(meta["state"], ip_intel=None))
+            return pipeline.topic_model_of(pipeline.load_state(payload, ip_intel=None))
         except Exception:  # a state written by another version: fit a model of our own instead
             log.warning("cannot read the detection state's topic model", exc_info=True)
             return None

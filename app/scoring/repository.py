@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, text, update
+from sqlalchemy import JSON, and_, delete, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, defer
 
+from app.db import json_serializer
 from app.ingest.models import Account, Event
 from app.review.models import Review
 from app.scoring.models import (
@@ -278,6 +279,32 @@ def event_cursor(
     return cursor
 
 
+def event_csv(
+    *, session: Session, columns: Sequence[str], after_id: int = 0, up_to_id: int | None = None,
+    min_ts: float | None = None,
+) -> Generator[bytes, None, None]:  # fmt: skip
+    """PostgreSQL only: the rows :func:`event_cursor` would give, as CSV blocks from ``COPY (SELECT …) TO STDOUT``
+    in the session's transaction (so it sees the same snapshot as the run's other reads).
+
+    ``COPY`` hands over text that Arrow's C++ CSV reader parses column-wise: about a third of the client CPU of
+    fetching Python tuples through a server-side cursor (no Python object per value)."""
+    names = ", ".join(Event.__table__.c[name].name for name in ("id", *columns))
+    conditions = ["id > %(after)s"]
+    params: dict[str, Any] = {"after": after_id}
+    if up_to_id is not None:
+        conditions.append("id <= %(up_to)s")
+        params["up_to"] = up_to_id
+    if min_ts is not None:
+        conditions.append("ts >= %(min_ts)s")
+        params["min_ts"] = min_ts
+    statement = (f"COPY (SELECT {names} FROM {Event.__tablename__} WHERE {' AND '.join(conditions)} ORDER BY id) "
+                 "TO STDOUT WITH (FORMAT csv)")  # fmt: skip
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(statement, params) as copy:  # type: ignore[union-attr]
+        for block in copy:
+            yield bytes(block)
+
+
 def account_rows(*, session: Session, columns: Sequence[str]) -> list[tuple[Any, ...]]:
     query = select(*(getattr(Account, name) for name in columns)).where(Account.has_metadata.is_(True))
     return [tuple(row) for row in session.connection().execute(query)]
@@ -301,6 +328,30 @@ def get_artifact(*, session: Session, name: str) -> DetectionArtifact | None:
 
 
 # ---- a run's results (called inside the run's one final transaction) ---------------------------------------
+def insert_rows(*, session: Session, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts of column values, all with the same keys) into ``model``'s table.
+
+    PostgreSQL gets one ``COPY … FROM STDIN``: a full run writes ~25,000 score rows with ~2 KB of JSON each, which
+    multi-row ``INSERT`` statements took ~12 s to write (2.7 s of it client CPU) and ``COPY`` writes in ~2 s
+    (0.2 s).  Other databases get ``executemany`` in chunks.  JSON columns are serialised as the engine would."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    if session.get_bind().dialect.name != "postgresql" or any(row.keys() != rows[0].keys() for row in rows):
+        for start in range(0, len(rows), _WRITE_CHUNK):
+            session.execute(insert(model), list(rows[start : start + _WRITE_CHUNK]))
+        return
+    table = model.__table__
+    as_json = [isinstance(table.c[name].type, JSON) for name in columns]
+    names = ", ".join(table.c[name].name for name in columns)
+    session.flush()  # pending ORM writes first: COPY goes around the unit of work
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row([json_serializer(row[name]) if is_json else row[name]
+                            for name, is_json in zip(columns, as_json, strict=True)])  # fmt: skip
+
+
 def replace_scores(*, session: Session, rows: Iterable[dict[str, Any]], keep_unlisted: bool = False) -> int:
     """Replace the score table's rows by ``rows`` (or only the listed accounts' rows if ``keep_unlisted``)."""
     rows = list(rows)
@@ -311,8 +362,7 @@ def replace_scores(*, session: Session, rows: Iterable[dict[str, Any]], keep_unl
             session.execute(delete(AccountScore).where(AccountScore.account_id.in_(chunk)))
     else:
         session.execute(delete(AccountScore))
-    for start in range(0, len(rows), _WRITE_CHUNK):
-        session.execute(insert(AccountScore), rows[start : start + _WRITE_CHUNK])
+    insert_rows(session=session, model=AccountScore, rows=rows)
     return len(rows)
 
 
@@ -326,8 +376,7 @@ def upsert_account_states(*, session: Session, rows: Sequence[dict[str, Any]]) -
     ids = [row["account_id"] for row in rows]
     for start in range(0, len(ids), _WRITE_CHUNK):
         session.execute(delete(AccountState).where(AccountState.account_id.in_(ids[start : start + _WRITE_CHUNK])))
-    for start in range(0, len(rows), _WRITE_CHUNK):
-        session.execute(insert(AccountState), list(rows[start : start + _WRITE_CHUNK]))
+    insert_rows(session=session, model=AccountState, rows=rows)
 
 
 def clear_account_states(*, session: Session) -> None:
@@ -335,7 +384,10 @@ def clear_account_states(*, session: Session) -> None:
 
 
 def put_artifact(*, session: Session, artifact: DetectionArtifact) -> None:
-    session.merge(artifact)
+    """Replace the artifact of that name without reading the old one (``merge`` would load its ~100 MB first)."""
+    session.execute(delete(DetectionArtifact).where(DetectionArtifact.name == artifact.name))
+    values = {column.key: getattr(artifact, column.key) for column in DetectionArtifact.__mapper__.column_attrs}
+    session.execute(insert(DetectionArtifact).values(**values))
 
 
 def add_cluster(*, session: Session, cluster: Cluster) -> None:
@@ -346,8 +398,7 @@ def replace_members(*, session: Session, members: Mapping[str, Sequence[str]]) -
     """cluster_members becomes exactly ``members`` (cluster_id → account ids)."""
     session.execute(delete(ClusterMember))
     rows = [{"cluster_id": cid, "account_id": aid} for cid, accounts in members.items() for aid in accounts]
-    for start in range(0, len(rows), _WRITE_CHUNK * 5):
-        session.execute(insert(ClusterMember), rows[start : start + _WRITE_CHUNK * 5])
+    insert_rows(session=session, model=ClusterMember, rows=rows)
 
 
 def add_history(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
