@@ -2,8 +2,8 @@
 
 Everything is a *hazard* (non-negative, additive) and ``risk = 1 - exp(-hazard)``:
 
-* own hazard = prior terms (:mod:`.prior`) + anomaly (:mod:`.anomaly`, gated by intent like the prior's shape
-  terms, down to a quarter for accounts without extraction-shaped prompts);
+* own hazard = prior terms (:mod:`.prior`) + anomaly (:mod:`.anomaly`, gated like the prior's shape terms — by
+  intent, discounted for a relay of people's requests — down to a quarter without extraction-shaped prompts);
 * cluster hazard (:mod:`.clusters`) for every cluster of two or more accounts;
 * an account inherits its cluster: its total hazard is ``max(own, cluster)``, written as own terms plus a
   ``cluster`` term worth the difference, so the explanation shows what the cluster added.  A lone heavy user
@@ -45,7 +45,7 @@ def prior_version(
 @dataclass
 class Scores:
     """``accounts`` (index account_id): risk_score, own_score, prior_hazard, anomaly_hazard, cluster_hazard,
-    intent, anomaly_percentile, cluster_label (NA for lone accounts), cluster_score.
+    intent, relay, anomaly_percentile, cluster_label (NA for lone accounts), cluster_score.
     ``account_terms``: hazard per prior term + ``anomaly`` + ``cluster`` (sums to the total hazard).
     ``clusters`` (index cluster_label, size >= 2 only): score, benign, size, member_intent, member_hazard.
     ``cluster_terms``: hazard per cluster term + ``members``; ``cluster_values``: each term's raw value."""
@@ -91,11 +91,13 @@ class RiskModel:
         nothing (e.g. dismissed by analysts)."""
         prior_terms = self.prior.hazards(features)
         intent = self.prior.intent(features)
+        relay = self.prior.relay(features)
         prior_hazard = prior_terms.sum(axis=1)
         anomaly_pct = self.anomaly.percentile(features)
-        # gated like the prior's shape terms: unusual traffic without extraction-shaped prompts is a quarter as
-        # suspicious, so a lone heavy user stays low
-        anomaly_hazard = self.anomaly.hazard(features) * (ANOMALY_GATE_FLOOR + (1 - ANOMALY_GATE_FLOOR) * intent)
+        # gated like the prior's shape terms (intent, discounted for a relay of people's requests): unusual traffic
+        # without extraction-shaped prompts is a quarter as suspicious, so a lone heavy user stays low
+        gate = self.prior.gate(features)
+        anomaly_hazard = self.anomaly.hazard(features) * (ANOMALY_GATE_FLOOR + (1 - ANOMALY_GATE_FLOOR) * gate)
         own_hazard = prior_hazard + anomaly_hazard
 
         labels = _multi_account_labels(features.index, cluster_of)
@@ -118,6 +120,7 @@ class RiskModel:
                 "anomaly_hazard": anomaly_hazard,
                 "cluster_hazard": lift,
                 "intent": intent,
+                "relay": relay,
                 "anomaly_percentile": anomaly_pct,
                 "cluster_label": labels,
                 "cluster_score": labels.map(clusters["score"]).astype("float64"),

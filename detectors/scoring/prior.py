@@ -31,6 +31,16 @@ harvest together with a disguise — a fabricated chat history, or rotation thro
 (a residential proxy pool).  It opens the gate to at most ``EVASION_CAP``; either half alone keeps it shut, since
 eval runners and app backends have the shape and phones on carrier-grade NAT rotate addresses.
 
+An app backend with a reasoning system prompt asks for reasoning on every request and, relaying the public, shows
+the breadth and round-the-clock activity of a harvest; what sets it apart is *whose* requests it sends.  A fixed frame
+in front of its users' conversations shows up as follow-up turns whose conversation starts were observed (people ask
+again; harvesting wants independent task prompts, and dresses them as chats only with made-up histories) or as many
+end users none of whom dominates.  That ``relay`` evidence discounts the gate of the shape and infrastructure terms
+(and of the anomaly nudge) by up to ``RELAY_DISCOUNT`` — never the intent terms, so the account still ranks high —
+and is void as far as a disguise is shown: fabricated histories, a residential proxy pool, or reasoning requests
+concentrated in a few end users (a reseller's harvesting customers), the very things a harvest posing as an app
+would do.
+
 So a lone heavy user, a batch job or a corporate NAT scores low however unusual it is, and an account needs both
 extraction-shaped prompts (or the disguise above) and the shape or concealment of a harvest to reach the review
 threshold (0.8, a hazard of 1.61) on its own.  Evidence that several accounts act as one (linking) is weighed by
@@ -70,6 +80,13 @@ BASELINE_MIN_SHARE = 0.2
 EVASION_SHAPE = (0.15, 0.35)
 EVASION_DISGUISE = (0.3, 0.8)
 EVASION_CAP = 0.6
+# Relay of people's requests behind a fixed frame (see PriorModel._relay): follow-up turns of observed conversations
+# (share of requests, shrunk for few requests), or many end users of whom none dominates, each ramped between these
+# levels; the stronger of the two, voided by a disguise, lowers the gate of the gated terms by up to RELAY_DISCOUNT.
+RELAY_FOLLOWUP = (0.1, 0.3)
+RELAY_END_USERS = (20.0, 100.0)
+RELAY_END_USER_TOP_SHARE = (0.2, 0.5)  # relay evidence from end users fades as one of them dominates the traffic
+RELAY_DISCOUNT = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +230,7 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
     def hazards(self, features: pd.DataFrame) -> pd.DataFrame:
         strength = self.strengths(features)
         intent_terms = [t.feature for t in self.terms_ if t.group == "intent"]
-        gate = self._gate(features, strength)
+        gate = self._term_gate(features, strength)
         out = {}
         for term in self.terms_:
             value = strength[term.feature] * term.weight
@@ -230,6 +247,14 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         """The gate in [0, 1]: the strongest intent term's strength, or the evasion gate if that is higher."""
         return self._gate(features, self.strengths(features))
 
+    def gate(self, features: pd.DataFrame) -> pd.Series:
+        """The gate the shape and infrastructure terms are multiplied by: intent, discounted by relay evidence."""
+        return self._term_gate(features, self.strengths(features))
+
+    def relay(self, features: pd.DataFrame) -> pd.Series:
+        """Evidence in [0, 1] that the account relays people's requests behind a fixed frame (an app backend)."""
+        return self._relay(features, self.strengths(features))
+
     def evasion(self, features: pd.DataFrame) -> pd.Series:
         """The gate without words, in [0, EVASION_CAP]: harvest-shaped traffic sent from behind a disguise."""
         return self._evasion(features, self.strengths(features))
@@ -239,6 +264,9 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         lexical = strength[intent_terms].max(axis=1) if intent_terms else pd.Series(0.0, index=strength.index)
         return pd.Series(np.maximum(lexical, self._evasion(features, strength)), index=strength.index)
 
+    def _term_gate(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
+        return self._gate(features, strength) * (1.0 - RELAY_DISCOUNT * self._relay(features, strength))
+
     def _evasion(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
         """Prompts can be reworded until no pattern matches; the shape of a harvest (broad single-turn coverage,
         round the clock, long outputs, sweeps) sent from behind a disguise cannot.  The disguise is the stronger
@@ -247,13 +275,39 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         Each alone is ordinary — eval runners and app backends have the shape, mobile users on CGNAT rotate
         addresses — so the gate opens on their product only, and never fully."""
         shape = self._group_mean(strength, "shape")
+        return EVASION_CAP * ramp(shape, *EVASION_SHAPE) * ramp(self._disguise(features, strength), *EVASION_DISGUISE)
+
+    def _disguise(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
+        """The stronger of a fabricated chat history and rotation through many non-cloud addresses a day."""
         zero = pd.Series(0.0, index=strength.index)
         history = strength.get("unanchored_history_share", zero)
         rotation = strength.get("ip_distinct_per_day", zero)
         hosting = pd.Series(_column(features, "hosting_traffic_share"), index=features.index)
-        disguise = pd.Series(np.maximum(history, rotation * (1.0 - hosting.fillna(0.0).clip(0.0, 1.0))),
-                             index=strength.index)  # fmt: skip
-        return EVASION_CAP * ramp(shape, *EVASION_SHAPE) * ramp(disguise, *EVASION_DISGUISE)
+        return pd.Series(np.maximum(history, rotation * (1.0 - hosting.fillna(0.0).clip(0.0, 1.0))),
+                         index=strength.index)  # fmt: skip
+
+    def _relay(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
+        """A product relaying its users: follow-up turns of conversations it was seen starting, or many end users.
+
+        Follow-ups are the requests past the first user turn that the account's own first turns account for
+        (``1 - single_turn_share - unanchored_history_share``), shrunk for accounts with few requests like the
+        rates.  End users count when there are many and the busiest sends a small share.  The stronger of the two
+        is voided by a disguise (a fabricated history or a residential proxy pool, see :meth:`_disguise`) and by
+        reasoning requests concentrated in a few end users (``end_user_cot_excess``): a harvest dressed as an app
+        loses the discount by the dressing.  Accounts without turn counts or end-user ids get 0."""
+        index = features.index
+        counts = _column(features, "request_count")
+        reliability = np.where(np.isnan(counts), 1.0, counts / (counts + PSEUDO_REQUESTS))
+        followup = (1.0 - _column(features, "single_turn_share") - np.nan_to_num(
+            _column(features, "unanchored_history_share"))).clip(0.0, 1.0) * reliability  # fmt: skip
+        conversations = ramp(pd.Series(followup, index=index), *RELAY_FOLLOWUP)
+        many = ramp(pd.Series(_column(features, "end_user_count"), index=index), *RELAY_END_USERS)
+        top = ramp(pd.Series(_column(features, "end_user_top_request_share"), index=index), *RELAY_END_USER_TOP_SHARE)
+        end_users = many * (1.0 - top)
+        zero = pd.Series(0.0, index=strength.index)
+        concentrated = strength.get("end_user_cot_excess", zero)
+        void = np.maximum(self._disguise(features, strength), concentrated)
+        return pd.Series(np.maximum(conversations, end_users) * (1.0 - void), index=index).clip(0.0, 1.0)
 
     def _group_mean(self, strength: pd.DataFrame, group: Group) -> pd.Series:
         terms = [t for t in self.terms_ if t.group == group]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detectors.scoring.prior import DEFAULT_TERMS, EVASION_CAP, INTENT_CAP, PriorModel, Term
+from detectors.scoring.prior import DEFAULT_TERMS, EVASION_CAP, INTENT_CAP, RELAY_DISCOUNT, PriorModel, Term
 
 
 def population(n: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -163,3 +163,66 @@ def test_the_evasion_gate_needs_both_a_harvest_shape_and_a_disguise(name: str, v
     model = PriorModel().fit(frame)
     assert model.evasion(frame).loc[name] == 0.0
     assert model.score(frame).loc[name] == 0.0
+
+
+# an app backend whose system prompt asks every request for reasoning, relaying the public round the clock from
+# the cloud (a harvesting harness on a cloud machine looks the same on these features)
+REASONING_APP = {
+    "request_count": 5000, "cot_elicitation_rate": 1.0, "topic_breadth": 0.95, "active_hours_per_active_day": 20,
+    "hosting_traffic_share": 1.0,
+}  # fmt: skip
+
+
+def relay_population(n: int = 400, seed: int = 2) -> pd.DataFrame:
+    frame = disguise_population(n, seed)
+    frame["end_user_count"] = np.nan  # direct customers send no end-user ids
+    frame["end_user_top_request_share"] = np.nan
+    frame["end_user_cot_excess"] = np.nan
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        # 40% of its requests are follow-up turns of conversations it was seen starting
+        ("conversations", {"single_turn_share": 0.6, "unanchored_history_share": 0.0}),
+        # single-turn, but 300 end users of whom the busiest sends 2%, each at the account's reasoning rate
+        ("end users", {"single_turn_share": 1.0, "end_user_count": 300, "end_user_top_request_share": 0.02,
+                       "end_user_cot_excess": 0.0}),
+    ],
+)  # fmt: skip
+def test_a_relay_of_peoples_requests_discounts_the_shape_not_the_intent(name: str, values: dict[str, float]) -> None:
+    frame = with_row(relay_population(), "harness", **REASONING_APP, single_turn_share=1.0)
+    frame = with_row(frame, name, **REASONING_APP, **values)
+    model = PriorModel().fit(frame)
+    hazards, score = model.hazards(frame), model.score(frame)
+    assert model.relay(frame).loc[name] == 1.0 and model.relay(frame).loc["harness"] == 0.0
+    assert model.intent(frame).loc[name] == model.intent(frame).loc["harness"] == 1.0
+    assert hazards.loc[name, "cot_elicitation_rate"] == hazards.loc["harness", "cot_elicitation_rate"] > 0
+    assert hazards.loc[name, "topic_breadth"] == pytest.approx(
+        (1 - RELAY_DISCOUNT) * hazards.loc["harness", "topic_breadth"]
+    )
+    assert score.loc["harness"] >= 0.8 > score.loc[name] > score.drop([name, "harness"]).max()
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        # fabricated histories: follow-ups without the conversation starts they would need
+        ("made-up chats", {"single_turn_share": 0.1, "unanchored_history_share": 0.5}),
+        # a residential proxy pool
+        ("proxy pool", {"single_turn_share": 0.5, "ip_distinct_per_day": 40, "hosting_traffic_share": 0.0}),
+        # a reseller: reasoning requests concentrated in a few of its many end users
+        ("reseller", {"single_turn_share": 1.0, "end_user_count": 300, "end_user_top_request_share": 0.05,
+                      "end_user_cot_excess": 0.3}),
+        # one "end user" sends most of the traffic: a harness with a label, not a user base
+        ("one end user", {"single_turn_share": 1.0, "end_user_count": 300, "end_user_top_request_share": 0.8,
+                          "end_user_cot_excess": 0.0}),
+    ],
+)  # fmt: skip
+def test_a_disguise_voids_the_relay_discount(name: str, values: dict[str, float]) -> None:
+    frame = with_row(relay_population(), name, **(REASONING_APP | values))
+    model = PriorModel().fit(frame)
+    assert model.relay(frame).loc[name] == 0.0
+    assert model.gate(frame).loc[name] == model.intent(frame).loc[name] == 1.0
+    assert model.score(frame).loc[name] >= 0.8

@@ -45,11 +45,19 @@ CAMPAIGN_HEAVY = {
 }  # fmt: skip
 
 
-@lru_cache(maxsize=len(SEEDS) + 2)
+# Every app backend's fixed system prompt asks for step-by-step reasoning (tutoring and "show your work" products),
+# 100 app backends at scale 1.0 instead of 60: intent fires on every one of them as it does on a harvesting
+# harness, and they relay the public round the clock from the cloud.  Seeds on which, before the relay discount,
+# 4 and 6 of the 30 app backends were flagged (own scores up to 0.83).
+REASONING_APPS = {"personas": {"app_backend": {"accounts": 100, "cot_system_share": 1.0}}}
+REASONING_APP_SEEDS = (11, 21)
+
+
+@lru_cache(maxsize=len(SEEDS) + len(REASONING_APP_SEEDS) + 2)
 def detected(
-    seed: int, wordless: bool = False, campaign_heavy: bool = False
+    seed: int, wordless: bool = False, campaign_heavy: bool = False, reasoning_apps: bool = False
 ) -> tuple[pd.DataFrame, pd.Series, dict[str, str], pd.DataFrame]:
-    params = CAMPAIGN_HEAVY if campaign_heavy else {}
+    params = CAMPAIGN_HEAVY if campaign_heavy else REASONING_APPS if reasoning_apps else {}
     population = simulate(SimulationConfig(seed=seed, scale=0.3, days=5, params=params))
     events = to_event_frame(population.events)
     if wordless:  # as if every campaign had reworded its prompts until no reasoning or grading pattern matched
@@ -139,3 +147,26 @@ def test_campaigns_stay_visible_when_they_are_a_large_share_of_the_population() 
     assert (~flagged["positive"]).sum() <= 1, flagged.loc[~flagged["positive"], "persona"].value_counts().to_dict()
     recall = {archetype[c]: r for c, r in campaign_recall(campaign.to_dict(), set(flagged.index)).items()}
     assert all(r >= 0.5 for r in recall.values()), recall
+
+
+@pytest.mark.parametrize("seed", REASONING_APP_SEEDS)
+def test_app_backends_with_a_reasoning_system_prompt_stay_unflagged_and_every_archetype_is_detected(seed: int) -> None:
+    """The reasoning request of an app backend is a fixed frame in front of its users' conversations: the relay
+    discount (see :mod:`detectors.scoring.prior`) keeps the harvest-shape terms from adding up on top of it, while the
+    intent still ranks the apps above ordinary traffic.  No campaign archetype is lost on the same population."""
+    accounts, campaign, archetype, _ = detected(seed, reasoning_apps=True)
+    apps = accounts[accounts["persona"] == "app_backend"]
+    assert len(apps) >= 25
+    assert not apps["flagged"].any(), apps.loc[apps["flagged"], "own_score"].round(3).to_dict()
+    assert apps["own_score"].max() < 0.75, apps["own_score"].round(3).tolist()  # 0.83 before the discount
+    assert apps["own_score"].median() >= 0.5  # a discount, not an exemption: the reasoning request still counts
+    flagged = accounts[accounts["flagged"]]
+    assert (~flagged["positive"]).sum() <= 1, flagged.loc[~flagged["positive"], "persona"].value_counts().to_dict()
+    recall = {archetype[c]: r for c, r in campaign_recall(campaign.to_dict(), set(flagged.index)).items()}
+    assert set(recall) == set(FLAGGED_ARCHETYPES) | set(RANKED_ARCHETYPES)
+    for name in FLAGGED_ARCHETYPES:
+        assert recall[name] >= 0.5, recall
+    cutoff = float(np.quantile(accounts.loc[~accounts["positive"], "risk_score"], 0.99))
+    for name in RANKED_ARCHETYPES:
+        members = accounts.loc[accounts["archetype"] == name, "risk_score"]
+        assert (members > cutoff).mean() >= 0.5, (name, members.round(3).tolist(), cutoff)
