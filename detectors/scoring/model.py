@@ -25,7 +25,7 @@ import pandas as pd
 
 from detectors.scoring.anomaly import AnomalyModel
 from detectors.scoring.clusters import DEFAULT_CLUSTER_TERMS, ClusterScorer, ClusterTerm
-from detectors.scoring.prior import DEFAULT_TERMS, PriorModel, Term
+from detectors.scoring.prior import DEFAULT_TERMS, GATE_LEVELS, PriorModel, Term
 
 PRIOR_GENERATION = "prior-1"
 CLUSTER_TERM = "cluster"
@@ -39,6 +39,7 @@ def prior_version(
     """A version string that changes whenever a documented weight or level changes."""
     spec = repr([(t.feature, t.weight, t.group, t.min_scale, t.riskier) for t in terms])
     spec += repr([(t.name, t.weight, t.group, t.low, t.high) for t in cluster_terms])
+    spec += repr(GATE_LEVELS)
     return f"{PRIOR_GENERATION}.{hashlib.sha256(spec.encode()).hexdigest()[:8]}"
 
 

@@ -87,6 +87,9 @@ RELAY_FOLLOWUP = (0.1, 0.3)
 RELAY_END_USERS = (20.0, 100.0)
 RELAY_END_USER_TOP_SHARE = (0.2, 0.5)  # relay evidence from end users fades as one of them dominates the traffic
 RELAY_DISCOUNT = 0.7
+# the documented levels of the gates, part of the prior's version (detectors.scoring.model.prior_version)
+GATE_LEVELS = (INTENT_CAP, BASELINE_MAX_GATE, EVASION_SHAPE, EVASION_DISGUISE, EVASION_CAP, RELAY_FOLLOWUP,
+               RELAY_END_USERS, RELAY_END_USER_TOP_SHARE, RELAY_DISCOUNT)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
