@@ -978,8 +978,23 @@ static PyObject *gate_word_mask(PyObject *Py_UNUSED(module), PyObject *args) {
 /* cues_keep(lowered, open_gates, present_low, present_high, patterns) -> prod(1 - weight) over the patterns
  * whose bit is set in open_gates and that match lowered: prompts._cues_present with its loops in C.
  * patterns[i] is (pattern.match, pattern.search, weight, starts); starts is None (search the whole
- * text) or a tuple of (literal, needs_low, needs_high): the pattern is tried with match() wherever a
- * literal occurs whose needed word bits are all in present (the 128 bits of present_low/high). */
+ * text) or a tuple of (literal, needs): the pattern is tried with match() wherever a
+ * literal occurs whose needed word bits (16 bytes, little-endian) are all in present (present_low/high). */
+/* the 128 word bits a literal needs, as 16 little-endian bytes */
+static int needed_bits(PyObject *needs, uint64_t *low, uint64_t *high) {
+    if (!PyBytes_CheckExact(needs) || PyBytes_GET_SIZE(needs) != 16) {
+        PyErr_SetString(PyExc_TypeError, "a literal's needed word bits must be 16 bytes");
+        return -1;
+    }
+    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(needs);
+    *low = *high = 0;
+    for (int i = 7; i >= 0; i--) {
+        *low = (*low << 8) | b[i];
+        *high = (*high << 8) | b[8 + i];
+    }
+    return 0;
+}
+
 static int cue_found(PyObject *lowered, PyObject *spec, uint64_t present_low, uint64_t present_high) {
     PyObject *starts = PyTuple_GET_ITEM(spec, 3);
     if (starts == Py_None) {
@@ -995,9 +1010,8 @@ static int cue_found(PyObject *lowered, PyObject *spec, uint64_t present_low, ui
     Py_ssize_t length = PyUnicode_GET_LENGTH(lowered);
     for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(starts); k++) {
         PyObject *start = PyTuple_GET_ITEM(starts, k);
-        uint64_t needs_low = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(start, 1));
-        uint64_t needs_high = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(start, 2));
-        if (PyErr_Occurred()) {
+        uint64_t needs_low, needs_high;
+        if (needed_bits(PyTuple_GET_ITEM(start, 1), &needs_low, &needs_high) < 0) {
             return -1;
         }
         if ((present_low & needs_low) != needs_low || (present_high & needs_high) != needs_high) {
@@ -1064,7 +1078,7 @@ static PyObject *cues_keep(PyObject *Py_UNUSED(module), PyObject *const *args, P
 }
 
 /* object_matches(lowered, stems, present_low, present_high, match, max_objects) -> the matches of
- * prompts._objects's loop, in its order: each stem (a tuple of (stem, needs_low, needs_high)) whose word
+ * prompts._objects's loop, in its order: each stem (a tuple of (stem, needs) as cues_keep takes them) whose word
  * bits are all present, each of its occurrences that starts a word and is not a position seen before, at
  * most max_objects positions in all, and of those the ones where match(lowered, position) matches. */
 static PyObject *object_matches(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
@@ -1093,9 +1107,8 @@ static PyObject *object_matches(PyObject *Py_UNUSED(module), PyObject *const *ar
     }
     for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(stems); k++) {
         PyObject *stem = PyTuple_GET_ITEM(stems, k);
-        uint64_t needs_low = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(stem, 1));
-        uint64_t needs_high = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(stem, 2));
-        if (PyErr_Occurred()) {
+        uint64_t needs_low, needs_high;
+        if (needed_bits(PyTuple_GET_ITEM(stem, 1), &needs_low, &needs_high) < 0) {
             goto error;
         }
         if ((present_low & needs_low) != needs_low || (present_high & needs_high) != needs_high) {

@@ -404,20 +404,20 @@ _COT = _compile(_COT_PATTERNS, _COT_STARTS)
 _RUBRIC = _compile(_RUBRIC_PATTERNS, _RUBRIC_STARTS)
 _COT_NEEDING, _RUBRIC_NEEDING = _with_needs(_COT), _with_needs(_RUBRIC)
 
-# the same patterns as cues_keep takes them: bound match and search, and each start's word bits in two 64-bit halves
+# the same patterns as cues_keep takes them: bound match and search, and each start's word bits as 16 bytes
 _LOW64 = (1 << 64) - 1
 
 
 def _specs(patterns: list[tuple[re.Pattern[str], float, _Starts]]) -> tuple[Any, ...]:
     return tuple(
         (pattern.match, pattern.search, weight,
-         None if starts is None else tuple((start, needs & _LOW64, needs >> 64) for start, needs in starts))
+         None if starts is None else tuple((start, needs.to_bytes(16, "little")) for start, needs in starts))
         for pattern, weight, starts in patterns
     )  # fmt: skip
 
 
 _COT_SPECS, _RUBRIC_SPECS = _specs(_COT_NEEDING), _specs(_RUBRIC_NEEDING)
-_STEM_SPECS = tuple((stem, needs & _LOW64, needs >> 64) for stem, needs in _STEM_NEEDS)
+_STEM_SPECS = tuple((stem, needs.to_bytes(16, "little")) for stem, needs in _STEM_NEEDS)
 assert len(_WORDS) <= 128  # the C word bits (gate_word_mask, cues_keep) hold 128
 
 
