@@ -5,7 +5,8 @@
 (a) raw limit: the same NDJSON parsed with orjson and COPYed into a bare PostgreSQL table (no
     indexes, no constraints), one process;
 (b) distillguard: `uvicorn app.main:create_app` on 127.0.0.1, 5,000-event NDJSON batches from 4
-    concurrent clients, into PostgreSQL and into SQLite, once per uvicorn worker count given
+    concurrent clients (a new connection per batch, so that uvicorn's workers share the load), into
+    PostgreSQL and into SQLite, once per uvicorn worker count given
     (default: 1 and 2 worker processes; the machine has 2 cores);
 (c) the server's peak RSS (VmHWM) while it ingests one ~100 MB NDJSON body.
 
@@ -198,7 +199,9 @@ def http_throughput(
     failures: list[str] = []
 
     def client() -> None:
-        with httpx.Client(timeout=300) as http:
+        # a connection per request: uvicorn's workers share the listening socket, and 4 kept-alive connections
+        # stay with whichever worker accepted them (often one worker got 3 or all 4, and the others idled)
+        with httpx.Client(timeout=300, limits=httpx.Limits(max_keepalive_connections=0)) as http:
             while True:
                 with lock:
                     if not queue:
@@ -277,11 +280,14 @@ def main() -> None:
         finally:
             drop_database(database)
         ratio = rate / results["raw_copy_events_per_s"]
+        cpu_ratio = results["raw_copy_cpu_us_per_event"] / cpu  # steadier than the rates on a shared machine
         results[f"http_postgres_events_per_s_{key}"] = round(rate)
         results[f"server_cpu_us_per_event_postgres_{key}"] = round(cpu)
         results[f"ratio_{key}"] = round(ratio, 3)
+        results[f"cpu_ratio_{key}"] = round(cpu_ratio, 3)
         print(f"(b) distillguard HTTP -> PostgreSQL, {workers} worker{'s' if workers > 1 else ' '}: {round(rate):>9,} "
-              f"events/s ({ratio:.0%} of (a)); CPU {round(cpu)} µs/event (server + PostgreSQL)")  # fmt: skip
+              f"events/s ({ratio:.0%} of (a)); CPU {round(cpu)} µs/event (server + PostgreSQL), "
+              f"{cpu_ratio:.0%} of (a)'s events per CPU second")  # fmt: skip
 
         with tempfile.TemporaryDirectory() as tmp:
             server = Server(f"sqlite:///{tmp}/bench.db", workers=workers)
