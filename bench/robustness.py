@@ -28,7 +28,9 @@ these variants:
   swapped with a distinct human-chat request (casual and learner personas) of a campaign-free population of
   another seed: the campaign harvests with chat-like prompts, no elicitation wording, no shared question pool;
 * ``hard-negatives`` — three times the eval runners, enterprise batch jobs, corporate NAT organisations and app
-  backends.
+  backends;
+* ``combined`` — ``spec-volume``, ``no-shared-infra`` and ``harness-random`` at once: many quiet accounts with
+  nothing shared but their prompts' wording and their timing.
 
 The donor population (``reseller-mixed``, ``human-prompts``) is simulated with seed ``seed + 1000`` at four
 times the scale, campaigns off, so no customer or donor prompt is shared with an account of the population itself.
@@ -91,10 +93,11 @@ HARD_NEGATIVES = {
 VARIANT_PARAMS: dict[str, dict[str, Any]] = {
     "campaign-heavy": CAMPAIGN_HEAVY, "spec-volume": SPEC_VOLUME, "no-shared-infra": NO_SHARED_INFRA,
     "harness-random": HARNESS_RANDOM, "hard-negatives": HARD_NEGATIVES,
+    "combined": merge_params(SPEC_VOLUME, NO_SHARED_INFRA, HARNESS_RANDOM),
 }  # fmt: skip
 VARIANTS = (
     "as simulated", "wordless", "campaign-heavy", "spec-volume", "reseller-mixed", "no-shared-infra",
-    "harness-random", "human-prompts", "hard-negatives",
+    "harness-random", "human-prompts", "hard-negatives", "combined",
 )  # fmt: skip
 RESELLER_CUSTOMER_SHARE = 0.6  # of a re-sold account's requests, its ordinary customers' share
 RESOLD = ("hydra", "low_and_slow", "rubric_grader", "repeated_sampling", "model_pivot")
@@ -205,7 +208,7 @@ def build(
         else:
             human = frame[frame["account_id"].map(persona).isin(HUMAN_PERSONAS).to_numpy(dtype=bool)]
             events = human_prompts(events, truth, human.reset_index(drop=True), rng)
-    elif variant == "no-shared-infra":
+    elif variant in ("no-shared-infra", "combined"):
         events, accounts = isolate(events, accounts, truth, seed)
     return events, accounts, truth
 
