@@ -33,7 +33,8 @@ _COUNTS = [
     "n", "n_status", "n_error", "n_rate_limited", "n_tokens", "prompt_tokens", "completion_tokens",
     "n_max_tokens", "n_saturated", "n_cot_known", "n_cot", "cot_score_e4", "n_rubric_known", "n_rubric",
     "n_turns_known", "n_single_turn", "n_depth1", "n_depth2", "n_depth3", "user_turns", "n_tool_use",
-    "n_sampling_known", "n_multi_sample", "n_multi_sample_hot",
+    "n_sampling_known", "n_multi_sample", "n_multi_sample_hot", "n_first_cot_known", "n_first_cot",
+    "n_followup_cot_known", "n_followup_cot",
 ]  # fmt: skip
 SCORE_SCALE = 10_000  # scores are stored as integers so that merged sums are exact
 
@@ -60,6 +61,7 @@ class BehaviourFeatures(FeatureExtractor):
         "completion_prompt_token_ratio",
         "cot_elicitation_rate",
         "cot_score_mean",
+        "cot_depth_disparity",
         "rubric_prompt_rate",
         "repeated_prompt_share",
         "multi_sample_share",
@@ -143,6 +145,10 @@ class BehaviourFeatures(FeatureExtractor):
             "n_depth1": turns_known & (user_turns == 1),
             "n_depth2": turns_known & (user_turns == 2),
             "n_depth3": turns_known & (user_turns == 3),
+            "n_first_cot_known": turns_known & (user_turns == 1) & ~np.isnan(cot),
+            "n_first_cot": turns_known & (user_turns == 1) & (cot >= self.cot_threshold),
+            "n_followup_cot_known": turns_known & (user_turns >= 2) & ~np.isnan(cot),
+            "n_followup_cot": turns_known & (user_turns >= 2) & (cot >= self.cot_threshold),
             "n_tool_use": (np.nan_to_num(tools) > 0) | tool_messages,
             "n_sampling_known": ~np.isnan(samples) | ~np.isnan(temperature),
             "n_multi_sample": multi,
@@ -209,6 +215,7 @@ class BehaviourFeatures(FeatureExtractor):
         out["completion_prompt_token_ratio"] = ratio(sums["completion_tokens"], sums["prompt_tokens"])
         out["cot_elicitation_rate"] = ratio(sums["n_cot"], sums["n_cot_known"])
         out["cot_score_mean"] = ratio(sums["cot_score_e4"] / SCORE_SCALE, sums["n_cot_known"])
+        out["cot_depth_disparity"] = _cot_depth_disparity(sums)
         out["rubric_prompt_rate"] = ratio(sums["n_rubric"], sums["n_rubric_known"])
         out["multi_sample_share"] = ratio(sums["n_multi_sample"], sums["n_sampling_known"])
         out["multi_sample_high_temperature_share"] = ratio(sums["n_multi_sample_hot"], sums["n_sampling_known"])
@@ -247,6 +254,27 @@ def _unanchored_history(sums: pd.DataFrame) -> pd.Series:
     """
     excess = np.maximum(sums["n_depth2"], sums["n_depth3"]) - sums["n_depth1"]
     return ratio(excess.clip(lower=0), sums["n_turns_known"])
+
+
+def _cot_depth_disparity(sums: pd.DataFrame) -> pd.Series:
+    """How far the step-by-step reasoning rate of follow-up turns is from that of first turns, either way.
+
+    An app's fixed reasoning system prompt asks for reasoning at every depth of its users' conversations alike,
+    and people's own reasoning requests come at any turn; a harvest run through conversations elicits reasoning
+    where its script does: in a follow-up asked after every task ("now explain step by step"), or in the task of
+    an agent loop whose later turns only carry tool results.  The absolute difference of the two rates, less two
+    standard errors of that difference (so that a few conversations show no disparity by chance), at least 0;
+    NaN without both first turns and follow-ups whose reasoning score is known.
+    """
+    n_first, n_followup = sums["n_first_cot_known"], sums["n_followup_cot_known"]
+    first = ratio(sums["n_first_cot"], n_first)
+    followup = ratio(sums["n_followup_cot"], n_followup)
+    # the standard errors use Laplace-smoothed rates, so that 1 of 1 against 0 of 1 is not a certain difference
+    smooth_first = (sums["n_first_cot"] + 1) / (n_first + 2)
+    smooth_followup = (sums["n_followup_cot"] + 1) / (n_followup + 2)
+    error = np.sqrt(ratio(smooth_first * (1 - smooth_first), n_first)
+                    + ratio(smooth_followup * (1 - smooth_followup), n_followup))
+    return ((followup - first).abs() - 2.0 * error).clip(lower=0.0)
 
 
 def _repeated_share(prompts: pd.DataFrame | None, n_accounts: int) -> pd.Series:

@@ -87,9 +87,12 @@ RELAY_FOLLOWUP = (0.1, 0.3)
 RELAY_END_USERS = (20.0, 100.0)
 RELAY_END_USER_TOP_SHARE = (0.2, 0.5)  # relay evidence from end users fades as one of them dominates the traffic
 RELAY_DISCOUNT = 0.7
+# relay evidence fades as the reasoning rate of follow-up turns departs from that of first turns (a script's
+# elicitation, not a fixed frame's): void from the upper level of cot_depth_disparity on
+RELAY_COT_DISPARITY = (0.03, 0.1)
 # the documented levels of the gates, part of the prior's version (detectors.scoring.model.prior_version)
 GATE_LEVELS = (INTENT_CAP, BASELINE_MAX_GATE, EVASION_SHAPE, EVASION_DISGUISE, EVASION_CAP, RELAY_FOLLOWUP,
-               RELAY_END_USERS, RELAY_END_USER_TOP_SHARE, RELAY_DISCOUNT)  # fmt: skip
+               RELAY_END_USERS, RELAY_END_USER_TOP_SHARE, RELAY_DISCOUNT, RELAY_COT_DISPARITY)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +312,8 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         end_users = many * (1.0 - top)
         zero = pd.Series(0.0, index=strength.index)
         concentrated = strength.get("end_user_cot_excess", zero)
-        void = np.maximum(self._disguise(features, strength), concentrated)
+        scripted = ramp(pd.Series(_column(features, "cot_depth_disparity"), index=index), *RELAY_COT_DISPARITY)
+        void = np.maximum(np.maximum(self._disguise(features, strength), concentrated), scripted)
         return pd.Series(np.maximum(conversations, end_users) * (1.0 - void), index=index).clip(0.0, 1.0)
 
     def _group_mean(self, strength: pd.DataFrame, group: Group) -> pd.Series:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -105,6 +106,39 @@ def test_unanchored_history_counts_deep_turns_no_conversation_start_explains() -
     assert out.loc["relay", "unanchored_history_share"] == 0
     assert out.loc["dressed", "unanchored_history_share"] == pytest.approx((6 - 2) / 8)
     assert out.loc["one_shot", "unanchored_history_share"] == 0
+
+
+def test_cot_depth_disparity_compares_reasoning_requests_of_follow_ups_and_first_turns() -> None:
+    reasoning = "Now explain your reasoning step by step."
+    frame_prompt = [{"role": "system", "content": "Always explain your reasoning step by step."}]
+
+    def chat(account: str, i: int, first: str, follow_up: str, system: list[dict[str, str]]) -> list[dict[str, Any]]:
+        start = [*system, {"role": "user", "content": first}]
+        return [event(account, at(2 * i), messages=start),
+                event(account, at(2 * i + 1), messages=[*start, {"role": "assistant", "content": "ok"},
+                                                        {"role": "user", "content": follow_up}])]
+
+    events: list[dict[str, Any]] = []
+    for i in range(40):
+        # an app whose fixed system prompt asks for reasoning at every turn
+        events += chat("app", i, f"tell me about topic {i}", f"and what about part {i}?", frame_prompt)
+        # a script that asks for the reasoning in a follow-up after every task
+        events += chat("follow_up", i, f"solve task {i}", reasoning, [])
+        # an agent loop: the task asks for reasoning, the later turn is a tool result without text
+        start = [{"role": "user", "content": f"fix bug {i}, explaining your reasoning step by step"}]
+        events += [event("loop", at(2 * i), messages=start),
+                   event("loop", at(2 * i + 1), messages=[
+                       *start, {"role": "assistant", "content": [{"type": "tool_use", "id": f"t{i}", "name": "run"}]},
+                       {"role": "user",
+                        "content": [{"type": "tool_result", "tool_use_id": f"t{i}", "content": "ok"}]}])]
+    # two conversations only: a difference that chance explains
+    events += chat("few", 0, "hello", reasoning, []) + chat("few", 1, "hi", "thanks", [])
+    out = features([*events, event("one_shot", at(0))])
+    assert out.loc["app", "cot_depth_disparity"] == 0
+    assert out.loc["follow_up", "cot_depth_disparity"] == pytest.approx(1 - 2 * np.sqrt(2 * (1 / 42) * (41 / 42) / 40))
+    assert out.loc["loop", "cot_depth_disparity"] == pytest.approx(1 - 2 * np.sqrt(2 * (1 / 42) * (41 / 42) / 40))
+    assert out.loc["few", "cot_depth_disparity"] == 0
+    assert math.isnan(out.loc["one_shot", "cot_depth_disparity"])
 
 
 def test_token_saturation_and_ratio() -> None:

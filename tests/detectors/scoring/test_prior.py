@@ -215,6 +215,9 @@ def test_a_relay_of_peoples_requests_discounts_the_shape_not_the_intent(name: st
         # a reseller: reasoning requests concentrated in a few of its many end users
         ("reseller", {"single_turn_share": 1.0, "end_user_count": 300, "end_user_top_request_share": 0.05,
                       "end_user_cot_excess": 0.3}),
+        # genuine conversations, but reasoning asked for in the follow-ups of a script, not by a fixed frame
+        ("scripted follow-ups", {"single_turn_share": 0.5, "unanchored_history_share": 0.0,
+                                 "cot_depth_disparity": 0.2}),
         # one "end user" sends most of the traffic: a harness with a label, not a user base
         ("one end user", {"single_turn_share": 1.0, "end_user_count": 300, "end_user_top_request_share": 0.8,
                           "end_user_cot_excess": 0.0}),

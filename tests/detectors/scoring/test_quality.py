@@ -20,6 +20,7 @@ from app.simulation.config import PERSONA_DEFAULTS
 from detectors import pipeline
 from detectors.baselines import baseline_scores
 from detectors.events import account_frame, to_event_frame
+from tests.detectors.scoring.multiturn import VARIANTS, Variant, rewrite_campaigns
 
 pytestmark = pytest.mark.slow
 
@@ -170,3 +171,46 @@ def test_app_backends_with_a_reasoning_system_prompt_stay_unflagged_and_every_ar
     for name in RANKED_ARCHETYPES:
         members = accounts.loc[accounts["archetype"] == name, "risk_score"]
         assert (members > cutoff).mean() >= 0.5, (name, members.round(3).tolist(), cutoff)
+
+
+# Archetypes an agent loop loses whatever the relay discount (RELAY_DISCOUNT = 0 loses them too): their reasoning
+# requests sit in the task turn only, and the 2-5 tool-result turns after each task dilute the per-request
+# reasoning rate below the intent level.  Not relay evidence; held to no floor here.
+AGENT_LOOP_DILUTED = ("low_and_slow", "reseller")
+
+
+@lru_cache(maxsize=4)
+def detected_multi_turn(seed: int, variant: Variant) -> tuple[pd.DataFrame, pd.Series, dict[str, str]]:
+    population = simulate(SimulationConfig(seed=seed, scale=0.3, days=5))
+    events = to_event_frame(rewrite_campaigns(population, variant, seed))
+    result = pipeline.run(events, account_frame(population.accounts))
+    truth = population.truth
+    campaign = pd.Series({a: truth["accounts"].get(a) for a in result.accounts.index}, dtype="object")
+    archetype = {cid: spec["archetype"] for cid, spec in truth["campaigns"].items()}
+    accounts = result.accounts.assign(
+        positive=campaign.notna().to_numpy(), archetype=campaign.map(archetype).to_numpy(),
+        persona=[str(truth["personas"].get(a)) for a in result.accounts.index],
+    )  # fmt: skip
+    return accounts, campaign, archetype
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_harvests_run_through_genuine_conversations_are_not_taken_for_a_relay(seed: int, variant: Variant) -> None:
+    """Follow-up turns of observed conversations are relay evidence for an app, but a harvest can hold real
+    conversations too: a reasoning follow-up after every task, or agent loops whose tool results come back as user
+    turns (see :mod:`tests.detectors.scoring.multiturn`).  Their reasoning requests are not spread evenly over the
+    turns as a fixed reasoning system prompt's are (``cot_depth_disparity``), so they keep their shape evidence:
+    before that check, bulk fell from flagged to a risk of 0.66 in every case here, repeated_sampling to 0.67-0.80."""
+    accounts, campaign, archetype = detected_multi_turn(seed, variant)
+    flagged = accounts[accounts["flagged"]]
+    assert (~flagged["positive"]).sum() <= 1, flagged.loc[~flagged["positive"], "persona"].value_counts().to_dict()
+    recall = {archetype[c]: r for c, r in campaign_recall(campaign.to_dict(), set(flagged.index)).items()}
+    held = set(FLAGGED_ARCHETYPES) - (set(AGENT_LOOP_DILUTED) if variant == "agent_loop" else set())
+    for name in held:
+        assert recall[name] >= 0.5, (name, recall)
+    cutoff = float(np.quantile(accounts.loc[~accounts["positive"], "risk_score"], 0.99))
+    for name in RANKED_ARCHETYPES:
+        members = accounts.loc[accounts["archetype"] == name, "risk_score"]
+        assert (members > cutoff).mean() >= 0.5, (name, members.round(3).tolist(), cutoff)
+        assert members.median() >= 0.75, (name, members.round(3).tolist())
