@@ -39,7 +39,10 @@ end users none of whom dominates.  That ``relay`` evidence discounts the gate of
 (and of the anomaly nudge) by up to ``RELAY_DISCOUNT`` — never the intent terms, so the account still ranks high —
 and is void as far as a disguise is shown: fabricated histories, a residential proxy pool, or reasoning requests
 concentrated in a few end users (a reseller's harvesting customers), the very things a harvest posing as an app
-would do.
+would do.  Genuine conversations alone do not make a relay either: a harvest can ask for the reasoning in a
+follow-up after every task, or run agent loops whose tool results come back as user turns.  A fixed reasoning frame
+asks at every depth alike, a script where it is written, so the discount fades as the reasoning rate of follow-up
+turns departs from that of first turns (``cot_depth_disparity``).
 
 So a lone heavy user, a batch job or a corporate NAT scores low however unusual it is, and an account needs both
 extraction-shaped prompts (or the disguise above) and the shape or concealment of a harvest to reach the review
@@ -300,7 +303,9 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         rates.  End users count when there are many and the busiest sends a small share.  The stronger of the two
         is voided by a disguise (a fabricated history or a residential proxy pool, see :meth:`_disguise`) and by
         reasoning requests concentrated in a few end users (``end_user_cot_excess``): a harvest dressed as an app
-        loses the discount by the dressing.  Accounts without turn counts or end-user ids get 0."""
+        loses the discount by the dressing.  It fades as well where follow-up turns ask for reasoning at another
+        rate than first turns (``cot_depth_disparity``): elicitation written into a script's turns, not a frame.
+        Accounts without turn counts or end-user ids get 0."""
         index = features.index
         counts = _column(features, "request_count")
         reliability = np.where(np.isnan(counts), 1.0, counts / (counts + PSEUDO_REQUESTS))
