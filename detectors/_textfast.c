@@ -1151,6 +1151,33 @@ error:
     return NULL;
 }
 
+/* joined_row(head, tail) -> head + tail, not tracked by the cyclic garbage collector when every value is a
+ * str, int, float, bool or None (what the collector itself does to such a tuple the first time it looks at it;
+ * ingest keeps thousands of rows alive per batch, and each young-generation pass walked all of them). */
+static PyObject *joined_row(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyTuple_CheckExact(args[0]) || !PyTuple_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "joined_row(head: tuple, tail: tuple)");
+        return NULL;
+    }
+    Py_ssize_t n_head = PyTuple_GET_SIZE(args[0]), n_tail = PyTuple_GET_SIZE(args[1]);
+    PyObject *row = PyTuple_New(n_head + n_tail);
+    if (row == NULL) {
+        return NULL;
+    }
+    int atomic = 1;
+    for (Py_ssize_t i = 0; i < n_head + n_tail; i++) {
+        PyObject *value = i < n_head ? PyTuple_GET_ITEM(args[0], i) : PyTuple_GET_ITEM(args[1], i - n_head);
+        atomic = atomic && (value == Py_None || PyUnicode_CheckExact(value) || PyLong_CheckExact(value) ||
+                            PyFloat_CheckExact(value) || PyBool_Check(value));
+        Py_INCREF(value);
+        PyTuple_SET_ITEM(row, i, value);
+    }
+    if (atomic && PyObject_GC_IsTracked(row)) {
+        PyObject_GC_UnTrack(row);
+    }
+    return row;
+}
+
 /* --- ingest: the common shape of a canonical event, checked and laid out in one call -------------
  *
  * ingest_head(event, ingested_at, normalise_ip, epoch_seconds) gives what app/ingest/service.py's
@@ -1635,6 +1662,8 @@ static PyMethodDef methods[] = {
      "cues_keep(lowered, open_gates, present_low, present_high, patterns) -> prod(1 - w) over the matching cues"},
     {"object_matches", (PyCFunction)(void (*)(void))object_matches, METH_FASTCALL,
      "object_matches(lowered, stems, present_low, present_high, match, max_objects) -> matches of _objects's loop"},
+    {"joined_row", (PyCFunction)(void (*)(void))joined_row, METH_FASTCALL,
+     "joined_row(head, tail) -> head + tail, untracked by the garbage collector when it holds only atomic values"},
     {"ingest_head", (PyCFunction)(void (*)(void))ingest_head, METH_FASTCALL,
      "ingest_head(event, ingested_at, normalise_ip, epoch_seconds) -> (row head, conversation summary...) or None"},
     {NULL, NULL, 0, NULL},

@@ -31,6 +31,7 @@ from detectors.events import (
 _ingest_head: Callable[..., Any] | None
 try:  # built by `pip install -e .`; without it every record takes the Python path (its reference)
     from detectors._textfast import ingest_head as _ingest_head
+    from detectors._textfast import joined_row as _joined_row  # head + tail, left alone by the cyclic GC
 except ImportError:  # pragma: no cover - a build without a C compiler
     _ingest_head = None
 
@@ -94,9 +95,9 @@ def fast_row(event: Any, retention: Retention, ingested_at: float) -> tuple[Any,
     fast = _ingest_head(event, ingested_at, normalise_ip, epoch_seconds)
     if fast is None:
         return None
-    head: tuple[Any, ...]
     head, user_text, system_text, n_messages, n_user, n_assistant, chars = fast
-    return head + conversation_values(user_text, system_text, n_messages, n_user, n_assistant, chars, retention)
+    return _joined_row(head, conversation_values(user_text, system_text, n_messages, n_user, n_assistant, chars,
+                                                 retention))  # fmt: skip
 
 
 def _identity(value: Any) -> Any:

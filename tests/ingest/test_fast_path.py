@@ -12,6 +12,7 @@ no content.  Ordinary events must take the fast path (else it would be dead code
 from __future__ import annotations
 
 import copy
+import gc
 import random
 from typing import Any
 
@@ -128,3 +129,14 @@ def test_ordinary_events_take_the_fast_path() -> None:
         if i % 3 == 0:
             event["ts"] = "2026-03-01T12:00:00.250Z"
         assert fast_row(event, "full", 0.0) is not None, event
+
+
+def test_fast_rows_are_left_alone_by_the_garbage_collector() -> None:
+    """The rows hold only atomic values, so the collector need not walk them (it would untrack them itself)."""
+    from detectors._textfast import joined_row
+
+    row = fast_row(make_event(1, seed=4), "full", 0.0)
+    assert row is not None and not gc.is_tracked(row)
+    assert joined_row(("a", 1, None), (2.5, True)) == ("a", 1, None, 2.5, True)
+    mixed = joined_row(("a",), ([1],))
+    assert mixed == ("a", [1]) and gc.is_tracked(mixed)  # a container inside: tracked as any tuple
