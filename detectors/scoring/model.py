@@ -27,7 +27,9 @@ from detectors.scoring.anomaly import AnomalyModel
 from detectors.scoring.clusters import DEFAULT_CLUSTER_TERMS, ClusterScorer, ClusterTerm
 from detectors.scoring.prior import DEFAULT_TERMS, GATE_LEVELS, PriorModel, Term
 
-PRIOR_GENERATION = "prior-1"
+# the structure of the combination; bumped when scores change without a documented weight or level changing
+# (2: cluster members weigh in without their relay discount)
+PRIOR_GENERATION = "prior-2"
 CLUSTER_TERM = "cluster"
 ANOMALY_TERM = "anomaly"
 ANOMALY_GATE_FLOOR = 0.25
@@ -102,7 +104,12 @@ class RiskModel:
         own_hazard = prior_hazard + anomaly_hazard
 
         labels = _multi_account_labels(features.index, cluster_of)
-        clusters, cluster_terms, cluster_values = self._clusters(labels, cluster_features, prior_hazard, intent)
+        # members weigh in undiscounted: an account's relay of people's requests explains its own harvest-like
+        # shape, not the hidden common control that links it to others (a proxy network mixing customers'
+        # requests with a campaign's is the case; apps of different companies are not linked)
+        member_hazard = self.prior.hazards(features, relay_discount=False).sum(axis=1) if labels.notna().any() \
+            else prior_hazard  # fmt: skip
+        clusters, cluster_terms, cluster_values = self._clusters(labels, cluster_features, member_hazard, intent)
 
         cluster_total = labels.map(clusters["hazard"]).astype("float64").fillna(0.0)
         inherits = labels.notna() & ~labels.isin(list(no_inheritance))

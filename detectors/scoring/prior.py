@@ -236,10 +236,12 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
             out[term.feature] = np.nan_to_num(np.clip((z - Z_START) / (Z_FULL - Z_START), 0.0, 1.0), nan=0.0)
         return pd.DataFrame(out, index=features.index, dtype="float64")
 
-    def hazards(self, features: pd.DataFrame) -> pd.DataFrame:
+    def hazards(self, features: pd.DataFrame, *, relay_discount: bool = True) -> pd.DataFrame:
+        """Hazard per term; ``relay_discount=False`` leaves the relay discount out of the gate (what a cluster weighs
+        its members by: relaying people explains an account's harvest-like shape, not hidden common control)."""
         strength = self.strengths(features)
         intent_terms = [t.feature for t in self.terms_ if t.group == "intent"]
-        gate = self._term_gate(features, strength)
+        gate = self._term_gate(features, strength) if relay_discount else self._gate(features, strength)
         out = {}
         for term in self.terms_:
             value = strength[term.feature] * term.weight

@@ -130,3 +130,24 @@ def test_empty_population() -> None:
     frame = population().iloc[:0]
     scores = RiskModel().fit(frame).score(frame)
     assert scores.accounts.empty and scores.clusters.empty
+
+
+def test_cluster_members_weigh_in_without_their_relay_discount() -> None:
+    """A proxy network mixing customers' conversations with a campaign's requests relays people in every account,
+    which explains each account's harvest-like shape but not the hidden control that links them: the cluster
+    weighs its members by their undiscounted hazard, while each account keeps its own discount."""
+    frame = population()
+    campaign = [f"c{i}" for i in range(6)]
+    frame.loc[campaign, "single_turn_share"] = 0.5  # half its requests are follow-ups of customers' conversations
+    frame["unanchored_history_share"] = 0.0
+    labels = pd.Series(pd.NA, index=frame.index, dtype="string")
+    labels[campaign] = "camp"
+    model = RiskModel().fit(frame)
+    assert (model.prior.relay(frame).loc[campaign] == 1.0).all()
+    discounted = model.prior.hazards(frame).sum(axis=1)
+    undiscounted = model.prior.hazards(frame, relay_discount=False).sum(axis=1)
+    assert (undiscounted.loc[campaign] > discounted.loc[campaign]).all()
+    scores = model.score(frame, cluster_of=labels, cluster_features=cluster_features(0.0).loc[["camp"]])
+    member = scores.clusters.loc["camp", "member_hazard"]
+    assert member == pytest.approx(undiscounted.loc[campaign].mean())
+    assert scores.accounts.loc[campaign, "prior_hazard"].to_numpy() == pytest.approx(discounted.loc[campaign])
