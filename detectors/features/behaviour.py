@@ -128,6 +128,13 @@ class BehaviourFeatures(FeatureExtractor):
         # messages that are neither user, assistant nor the system prompt are tool results
         tool_messages = np.nan_to_num(n_messages - user_turns - assistant_turns - has_system) > 0
         multi = ~np.isnan(samples) & (samples > 1)
+        # the prompt rates count requests that carry words of the client's own: a tool result sent back in a user
+        # turn (an agent loop's continuation) has no text to ask for anything, and counting it would dilute an
+        # agent-loop harvest's reasoning rate by its loop length.  Text hashes tell; where retention stores none
+        # (``none``), every request counts as before.
+        own_text = _own_text(events)
+        prompt_known = ~np.isnan(cot) & own_text
+        rubric_known = ~np.isnan(rubric) & own_text
         flags = {
             "n": np.ones(len(ts), dtype=bool),
             "n_status": ~np.isnan(status),
@@ -136,10 +143,10 @@ class BehaviourFeatures(FeatureExtractor):
             "n_tokens": tokens_known,
             "n_max_tokens": max_known,
             "n_saturated": max_known & (completion >= self.saturation_fraction * max_tokens),
-            "n_cot_known": ~np.isnan(cot),
-            "n_cot": cot >= self.cot_threshold,
-            "n_rubric_known": ~np.isnan(rubric),
-            "n_rubric": rubric >= self.rubric_threshold,
+            "n_cot_known": prompt_known,
+            "n_cot": prompt_known & (cot >= self.cot_threshold),
+            "n_rubric_known": rubric_known,
+            "n_rubric": rubric_known & (rubric >= self.rubric_threshold),
             "n_turns_known": turns_known,
             "n_single_turn": turns_known & (user_turns <= 1) & (np.nan_to_num(assistant_turns) == 0),
             "n_depth1": turns_known & (user_turns == 1),
@@ -158,7 +165,7 @@ class BehaviourFeatures(FeatureExtractor):
         values.update(
             prompt_tokens=np.where(tokens_known, prompt_tokens, 0).astype(np.int64),
             completion_tokens=np.where(tokens_known, completion, 0).astype(np.int64),
-            cot_score_e4=np.rint(np.nan_to_num(cot) * SCORE_SCALE).astype(np.int64),
+            cot_score_e4=np.rint(np.where(prompt_known, np.nan_to_num(cot), 0.0) * SCORE_SCALE).astype(np.int64),
             user_turns=np.where(turns_known, np.nan_to_num(user_turns), 0).astype(np.int64),
             first_ts=ts,
             last_ts=ts,
@@ -241,6 +248,14 @@ def _local_night_share(hours: npt.NDArray[np.float64], accounts: pd.DataFrame) -
     night = np.take_along_axis(hours, utc_hour, axis=1).sum(axis=1)
     totals = hours.sum(axis=1)
     return np.where(known & (totals > 0), night / np.where(totals > 0, totals, 1), np.nan)
+
+
+def _own_text(events: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Requests whose last user turn has words of its own (a text hash), or all of them where no hashes are kept."""
+    if "text_hash" not in events.columns:
+        return np.ones(len(events), dtype=bool)
+    hashed = events["text_hash"].notna().to_numpy(dtype=bool)
+    return hashed if hashed.any() else np.ones(len(events), dtype=bool)
 
 
 def _unanchored_history(sums: pd.DataFrame) -> pd.Series:

@@ -141,6 +141,28 @@ def test_cot_depth_disparity_compares_reasoning_requests_of_follow_ups_and_first
     assert math.isnan(out.loc["one_shot", "cot_depth_disparity"])
 
 
+@pytest.mark.parametrize("retention", RETENTION_MODES)
+def test_tool_results_sent_back_do_not_dilute_the_prompt_rates(retention: Retention) -> None:
+    """An agent loop asks once, in its task turn; the tool results it sends back after it carry no words of the
+    client's, so its reasoning rate is its tasks' rate, not that rate over the length of its loops."""
+    events: list[dict[str, Any]] = []
+    for i in range(10):
+        task = [{"role": "user", "content": f"Fix bug {i} and explain your reasoning step by step."}]
+        events.append(event("loop", at(4 * i), messages=task))
+        history = list(task)
+        for step in range(3):
+            history += [{"role": "assistant", "content": [{"type": "tool_use", "id": f"t{i}{step}", "name": "run"}]},
+                        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"t{i}{step}",
+                                                      "content": "exit 0"}]}]  # fmt: skip
+            events.append(event("loop", at(4 * i + step + 1), messages=list(history)))
+        events.append(event("chat", at(4 * i), f"what is {i} + {i}?"))
+    out = features(events, retention=retention)
+    expected = 1.0 if retention != "none" else 10 / 40  # without text hashes every request counts, as before
+    assert out.loc["loop", "cot_elicitation_rate"] == pytest.approx(expected)
+    assert out.loc["chat", "cot_elicitation_rate"] == 0
+    assert out.loc["loop", "rubric_prompt_rate"] == 0
+
+
 def test_token_saturation_and_ratio() -> None:
     events = [
         event("a", at(0), max_tokens=1000, completion_tokens=1000, prompt_tokens=100),

@@ -173,12 +173,6 @@ def test_app_backends_with_a_reasoning_system_prompt_stay_unflagged_and_every_ar
         assert (members > cutoff).mean() >= 0.5, (name, members.round(3).tolist(), cutoff)
 
 
-# Archetypes an agent loop loses whatever the relay discount (RELAY_DISCOUNT = 0 loses them too): their reasoning
-# requests sit in the task turn only, and the 2-5 tool-result turns after each task dilute the per-request
-# reasoning rate below the intent level.  Not relay evidence; held to no floor here.
-AGENT_LOOP_DILUTED = ("low_and_slow", "reseller")
-
-
 @lru_cache(maxsize=4)
 def detected_multi_turn(seed: int, variant: Variant) -> tuple[pd.DataFrame, pd.Series, dict[str, str]]:
     population = simulate(SimulationConfig(seed=seed, scale=0.3, days=5))
@@ -206,8 +200,9 @@ def test_harvests_run_through_genuine_conversations_are_not_taken_for_a_relay(se
     flagged = accounts[accounts["flagged"]]
     assert (~flagged["positive"]).sum() <= 1, flagged.loc[~flagged["positive"], "persona"].value_counts().to_dict()
     recall = {archetype[c]: r for c, r in campaign_recall(campaign.to_dict(), set(flagged.index)).items()}
-    held = set(FLAGGED_ARCHETYPES) - (set(AGENT_LOOP_DILUTED) if variant == "agent_loop" else set())
-    for name in held:
+    # an agent loop's reasoning request is its task turn; the tool results sent back after it carry no words of
+    # the client's and do not count towards the prompt rates (low_and_slow and reseller were lost to that dilution)
+    for name in FLAGGED_ARCHETYPES:
         assert recall[name] >= 0.5, (name, recall)
     cutoff = float(np.quantile(accounts.loc[~accounts["positive"], "risk_score"], 0.99))
     for name in RANKED_ARCHETYPES:
