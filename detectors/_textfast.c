@@ -617,6 +617,32 @@ static PyObject *slot_tokens(PyObject *Py_UNUSED(module), PyObject *arg) {
     return Py_BuildValue("(NN)", plain, tokens);
 }
 
+/* The tokens of a masked text joined by spaces into `joined` (room for 2 * len + 1), and the hex hashes of
+ * the first `max_tokens` of them joined by spaces into `hashes` (room for 7 * max_tokens + 1). */
+static int join_tokens(const Buffer *masked, Py_ssize_t max_tokens, char *joined, Py_ssize_t *joined_len,
+                       char *hashes, Py_ssize_t *hashes_len) {
+    Py_ssize_t count = 0, start = 0, end = 0;
+    while ((end = next_token(masked->data, end, masked->len, &start)) >= 0) {
+        if (*joined_len) {
+            joined[(*joined_len)++] = ' ';
+        }
+        for (Py_ssize_t k = start; k < end; k++) {
+            joined[(*joined_len)++] = (char)masked->data[k];
+        }
+        if (count < max_tokens) {
+            if (count) {
+                hashes[(*hashes_len)++] = ' ';
+            }
+            if (token_hex(masked->data + start, end - start, hashes + *hashes_len) < 0) {
+                return -1;
+            }
+            *hashes_len += 6;
+        }
+        count++;
+    }
+    return 0;
+}
+
 /* slot_signals(text, max_tokens) -> (normalise(text), " ".join(tokens(text)),
  *                                    " ".join(token_hash(t) for t in tokens(text)[:max_tokens])) */
 static PyObject *slot_signals(PyObject *Py_UNUSED(module), PyObject *args) {
@@ -640,25 +666,9 @@ static PyObject *slot_signals(PyObject *Py_UNUSED(module), PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t joined_len = 0, hashes_len = 0, count = 0;
-    Py_ssize_t start = 0, end = 0;
-    while ((end = next_token(masked.data, end, masked.len, &start)) >= 0) {
-        if (joined_len) {
-            joined[joined_len++] = ' ';
-        }
-        for (Py_ssize_t k = start; k < end; k++) {
-            joined[joined_len++] = (char)masked.data[k];
-        }
-        if (count < max_tokens) {
-            if (count) {
-                hashes[hashes_len++] = ' ';
-            }
-            if (token_hex(masked.data + start, end - start, hashes + hashes_len) < 0) {
-                goto done;
-            }
-            hashes_len += 6;
-        }
-        count++;
+    Py_ssize_t joined_len = 0, hashes_len = 0;
+    if (join_tokens(&masked, max_tokens, joined, &joined_len, hashes, &hashes_len) < 0) {
+        goto done;
     }
     result = Py_BuildValue("(Ns#s#)", plain, joined, joined_len, hashes, hashes_len);
     plain = NULL; /* the N above took it, or released it on failure */
@@ -729,25 +739,9 @@ static PyObject *slot_hashes(PyObject *Py_UNUSED(module), PyObject *const *args,
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t joined_len = 0, hashes_len = 0, count = 0;
-    Py_ssize_t start = 0, end = 0;
-    while ((end = next_token(masked.data, end, masked.len, &start)) >= 0) {
-        if (joined_len) {
-            joined[joined_len++] = ' ';
-        }
-        for (Py_ssize_t k = start; k < end; k++) {
-            joined[joined_len++] = (char)masked.data[k];
-        }
-        if (count < max_tokens) {
-            if (count) {
-                hashes[hashes_len++] = ' ';
-            }
-            if (token_hex(masked.data + start, end - start, hashes + hashes_len) < 0) {
-                goto done;
-            }
-            hashes_len += 6;
-        }
-        count++;
+    Py_ssize_t joined_len = 0, hashes_len = 0;
+    if (join_tokens(&masked, max_tokens, joined, &joined_len, hashes, &hashes_len) < 0) {
+        goto done;
     }
     if (utf8_hash_hex(norm.data, norm.len, text_hex) < 0) {
         goto done;
