@@ -5,7 +5,11 @@ histogram gradient-boosting classifier (after median imputation with missingness
 cross-validated sigmoid calibration, so its output is a probability that can stand in for the prior's risk at
 the same thresholds.
 Its inputs are the account features plus the label-free model's own outputs (:func:`model_inputs`), so it starts
-from what the prior already knows and learns corrections from the team's decisions.
+from what the prior already knows and learns corrections from the team's decisions.  With fewer than
+``few_labels`` labelled accounts it reads only the label-free model's own and cluster scores and the cluster's
+size (:data:`FEW_LABEL_INPUTS`): a couple of dozen verdicts cannot say which of ~70 features matter, and a booster
+offered all of them splits on whichever happens to separate the few labels it has; it learns a recalibration of
+the prior's verdicts instead, and the features once labels are plenty.
 
 Explanations are occlusion attributions: a feature's contribution is how much the probability drops when that
 feature is replaced by its population median (computed for the model's most important features only, to keep
@@ -33,6 +37,9 @@ from threadpoolctl import threadpool_limits
 from detectors.scoring.model import Scores
 
 MODEL_INPUT_SCORES = ("own_score", "prior_hazard", "intent", "anomaly_percentile", "cluster_score")
+# what a model trained on few labels reads: the label-free model's verdicts, not the ingredients it deliberately
+# gates (raw intent, the anomaly percentile), which a couple of dozen labels would take at face value
+FEW_LABEL_INPUTS = ("own_score", "cluster_score", "cluster_size")
 EXPLAINED_FEATURES = 12
 # Label sets and scored batches are small: OpenMP threads cost more than they save, and on a busy host their
 # spin-waiting makes a 30 ms prediction take seconds.
@@ -65,6 +72,7 @@ class SupervisedRiskModel(BaseEstimator):  # type: ignore[misc]
         min_samples_leaf: int = 5,
         cv: int = 3,
         random_state: int = 0,
+        few_labels: int = 30,
     ) -> None:
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -72,6 +80,7 @@ class SupervisedRiskModel(BaseEstimator):  # type: ignore[misc]
         self.min_samples_leaf = min_samples_leaf
         self.cv = cv
         self.random_state = random_state
+        self.few_labels = few_labels
 
     def fit(self, X: pd.DataFrame, y: pd.Series | npt.ArrayLike) -> Self:
         labels = np.asarray(y, dtype=np.int64)
@@ -80,6 +89,9 @@ class SupervisedRiskModel(BaseEstimator):  # type: ignore[misc]
         counts = np.bincount(labels, minlength=2)
         if counts.size != 2 or counts.min() < 2:
             raise ValueError(f"need at least 2 labels of each class, got {counts.tolist()}")
+        prior_outputs = [c for c in FEW_LABEL_INPUTS if c in X.columns]
+        if len(labels) < self.few_labels and prior_outputs:
+            X = X[prior_outputs]
         self.columns_ = list(X.columns)
         matrix = X.to_numpy(dtype="float64", na_value=np.nan)
         # pandas' median skips NaN without numpy's all-NaN warning (a feature can be absent for every label)

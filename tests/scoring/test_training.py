@@ -72,8 +72,15 @@ def test_verdicts_train_a_shadow_model_that_an_admin_promotes(
     flagged = client.get("/v1/accounts", params={"flagged": "true"}, headers=analyst).json()["items"]
     assert flagged and all(item["model_version"] == candidate["version"] for item in flagged)
     assert all(item["reasons"] for item in flagged)
-    truth = pop.truth["accounts"]
-    assert sum(truth.get(item["account_id"]) is not None for item in flagged) >= 0.8 * len(flagged)
+    campaign = {account for account, label in pop.truth["accounts"].items() if label}
+    got = {item["account_id"] for item in flagged}
+    assert campaign <= got, "the promoted model keeps every campaign account flagged"
+    # Labels come from cluster verdicts only, so lone heavy benign accounts (eval runners, app backends, coding
+    # agents) are never labelled: a model trained on ~20 labels, none of them a hard negative, cannot learn to spare
+    # them (it recalibrates the prior's scores, see detectors.scoring.supervised) and flags a few of the ~90 benign
+    # accounts here; the bound says it does not flag wholesale.
+    benign = {str(event["account_id"]) for event in pop.events} - campaign
+    assert len(got - campaign) <= 0.05 * len(benign), sorted(pop.truth["personas"].get(a) for a in got - campaign)
 
     actions = db_session.scalars(select(AuditEntry.action).where(AuditEntry.target_type == "model")).all()
     assert sorted(actions) == ["model.promote", "model.train"]
