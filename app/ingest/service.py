@@ -135,6 +135,15 @@ def ingest_records(
     rows: list[tuple[Any, ...]] = []
     ingested_at = time.time()
     count = 0
+
+    def first_time(request_id: str) -> bool:
+        """False for a request id already seen in this batch (counted as a duplicate)."""
+        if request_id in seen:
+            result.duplicates += 1
+            return False
+        seen.add(request_id)
+        return True
+
     for index, record in enumerate(records, start=index_offset):
         count += 1
         if max_records is not None and count > max_records:
@@ -147,29 +156,22 @@ def ingest_records(
             continue
         event, errors = (record, []) if adapter is None else adapter(record)
         row = None if event is None else fast_row(event, retention, ingested_at)
-        if row is not None:
-            request_id = row[0]
-            if request_id in seen:
-                result.duplicates += 1
-                continue
-            seen.add(request_id)
-            rows.append(row)
-        else:
+        if row is None:
             if event is not None:
                 event, errors = validate_event(event)
             if event is None:
                 _reject(result, rejected(index, record, errors))
                 continue
-            request_id = event["request_id"]
-            if request_id in seen:
-                result.duplicates += 1
+            if not first_time(event["request_id"]):
                 continue
-            seen.add(request_id)
             try:
-                rows.append(stored_row(event, retention, ingested_at))
+                row = stored_row(event, retention, ingested_at)
             except (ValueError, TypeError, AttributeError) as exc:  # content the validators let through
                 _reject(result, rejected(index, record, [("", f"cannot be read: {exc}")]))
                 continue
+        elif not first_time(row[0]):
+            continue
+        rows.append(row)
         if len(rows) >= WRITE_EVERY:
             writer.add(rows)
             rows = []

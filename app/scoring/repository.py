@@ -6,7 +6,7 @@ from collections.abc import Generator, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, and_, delete, exists, func, insert, or_, select, text, update
+from sqlalchemy import JSON, Select, and_, delete, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, defer
 
 from app.db import json_serializer
@@ -251,6 +251,16 @@ def newest_event_ts(*, session: Session) -> float | None:
     return float(value) if value is not None else None
 
 
+def _event_query(columns: Sequence[str], after_id: int, up_to_id: int | None, min_ts: float | None) -> Select[Any]:
+    """Event rows (id first, then ``columns``) with ``after_id < id <= up_to_id`` and ``ts >= min_ts``, by id."""
+    query = select(Event.id, *(getattr(Event, name) for name in columns)).where(Event.id > after_id)
+    if up_to_id is not None:
+        query = query.where(Event.id <= up_to_id)
+    if min_ts is not None:
+        query = query.where(Event.ts >= min_ts)
+    return query.order_by(Event.id)
+
+
 def event_cursor(
     *, session: Session, columns: Sequence[str], after_id: int = 0, up_to_id: int | None = None,
     min_ts: float | None = None,
@@ -260,14 +270,8 @@ def event_cursor(
     Raw, because SQLAlchemy's per-value result processing costs more than the query on a million rows; the
     values are converted column-wise by the caller.  PostgreSQL streams through a named (server-side) cursor.
     """
-    selected = [Event.id, *(getattr(Event, name) for name in columns)]
-    query = select(*selected).where(Event.id > after_id)
-    if up_to_id is not None:
-        query = query.where(Event.id <= up_to_id)
-    if min_ts is not None:
-        query = query.where(Event.ts >= min_ts)
     connection = session.connection()
-    compiled = query.order_by(Event.id).compile(dialect=connection.dialect)
+    compiled = _event_query(columns, after_id, up_to_id, min_ts).compile(dialect=connection.dialect)
     driver = connection.connection.driver_connection
     if connection.dialect.name == "postgresql":
         cursor = driver.cursor(name="distillguard_events")  # type: ignore[union-attr]
@@ -288,19 +292,11 @@ def event_csv(
 
     ``COPY`` hands over text that Arrow's C++ CSV reader parses column-wise: about a third of the client CPU of
     fetching Python tuples through a server-side cursor (no Python object per value)."""
-    names = ", ".join(Event.__table__.c[name].name for name in ("id", *columns))
-    conditions = ["id > %(after)s"]
-    params: dict[str, Any] = {"after": after_id}
-    if up_to_id is not None:
-        conditions.append("id <= %(up_to)s")
-        params["up_to"] = up_to_id
-    if min_ts is not None:
-        conditions.append("ts >= %(min_ts)s")
-        params["min_ts"] = min_ts
-    statement = (f"COPY (SELECT {names} FROM {Event.__tablename__} WHERE {' AND '.join(conditions)} ORDER BY id) "
-                 "TO STDOUT WITH (FORMAT csv)")  # fmt: skip
-    driver = session.connection().connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(statement, params) as copy:  # type: ignore[union-attr]
+    connection = session.connection()
+    compiled = _event_query(columns, after_id, up_to_id, min_ts).compile(dialect=connection.dialect)
+    statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(statement, compiled.params) as copy:  # type: ignore[union-attr]
         for block in copy:
             yield bytes(block)
 

@@ -107,8 +107,7 @@ class RiskModel:
         # members weigh in undiscounted: an account's relay of people's requests explains its own harvest-like
         # shape, not the hidden common control that links it to others (a proxy network mixing customers'
         # requests with a campaign's is the case; apps of different companies are not linked)
-        member_hazard = self.prior.hazards(features, relay_discount=False).sum(axis=1) if labels.notna().any() \
-            else prior_hazard  # fmt: skip
+        member_hazard = self.prior.hazards(features, relay_discount=False).sum(axis=1)
         clusters, cluster_terms, cluster_values = self._clusters(labels, cluster_features, member_hazard, intent)
 
         cluster_total = labels.map(clusters["hazard"]).astype("float64").fillna(0.0)
