@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections.abc import Iterator
 
 from detectors import _textfast, prompts, text
 
@@ -134,12 +135,17 @@ def test_word_mask_equals_the_aho_corasick_pass() -> None:
     assert _textfast.word_mask("\U0001f600".join(words), words) == (1 << len(words)) - 1
 
 
+def _gate_bodies(seed: int) -> Iterator[str]:
+    """5,000 lower-cased texts of gate words, other pieces and Unicode, in random order."""
+    pieces = [*prompts._WORD_TUPLE, *PIECES, *UNICODE, "explanation", "10/10", "reasoning", "think carefully "]
+    rng = random.Random(seed)
+    for _ in range(5000):
+        yield "".join(rng.choice(pieces) + rng.choice(" .\n") for _ in range(rng.randrange(0, 12))).lower()
+
+
 def test_gate_mask_equals_the_python_gates() -> None:
     words, gates = prompts._WORD_TUPLE, prompts._GATES
-    pieces = [*words, *PIECES, *UNICODE, "explanation", "10/10", "reasoning", "think carefully "]
-    rng = random.Random(27)
-    for _ in range(5000):
-        body = "".join(rng.choice(pieces) + rng.choice(" .\n") for _ in range(rng.randrange(0, 12))).lower()
+    for body in _gate_bodies(27):
         assert _textfast.gate_mask(body, words, gates) == prompts._open_gates_reference(body), repr(body)
     assert _textfast.gate_mask(" ".join(words), words, gates) == (1 << len(gates)) - 1
 
@@ -163,10 +169,7 @@ def test_lower_casing_is_ignorecase_outside_the_four_folding_characters() -> Non
 
 def test_gate_word_mask_equals_the_python_gates_and_words() -> None:
     words, gates = prompts._WORD_TUPLE, prompts._GATES
-    pieces = [*words, *PIECES, *UNICODE, "explanation", "10/10", "reasoning", "think carefully "]
-    rng = random.Random(28)
-    for _ in range(5000):
-        body = "".join(rng.choice(pieces) + rng.choice(" .\n") for _ in range(rng.randrange(0, 12))).lower()
+    for body in _gate_bodies(28):
         expected = prompts._gates_and_words_reference(body)
         assert _textfast.gate_word_mask(body, words, gates) == expected, repr(body)
         assert expected == (prompts._open_gates_reference(body), prompts._automaton_words(body))
