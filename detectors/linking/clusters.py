@@ -14,6 +14,7 @@ from detectors.linking.graph import weight_column
 from detectors.linking.inputs import LinkingInput, epoch_seconds
 from detectors.linking.questions import account_questions
 from detectors.linking.request_shape import account_shapes, describe_shape
+from detectors.linking.schedule import locked_schedules, schedule_memberships
 from detectors.linking.signup import signup_keys
 from detectors.linking.synchrony import active_buckets, bucket_chance, model_switches
 from detectors.linking.templates import TemplateIndex
@@ -34,6 +35,8 @@ CLUSTER_FEATURES: dict[str, str] = {
     "request_shape_request_share": "float64", "top_shared_request_shape": "string",
     "members_sharing_wrapper": "float64", "shared_questions": "float64", "members_sharing_questions": "float64",
     "shared_questions_exclusive": "float64",
+    "members_on_shared_schedule": "float64", "schedule_period_minutes": "float64", "schedule_phase_seconds": "float64",
+    "schedule_phase_spread_seconds": "float64",
     "migration_model": "string", "migrated_members": "float64", "migration_spread_hours": "float64",
     "share_high_risk_members": "float64", "mean_member_risk": "float64",
     "internal_edges": "int64", "internal_weight": "float64", "density": "float64",
@@ -271,6 +274,39 @@ def _questions(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> p
     return out
 
 
+def _schedule(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
+    """Per cluster, its most shared (period, phase bin): how many members are locked onto it, the period, the
+    members' mean phase into it and their spread (the largest distance of a member's phase from that mean)."""
+    columns = ["members_on_shared_schedule", "schedule_period_minutes", "schedule_phase_seconds",
+               "schedule_phase_spread_seconds"]  # fmt: skip
+    locked = locked_schedules(data)
+    memberships = schedule_memberships(locked)
+    if memberships.empty:
+        return pd.DataFrame(columns=columns, dtype="float64")
+    memberships["cluster"] = label.to_numpy()[memberships["account"].to_numpy(np.int64)]
+    counts = memberships.groupby(["cluster", "resource"]).size().rename("members").reset_index()
+    top = counts.sort_values(["members", "resource"], ascending=[False, True], kind="stable")
+    top = top.drop_duplicates("cluster").set_index("cluster")
+    top = top[top["members"] >= 2]
+    on = memberships[memberships["resource"].to_numpy() == top["resource"].reindex(memberships["cluster"]).to_numpy()]
+    phase = locked.set_index("account")["phase_s"].reindex(on["account"]).to_numpy(np.float64)
+    period = on["period_s"].to_numpy(np.float64)
+    angle = 2.0 * np.pi * phase / period
+    frame = pd.DataFrame({"cluster": on["cluster"].to_numpy(), "cos": np.cos(angle), "sin": np.sin(angle),
+                          "period": period})  # fmt: skip
+    sums = frame.groupby("cluster")[["cos", "sin"]].sum()
+    period_of = frame.groupby("cluster")["period"].first()
+    mean = (np.arctan2(sums["sin"], sums["cos"]) % (2.0 * np.pi)) * period_of / (2.0 * np.pi)
+    gap = np.abs(phase - mean.reindex(frame["cluster"]).to_numpy())
+    frame["distance"] = np.minimum(gap, period - gap)
+    return pd.DataFrame({
+        "members_on_shared_schedule": top["members"].astype("float64"),
+        "schedule_period_minutes": period_of / 60.0,
+        "schedule_phase_seconds": mean,
+        "schedule_phase_spread_seconds": frame.groupby("cluster")["distance"].max(),
+    })  # fmt: skip
+
+
 def _migration(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd.DataFrame:
     switches = model_switches(data, config)
     if switches.empty:
@@ -314,6 +350,7 @@ def cluster_features(
         _templates(data, label, templates),
         _harness(data, label, edges, config),
         _questions(data, label, config),
+        _schedule(data, label),
         _migration(data, label, config),
         _edges(edges, label),
     ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 IDENTITY_KINDS: tuple[str, ...] = (
-    "ip", "subnet", "payment", "tls_ua", "template", "request_shape", "wrapper", "question",
+    "ip", "subnet", "payment", "tls_ua", "template", "request_shape", "wrapper", "question", "schedule",
 )  # fmt: skip
 BEHAVIOUR_KINDS: tuple[str, ...] = ("signup", "sync", "coverage", "migration")
 EDGE_KINDS: tuple[str, ...] = IDENTITY_KINDS + BEHAVIOUR_KINDS
@@ -38,6 +38,9 @@ DEFAULT_KIND_WEIGHTS: dict[str, float] = {
     # suite (a benchmark, an app's canned prompts) that unrelated accounts replay, which the questions cannot tell
     # apart, so at most 0.45 * (1 - 1/e) = 0.28: short of linking alone and of the behaviour kinds' 0.3
     "question": 0.45,
+    # one job runner's clock: accounts locked onto the same phase of the same scheduler period (see .schedule).
+    # Cron jobs of strangers share round phases, so it proposes pairs but tops out below linking alone
+    "schedule": 0.5,
     "sync": 0.5,
     "coverage": 0.5,
     "migration": 0.5,

@@ -144,6 +144,21 @@ def _question(row: Row) -> Entry | None:
     return {"value": int(shared), "text": text, "stats": stats}
 
 
+def _schedule(row: Row) -> Entry | None:
+    members, period = _num(row.get("members_on_shared_schedule")), _num(row.get("schedule_period_minutes"))
+    if members < 2 or period <= 0:
+        return None
+    phase, spread = _num(row.get("schedule_phase_seconds")), _num(row.get("schedule_phase_spread_seconds"))
+    minutes, seconds = divmod(round(phase), 60)
+    text = (
+        f"{_plural(members, 'account')} fire on one scheduler's clock: every {period:g} minutes, "
+        f"{minutes}:{seconds:02d} into each period, all within {spread:,.0f} seconds of it"
+    )
+    stats = {"members": int(members), "period_minutes": period, "phase_seconds": round(phase, 1),
+             "spread_seconds": round(spread, 1)}  # fmt: skip
+    return {"value": int(members), "text": text, "stats": stats}
+
+
 def _sync(row: Row) -> Entry | None:
     share, observed, expected = (_num(row.get(c)) for c in ("lockstep_share", "lockstep_observed", "lockstep_expected"))
     text = (
@@ -177,8 +192,8 @@ def _migration(row: Row) -> Entry | None:
 
 SENTENCES: dict[str, Callable[[Row], Entry | None]] = {
     "payment": _payment, "ip": _ip, "subnet": _subnet, "tls_ua": _client, "signup": _signup,
-    "template": _template, "request_shape": _request_shape, "wrapper": _wrapper, "question": _question, "sync": _sync,
-    "coverage": _coverage, "migration": _migration,
+    "template": _template, "request_shape": _request_shape, "wrapper": _wrapper, "question": _question,
+    "schedule": _schedule, "sync": _sync, "coverage": _coverage, "migration": _migration,
 }  # fmt: skip
 
 

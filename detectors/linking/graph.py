@@ -19,6 +19,7 @@ from detectors.linking.infrastructure import client_pairs, ip_pairs, payment_pai
 from detectors.linking.inputs import LinkingInput
 from detectors.linking.questions import question_pairs
 from detectors.linking.request_shape import request_shape_pairs
+from detectors.linking.schedule import schedule_pairs
 from detectors.linking.signup import signup_pairs
 from detectors.linking.synchrony import migration_pairs, sync_pairs
 from detectors.linking.templates import TemplateIndex, template_pairs
@@ -79,7 +80,8 @@ def build_edges(data: LinkingInput, config: LinkingConfig, templates: TemplateIn
     Identity kinds (what the accounts *are*: card, addresses, client build, prompt templates) propose the
     candidate pairs; behaviour kinds (what they *do*: sign up, tick, pivot, split topics) only add to them.
     Behaviour alone says "a distiller", not "the same distiller": two campaigns that both pivot on release day
-    and both tick on a quarter-hour cron are not one actor.
+    and both tick on a quarter-hour cron are not one actor.  Nor does a shared scheduler clock (``schedule``)
+    let ``sync`` in: both are the same observation, time, and strangers' cron jobs at :00 have both.
     """
     identity: dict[str, PairBuilder] = {
         "ip": ip_pairs,
@@ -89,23 +91,25 @@ def build_edges(data: LinkingInput, config: LinkingConfig, templates: TemplateIn
         "request_shape": request_shape_pairs,
         "wrapper": wrapper_pairs,
         "question": question_pairs,
+        "schedule": schedule_pairs,
     }
     tables = {kind: build(data, config) for kind, build in identity.items() if config.kind_weight(kind) > 0}
     if templates is not None and config.kind_weight("template") > 0:
         tables["template"] = template_pairs(data, templates, config)
     combined = _combine(tables, data.n_accounts, config)
-    candidates = combined.loc[
-        combined["weight"] >= config.behaviour_needs_identity * config.min_edge_weight, ["a", "b"]
-    ]
-    behaviour: dict[str, Callable[[], pd.DataFrame]] = {
-        "signup": lambda: signup_pairs(data, config),
-        "migration": lambda: migration_pairs(data, config),
-        "sync": lambda: sync_pairs(data, candidates, config),
-        "coverage": lambda: coverage_pairs(data, candidates, config),
+    gate = config.behaviour_needs_identity * config.min_edge_weight
+    candidates = combined.loc[combined["weight"] >= gate, ["a", "b"]]
+    # a shared scheduler clock and lockstep activity are one observation (time): the clock cannot vouch for sync
+    untimed = combined.loc[combined["weight"] - combined[weight_column("schedule")] >= gate, ["a", "b"]]
+    behaviour: dict[str, tuple[pd.DataFrame, Callable[[], pd.DataFrame]]] = {
+        "signup": (candidates, lambda: signup_pairs(data, config)),
+        "migration": (candidates, lambda: migration_pairs(data, config)),
+        "sync": (untimed, lambda: sync_pairs(data, untimed, config)),
+        "coverage": (candidates, lambda: coverage_pairs(data, candidates, config)),
     }
-    for kind, build in behaviour.items():
-        if config.kind_weight(kind) > 0 and not candidates.empty:
-            tables[kind] = _restrict(build(), candidates, data.n_accounts)
+    for kind, (allowed, build) in behaviour.items():
+        if config.kind_weight(kind) > 0 and not allowed.empty:
+            tables[kind] = _restrict(build(), allowed, data.n_accounts)
     combined = _combine(tables, data.n_accounts, config)
     kept = combined[combined["weight"] >= config.min_edge_weight].sort_values(["a", "b"]).reset_index(drop=True)
     kept.insert(3, "kinds", kind_labels(kept, config))
