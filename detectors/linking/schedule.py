@@ -16,7 +16,8 @@ Accounts locked at one period and nearly one phase share a schedule.  The resour
 account a member of its bin and the nearer neighbour, weighted by the surprise of its users against phases drawn
 at random among the accounts locked at that period (:func:`.pairs.surprise_weight`).  Strangers share schedules
 too — cron jobs are set to round minutes, :00 above all — so this is a weak identity kind: it proposes pairs (the
-scheduler is the operator's own infrastructure) and needs another kind (sign-ups, a client, templates) to link.
+scheduler is the operator's own infrastructure) and needs another kind (sign-ups, a client, templates) to link,
+and two schedules that both fire within seconds of a whole minute (the cron convention) count for half.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ MIN_CYCLES = 8
 LOCK_ALPHA = 0.01
 # A fully surprising shared schedule is worth this much raw evidence (strength 1 - e^-2 = 0.86).
 SCHEDULE_RAW = 2.0
+# Cron fires within seconds after a whole minute, and people set crons to round times: two schedules both on the
+# minute are the convention, common between strangers, and count for this much less.  A job runner started by
+# hand, or a crew whose requests trail its ticks by a deliberate jitter, lands anywhere in the minute.
+ON_MINUTE_S = 10.0
+ON_MINUTE_DISCOUNT = 0.5
 
 SCHEDULE_COLUMNS = ("account", "period_s", "phase_s", "cycles", "resultant", "z")
 
@@ -123,7 +129,8 @@ def resource_weights(memberships: pd.DataFrame, n_population: int) -> pd.Series:
 
 def schedule_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     """Pairs locked onto one schedule, each pair's best shared (period, phase bin)."""
-    memberships = schedule_memberships(locked_schedules(data))
+    locked = locked_schedules(data)
+    memberships = schedule_memberships(locked)
     if memberships.empty:
         return empty_pairs()
     weights = resource_weights(memberships, int(data.events["account"].nunique()))
@@ -137,7 +144,10 @@ def schedule_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     if len(i) == 0:
         return empty_pairs()
     a, b = members[i], members[j]
-    raw = SCHEDULE_RAW * weights.reindex(resource[i]).to_numpy(np.float64)
+    on_minute = np.zeros(data.n_accounts, dtype=bool)
+    on_minute[locked["account"].to_numpy(np.int64)] = locked["phase_s"].to_numpy(np.float64) % 60.0 < ON_MINUTE_S
+    convention = np.where(on_minute[a] & on_minute[b], 1.0 - ON_MINUTE_DISCOUNT, 1.0)
+    raw = SCHEDULE_RAW * weights.reindex(resource[i]).to_numpy(np.float64) * convention
     key = a * np.int64(data.n_accounts) + b
     unique_keys, inverse = np.unique(key, return_inverse=True)
     best = np.zeros(len(unique_keys))

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from detectors.events import account_frame, to_event_frame
-from detectors.linking import Linking, LinkingConfig, link_accounts
+from detectors.linking import Linking, LinkingConfig, link_accounts, schedule
 from detectors.linking.inputs import prepare
 from detectors.linking.schedule import MIN_CYCLES, locked_schedules, schedule_pairs
 
@@ -157,6 +157,39 @@ def test_the_crew_links_on_its_clock_and_sign_ups_and_the_crons_do_not(populatio
     without = _link(population, LinkingConfig(kind_weights={**LinkingConfig().kind_weights, "schedule": 0.0}))
     sizes = without.clusters["cluster_label"].reindex(list(CREW)).value_counts()
     assert sizes.max() == 1, "the sign-up burst alone is behaviour evidence and must not link the crew"
+
+
+def test_strangers_crons_on_one_cloud_subnet_with_one_template_stay_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cron convention at its worst: the twelve :00 jobs also share a popular SDK, one cloud /24 (an address
+    each) and one prompt template.  Subnet, template and a full-weight clock would add up to an edge; two clocks
+    both on the minute count for half, and they stay twelve singletons.  The crew, whose requests trail its ticks
+    by tens of seconds, is unaffected.  Without the discount the crons would link."""
+    rows, accounts = _population()
+    for row in rows:
+        account = str(row["account_id"])
+        if account.startswith(("cron", "user")):
+            row.update(user_agent="python-requests/2.31.0", tls_fingerprint="t13d_py")
+        if account.startswith("cron"):
+            k = int(account[4:])
+            row["ip"] = f"34.120.5.{10 + k}"
+            row["messages"] = [{"role": "user", "content": f"Summarise ticket {row['request_id']} for team {k}."}]
+    linking = link_accounts(to_event_frame(rows, "hashed"), account_frame(accounts))
+    labels = linking.clusters["cluster_label"]
+    assert labels.reindex(list(CRONS)).nunique() == len(CRONS)
+    assert labels.reindex(list(CREW)).nunique() == 1
+    data = prepare(to_event_frame(rows, "hashed"), account_frame(accounts), None)
+    names = np.asarray(data.account_ids.astype(str))
+
+    def cron_raw() -> float:
+        pairs = schedule_pairs(data, LinkingConfig())
+        crons = np.char.startswith(names[pairs["a"].to_numpy()].astype(str), "cron")
+        return float(pairs["raw"][crons].max())
+
+    discounted = cron_raw()
+    monkeypatch.setattr(schedule, "ON_MINUTE_DISCOUNT", 0.0)
+    assert discounted == pytest.approx(0.5 * cron_raw())
+    without_discount = link_accounts(to_event_frame(rows, "hashed"), account_frame(accounts))
+    assert without_discount.clusters["cluster_label"].reindex(list(CRONS)).nunique() < len(CRONS)
 
 
 def test_rayleigh_bound_holds_for_uniform_phases() -> None:
