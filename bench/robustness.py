@@ -29,6 +29,8 @@ these variants:
   another seed: the campaign harvests with chat-like prompts, no elicitation wording, no shared question pool;
 * ``hard-negatives`` — three times the eval runners, enterprise batch jobs, corporate NAT organisations and app
   backends;
+* ``one-shot-apps`` — 100 app backends (at scale 1) whose fixed system prompt asks for step-by-step reasoning,
+  each relaying single-turn questions without end-user ids: a relay with nothing that shows it;
 * ``combined`` — ``spec-volume``, ``no-shared-infra`` and ``harness-random`` at once: many quiet accounts with
   nothing shared but their prompts' wording and their timing.
 
@@ -90,14 +92,21 @@ HARD_NEGATIVES = {
         "corporate": {"orgs": 3 * PERSONA_DEFAULTS["corporate"]["orgs"]},
     }
 }  # fmt: skip
+# app backends whose product asks every request for step-by-step reasoning (tutoring, "show your work") and that
+# relay one-shot questions without end-user ids: no follow-up, no end user, so nothing shows it is a relay
+ONE_SHOT_APPS = {
+    "personas": {
+        "app_backend": {"accounts": 100, "cot_system_share": 1.0, "end_user_id_share": 0.0, "followups": 0.0},
+    }
+}  # fmt: skip
 VARIANT_PARAMS: dict[str, dict[str, Any]] = {
     "campaign-heavy": CAMPAIGN_HEAVY, "spec-volume": SPEC_VOLUME, "no-shared-infra": NO_SHARED_INFRA,
-    "harness-random": HARNESS_RANDOM, "hard-negatives": HARD_NEGATIVES,
+    "harness-random": HARNESS_RANDOM, "hard-negatives": HARD_NEGATIVES, "one-shot-apps": ONE_SHOT_APPS,
     "combined": merge_params(SPEC_VOLUME, NO_SHARED_INFRA, HARNESS_RANDOM),
 }  # fmt: skip
 VARIANTS = (
     "as simulated", "wordless", "campaign-heavy", "spec-volume", "reseller-mixed", "no-shared-infra",
-    "harness-random", "human-prompts", "hard-negatives", "combined",
+    "harness-random", "human-prompts", "hard-negatives", "one-shot-apps", "combined",
 )  # fmt: skip
 RESELLER_CUSTOMER_SHARE = 0.6  # of a re-sold account's requests, its ordinary customers' share
 RESOLD = ("hydra", "low_and_slow", "rubric_grader", "repeated_sampling", "model_pivot")

@@ -24,7 +24,8 @@ import orjson
 PERSONA_DEFAULTS: dict[str, dict[str, Any]] = {
     "casual": {"accounts": 2200, "mobile_share": 0.35, "ipv6_share": 0.1, "household_share": 0.05,
                "power_user_share": 0.1, "new_signup_share": 0.03},
-    "app_backend": {"accounts": 60, "requests_per_day": 45, "cot_system_share": 0.2, "end_user_id_share": 0.3},
+    "app_backend": {"accounts": 60, "requests_per_day": 45, "cot_system_share": 0.2, "end_user_id_share": 0.3,
+                    "followups": 0.6},
     "batch_job": {"accounts": 8, "requests_per_day": 550, "corpus_template_share": 0.5},
     "eval_runner": {"accounts": 25, "questions": 200, "runs": 2, "new_model_share": 0.5, "cot_share": 0.5,
                     "judge_share": 0.25, "pass_at_k_share": 0.2, "shared_benchmarks": 3},

@@ -142,7 +142,7 @@ def app_backend(world: World, rng: np.random.Generator, p: dict[str, Any], confi
         rate = p["requests_per_day"] * math.exp(0.9 * rng.standard_normal())
         for ts in shaped_times(world, rng, offset, rate, LEISURE_HOURS):
             history: list[dict[str, Any]] = [{"role": "system", "content": system}]
-            for _ in range(2 * int(rng.poisson(0.6))):
+            for _ in range(2 * int(rng.poisson(p["followups"]))):
                 history += [
                     {"role": "user", "content": world.prompts.human_opening(rng)},
                     {"role": "assistant", "content": world.prompts.assistant_reply(rng, "that")},
