@@ -37,6 +37,8 @@ from detectors.scoring.coverage import topic_coverage_ratio
 from detectors.scoring.decision import EXEMPT_STATUSES, Thresholds, flag_accounts, flag_clusters, reopened
 from detectors.scoring.explain import account_reasons, cluster_reasons
 from detectors.scoring.model import RiskModel, Scores
+from detectors.scoring.replay import FEATURE as REPLAY_FEATURE
+from detectors.scoring.replay import suite_replay_share
 from detectors.scoring.supervised import SupervisedRiskModel, model_inputs
 
 DAY_NS = 86_400 * 10**9
@@ -176,6 +178,8 @@ def detect(
     if topics is not None and len(events):
         features = features.assign(**{COVERAGE_FEATURE: topic_coverage_ratio(events["account_id"], topics,
                                                                              features.index)})  # fmt: skip
+    if len(events):
+        features = features.assign(**{REPLAY_FEATURE: suite_replay_share(events, features.index)})
     model = RiskModel().fit(features)
     progress("linking", 0.1)
     linking = link_accounts(

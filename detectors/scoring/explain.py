@@ -3,8 +3,8 @@
 A contribution is the term's share of the score: hazards add up, so a term holding ``h`` of a total hazard ``H``
 is credited ``risk * h / H``; the contributions of all terms sum to the risk score.  Reasons are sorted by
 contribution; terms that contributed nothing are left out, and an account nothing moved gets one reason saying so.
-An account whose gated evidence was discounted as a relay of people's requests (:mod:`.prior`) gets a last reason
-saying by how much (contribution 0).
+An account whose gated evidence was discounted as a relay of people's requests or a re-run evaluation suite
+(:mod:`.prior`) gets a last reason saying by how much (contribution 0).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pandas as pd
 from detectors.scoring.clusters import ClusterScorer
 from detectors.scoring.model import ANOMALY_TERM, CLUSTER_TERM, Scores
 from detectors.scoring.prior import RELAY_DISCOUNT, PriorModel, Term
+from detectors.scoring.replay import FEATURE as REPLAY_FEATURE
 
 Reason = dict[str, Any]
 MAX_REASONS = 5
@@ -27,6 +28,10 @@ MIN_RELAY_SHOWN = 0.2
 RELAY_TEXT = (
     "traffic of an app relaying people's conversations or many end users behind a fixed prompt: harvest-shape and "
     "infrastructure evidence counted {discount:.0%} less"
+)
+REPLAY_TEXT = (
+    "re-runs a fixed suite ({share:.0%} of its distinct prompts sent to the same model again on other days), as "
+    "evaluation does: harvest-shape and infrastructure evidence counted {discount:.0%} less"
 )
 
 
@@ -79,6 +84,9 @@ def account_reasons(
     percentiles = accounts["anomaly_percentile"].to_numpy(dtype="float64")
     zero = pd.Series(0.0, index=accounts.index)
     relay = accounts.get("relay", zero).fillna(0.0).to_numpy(dtype="float64")
+    replay = accounts.get("replay", zero).fillna(0.0).to_numpy(dtype="float64")
+    replay_column = features.reindex(terms.index).get(REPLAY_FEATURE, zero.reindex(terms.index))
+    replay_share = replay_column.fillna(0.0).to_numpy(dtype="float64")
     intent = accounts.get("intent", zero).fillna(0.0).to_numpy(dtype="float64")
     sizes = {str(label): int(size) for label, size in scores.clusters["size"].items()}
     centers = prior.center_
@@ -110,9 +118,13 @@ def account_reasons(
                 "risk_score", round(float(risk[row]), 4), round(float(risk[row]), 4),
                 "no feature is outside the population's normal range and the account is in no suspicious cluster",
             ))  # fmt: skip
-        elif relay[row] >= MIN_RELAY_SHOWN and intent[row] > 0:
-            reasons.append(_reason("relay", round(float(relay[row]), 4), 0.0, RELAY_TEXT.format(
-                discount=RELAY_DISCOUNT * float(relay[row]))))  # fmt: skip
+        elif max(relay[row], replay[row]) >= MIN_RELAY_SHOWN and intent[row] > 0:
+            if relay[row] >= replay[row]:
+                reasons.append(_reason("relay", round(float(relay[row]), 4), 0.0, RELAY_TEXT.format(
+                    discount=RELAY_DISCOUNT * float(relay[row]))))  # fmt: skip
+            else:
+                reasons.append(_reason(REPLAY_FEATURE, round(float(replay_share[row]), 4), 0.0, REPLAY_TEXT.format(
+                    share=float(replay_share[row]), discount=RELAY_DISCOUNT * float(replay[row]))))  # fmt: skip
         out[str(account_id)] = reasons
     return out
 

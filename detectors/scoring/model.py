@@ -95,6 +95,7 @@ class RiskModel:
         prior_terms = self.prior.hazards(features)
         intent = self.prior.intent(features)
         relay = self.prior.relay(features)
+        replay = self.prior.replay(features)
         prior_hazard = prior_terms.sum(axis=1)
         anomaly_pct = self.anomaly.percentile(features)
         # gated like the prior's shape terms (intent, discounted for a relay of people's requests): unusual traffic
@@ -128,6 +129,7 @@ class RiskModel:
                 "cluster_hazard": lift,
                 "intent": intent,
                 "relay": relay,
+                "replay": replay,
                 "anomaly_percentile": anomaly_pct,
                 "cluster_label": labels,
                 "cluster_score": labels.map(clusters["score"]).astype("float64"),

@@ -93,9 +93,14 @@ RELAY_DISCOUNT = 0.7
 # relay evidence fades as the reasoning rate of follow-up turns departs from that of first turns (a script's
 # elicitation, not a fixed frame's): void from the upper level of cot_depth_disparity on
 RELAY_COT_DISPARITY = (0.03, 0.1)
+# An evaluation suite re-run (see detectors.scoring.replay): the share of an account's distinct (model, prompt) pairs
+# sent again on another day, ramped between these levels, discounts the gated terms like a relay does (the larger
+# of the two counts); eval runners re-run most of their suite, people and harvests a tenth or less
+REPLAY_SHARE = (0.25, 0.5)
 # the documented levels of the gates, part of the prior's version (detectors.scoring.model.prior_version)
 GATE_LEVELS = (INTENT_CAP, BASELINE_MAX_GATE, EVASION_SHAPE, EVASION_DISGUISE, EVASION_CAP, RELAY_FOLLOWUP,
-               RELAY_END_USERS, RELAY_END_USER_TOP_SHARE, RELAY_DISCOUNT, RELAY_COT_DISPARITY)  # fmt: skip
+               RELAY_END_USERS, RELAY_END_USER_TOP_SHARE, RELAY_DISCOUNT, RELAY_COT_DISPARITY,
+               REPLAY_SHARE)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +264,8 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         return self._gate(features, self.strengths(features))
 
     def gate(self, features: pd.DataFrame) -> pd.Series:
-        """The gate the shape and infrastructure terms are multiplied by: intent, discounted by relay evidence."""
+        """The gate the shape and infrastructure terms are multiplied by: intent, discounted by relay or replay
+        evidence."""
         return self._term_gate(features, self.strengths(features))
 
     def relay(self, features: pd.DataFrame) -> pd.Series:
@@ -276,7 +282,18 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         return pd.Series(np.maximum(lexical, self._evasion(features, strength)), index=strength.index)
 
     def _term_gate(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
-        return self._gate(features, strength) * (1.0 - RELAY_DISCOUNT * self._relay(features, strength))
+        explained = np.maximum(self._relay(features, strength), self._replay(features, strength))
+        return self._gate(features, strength) * (1.0 - RELAY_DISCOUNT * explained)
+
+    def replay(self, features: pd.DataFrame) -> pd.Series:
+        """Evidence in [0, 1] that the account re-runs a fixed suite of prompts (an evaluation harness)."""
+        return self._replay(features, self.strengths(features))
+
+    def _replay(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
+        """Most of the account's distinct prompts sent to one model again on other days; voided, like the relay, by
+        a disguise: an evaluation harness has no reason to fabricate chat histories or rotate residential exits."""
+        replayed = ramp(pd.Series(_column(features, "suite_replay_share"), index=features.index), *REPLAY_SHARE)
+        return (replayed * (1.0 - self._disguise(features, strength))).clip(0.0, 1.0)
 
     def _evasion(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
         """Prompts can be reworded until no pattern matches; the shape of a harvest (broad single-turn coverage,

@@ -1,0 +1,46 @@
+"""Suite replay: does an account send the same prompts to the same model again on other days?
+
+Evaluation re-runs a fixed suite — the benchmark again tomorrow, after a prompt change, on every release — so most
+of an eval runner's distinct (model, prompt) requests recur on two or more days.  A harvest wants outputs it does
+not have yet: it walks new prompts (a sweep), samples one prompt many times in a row, or moves its prompts to a
+new model, and barely ever re-asks the same model the same prompt days later.  People repeat a few openers ("hi",
+"continue"), a share of their distinct prompts, not most of them.
+
+The share is over an account's distinct (model, normalised-prompt hash) pairs, days counted in UTC; it needs the
+prompt hashes (``full`` and ``hashed`` retention) and is NaN for accounts with fewer than :data:`MIN_PROMPTS`
+distinct prompts, whose recurrences say little.  The prior uses it like a relay (:mod:`.prior`): it explains an
+account's harvest-like shape, it is no evidence against extraction intent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+FEATURE = "suite_replay_share"
+MIN_PROMPTS = 20
+DAY_NS = 86_400 * 10**9
+
+
+def suite_replay_share(events: pd.DataFrame, index: pd.Index) -> pd.Series:
+    """Per account of ``index``: share of its distinct (model, text_hash) pairs sent on two or more UTC days."""
+    out = pd.Series(np.nan, index=index, dtype="float64", name=FEATURE)
+    if "text_hash" not in events.columns or events.empty:
+        return out
+    known = (events["text_hash"].notna() & events["account_id"].notna()).to_numpy(dtype=bool)
+    if not known.any():
+        return out
+    account, accounts = pd.factorize(events["account_id"].to_numpy()[known])
+    prompt, _ = pd.factorize(events["text_hash"].to_numpy()[known])
+    model, _ = pd.factorize(events["model"].to_numpy()[known] if "model" in events.columns else np.zeros(known.sum()))
+    stamps = pd.to_datetime(events["ts"], utc=True).to_numpy(dtype="datetime64[ns]")
+    day = stamps.astype(np.int64)[known] // DAY_NS
+    pair, _ = pd.factorize(pd.MultiIndex.from_arrays([account, model, prompt]))
+    owner = np.zeros(int(pair.max()) + 1, dtype=np.int64)
+    owner[pair] = account
+    days = pd.DataFrame({"pair": pair, "day": day}).drop_duplicates().groupby("pair").size().to_numpy()
+    distinct = np.bincount(owner, minlength=len(accounts))
+    replayed = np.bincount(owner, weights=(days >= 2).astype(np.float64), minlength=len(accounts))
+    share = np.where(distinct >= MIN_PROMPTS, replayed / np.maximum(distinct, 1), np.nan)
+    values = pd.Series(share, index=pd.Index(accounts).astype(str))
+    return values.reindex(index.astype(str)).set_axis(index).rename(FEATURE)

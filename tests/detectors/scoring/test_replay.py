@@ -1,0 +1,94 @@
+"""Suite replay: the share of an account's distinct (model, prompt) pairs sent again on another day.
+
+An evaluation harness re-runs its suite; a sweep, a run of repeated samples and a move to a new model do not
+re-ask one model the same prompt days later; people repeat a few openers.  The prior discounts the harvest-shape
+evidence of a suite re-run like a relay, never its intent, and not behind a disguise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detectors.events import to_event_frame
+from detectors.scoring.prior import RELAY_DISCOUNT, PriorModel
+from detectors.scoring.replay import FEATURE, MIN_PROMPTS, suite_replay_share
+from tests.detectors.scoring.test_prior import REASONING_APP, relay_population, with_row
+
+DAY = 86_400.0
+START = 1_790_000_000.0 - (1_790_000_000.0 % DAY) + 3_600.0
+
+
+def _rows() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+
+    def emit(account: str, day: int, text: str, model: str = "m-1", offset: float = 0.0) -> None:
+        rows.append({"request_id": f"r{len(rows)}", "account_id": account, "ts": START + day * DAY + offset,
+                     "model": model, "messages": [{"role": "user", "content": text}]})  # fmt: skip
+
+    suite = [f"Benchmark question {k}: which option is correct?" for k in range(60)]
+    for day in (0, 3):  # the suite twice, three days apart
+        for k, question in enumerate(suite):
+            emit("eval", day, question, offset=k * 5.0)
+    for day in range(5):  # a sweep: new tasks every day
+        for k in range(40):
+            emit("sweep", day, f"Task {day}-{k}: implement a parser for format {day * 40 + k}", offset=k * 60.0)
+    for k in range(30):  # repeated sampling: each prompt eight times in a row, on one day
+        for sample in range(8):
+            emit("sampler", k // 10, f"Prove lemma {k} with every step shown", offset=k * 600.0 + sample)
+    for k, question in enumerate(suite[:40]):  # old prompts moved to the new model the next day
+        emit("pivot", 0, question, model="m-1", offset=k * 30.0)
+        emit("pivot", 1, question, model="m-2", offset=k * 30.0)
+    for day in range(5):  # a person: mostly new questions, "hi" and "thanks" every day
+        for k in range(8):
+            emit("person", day, f"how do I cook dish {day * 8 + k}?", offset=k * 200.0)
+        emit("person", day, "hi", offset=5000.0)
+        emit("person", day, "thanks", offset=5100.0)
+    for day in (0, 1):  # too few distinct prompts to say anything
+        for k in range(MIN_PROMPTS - 1):
+            emit("light", day, f"question {k}", offset=k * 10.0)
+    return rows
+
+
+@pytest.mark.parametrize("retention", ["full", "hashed"])
+def test_a_suite_rerun_is_told_from_sweeps_samples_pivots_and_people(retention: Any) -> None:
+    frame = to_event_frame(_rows(), retention)
+    index = pd.Index(["eval", "sweep", "sampler", "pivot", "person", "light", "absent"], name="account_id")
+    share = suite_replay_share(frame, index)
+    assert share.name == FEATURE and list(share.index) == list(index)
+    assert share["eval"] == 1.0
+    assert share["sweep"] == share["sampler"] == share["pivot"] == 0.0
+    assert share["person"] == pytest.approx(2 / 42)
+    assert np.isnan(share["light"]) and np.isnan(share["absent"])
+
+
+def test_without_prompt_hashes_there_is_no_evidence() -> None:
+    frame = to_event_frame(_rows(), "none")
+    assert suite_replay_share(frame, pd.Index(["eval", "sweep"])).isna().all()
+
+
+def test_row_order_does_not_matter() -> None:
+    frame = to_event_frame(_rows())
+    index = pd.Index(["eval", "sweep", "person"])
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    pd.testing.assert_series_equal(suite_replay_share(frame, index), suite_replay_share(shuffled, index))
+
+
+def test_a_suite_rerun_discounts_the_shape_not_the_intent() -> None:
+    frame = with_row(relay_population(), "harness", **REASONING_APP, single_turn_share=1.0, suite_replay_share=0.0)
+    frame = with_row(frame, "eval runner", **REASONING_APP, single_turn_share=1.0, suite_replay_share=0.9)
+    frame = with_row(frame, "disguised", **(REASONING_APP | {"hosting_traffic_share": 0.0}), single_turn_share=1.0,
+                     suite_replay_share=0.9, ip_distinct_per_day=40)  # fmt: skip
+    model = PriorModel().fit(frame)
+    hazards, score = model.hazards(frame), model.score(frame)
+    assert model.replay(frame).loc["eval runner"] == 1.0 and model.replay(frame).loc["harness"] == 0.0
+    assert model.replay(frame).loc["disguised"] == 0.0  # a residential proxy pool is no evaluation harness
+    assert hazards.loc["eval runner", "cot_elicitation_rate"] == hazards.loc["harness", "cot_elicitation_rate"] > 0
+    assert hazards.loc["eval runner", "topic_breadth"] == pytest.approx(
+        (1 - RELAY_DISCOUNT) * hazards.loc["harness", "topic_breadth"]
+    )
+    assert score.loc["harness"] >= 0.8 > score.loc["eval runner"]
+    assert score.loc["disguised"] >= 0.8
