@@ -26,6 +26,7 @@ import pandas as pd
 from detectors.scoring.anomaly import AnomalyModel
 from detectors.scoring.clusters import DEFAULT_CLUSTER_TERMS, ClusterScorer, ClusterTerm
 from detectors.scoring.prior import DEFAULT_TERMS, GATE_LEVELS, PriorModel, Term
+from detectors.scoring.replay import FEATURE as REPLAY_FEATURE
 
 # the structure of the combination; bumped when scores change without a documented weight or level changing
 # (2: cluster members weigh in without their relay discount)
@@ -62,6 +63,10 @@ class Scores:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# features the prior reads only to discount (a suite re-run): kept out of the anomaly model
+EXPLANATORY_FEATURES = frozenset({REPLAY_FEATURE})
+
+
 class RiskModel:
     """Fit on the population's features; score accounts and clusters given linking's clusters."""
 
@@ -78,7 +83,8 @@ class RiskModel:
 
     def fit(self, features: pd.DataFrame) -> Self:
         self.prior.fit(features)
-        self.anomaly.fit(features)
+        # explanations, not risk: how unusual an account is is judged on what it does, not on why it might be benign
+        self.anomaly.fit(features.drop(columns=list(EXPLANATORY_FEATURES), errors="ignore"))
         return self
 
     def score(

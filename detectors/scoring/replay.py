@@ -31,16 +31,20 @@ def suite_replay_share(events: pd.DataFrame, index: pd.Index) -> pd.Series:
     if not known.any():
         return out
     account, accounts = pd.factorize(events["account_id"].to_numpy()[known])
-    prompt, _ = pd.factorize(events["text_hash"].to_numpy()[known])
-    model, _ = pd.factorize(events["model"].to_numpy()[known] if "model" in events.columns else np.zeros(known.sum()))
+    prompt, prompts = pd.factorize(events["text_hash"].to_numpy()[known])
+    served = events["model"].to_numpy()[known] if "model" in events.columns else np.zeros(int(known.sum()))
+    model, models = pd.factorize(served)
     stamps = pd.to_datetime(events["ts"], utc=True).to_numpy(dtype="datetime64[ns]")
     day = stamps.astype(np.int64)[known] // DAY_NS
-    pair, _ = pd.factorize(pd.MultiIndex.from_arrays([account, model, prompt]))
-    owner = np.zeros(int(pair.max()) + 1, dtype=np.int64)
-    owner[pair] = account
-    days = pd.DataFrame({"pair": pair, "day": day}).drop_duplicates().groupby("pair").size().to_numpy()
+    # one int64 key per (account, model, prompt), then per (that, day): np.unique on integers, no tuples
+    key = (account.astype(np.int64) * (len(models) + 1) + (model + 1)) * max(len(prompts), 1) + prompt
+    pairs, pair = np.unique(key, return_inverse=True)
+    owner = (pairs // max(len(prompts), 1)) // (len(models) + 1)
+    days = day - day.min()
+    distinct_days = np.bincount(np.unique(pair * (int(days.max()) + 1) + days) // (int(days.max()) + 1),
+                                minlength=len(pairs))  # fmt: skip
     distinct = np.bincount(owner, minlength=len(accounts))
-    replayed = np.bincount(owner, weights=(days >= 2).astype(np.float64), minlength=len(accounts))
+    replayed = np.bincount(owner, weights=(distinct_days >= 2).astype(np.float64), minlength=len(accounts))
     share = np.where(distinct >= MIN_PROMPTS, replayed / np.maximum(distinct, 1), np.nan)
     values = pd.Series(share, index=pd.Index(accounts).astype(str))
     return values.reindex(index.astype(str)).set_axis(index).rename(FEATURE)
