@@ -274,12 +274,11 @@ def _questions(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> p
     return out
 
 
-def _schedule(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
+def _schedule(data: LinkingInput, label: pd.Series, locked: pd.DataFrame) -> pd.DataFrame:
     """Per cluster, its most shared (period, phase bin): how many members are locked onto it, the period, the
     members' mean phase into it and their spread (the largest distance of a member's phase from that mean)."""
     columns = ["members_on_shared_schedule", "schedule_period_minutes", "schedule_phase_seconds",
                "schedule_phase_spread_seconds"]  # fmt: skip
-    locked = locked_schedules(data)
     memberships = schedule_memberships(locked)
     if memberships.empty:
         return pd.DataFrame(columns=columns, dtype="float64")
@@ -338,6 +337,7 @@ def cluster_features(
     topics_given: bool,
     account_risk: pd.Series | None,
     config: LinkingConfig,
+    schedules: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``label``: the cluster label of each account code (position = code)."""
     sizes = label.value_counts().rename("size")
@@ -350,7 +350,7 @@ def cluster_features(
         _templates(data, label, templates),
         _harness(data, label, edges, config),
         _questions(data, label, config),
-        _schedule(data, label),
+        _schedule(data, label, locked_schedules(data) if schedules is None else schedules),
         _migration(data, label, config),
         _edges(edges, label),
     ]

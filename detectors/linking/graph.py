@@ -74,7 +74,9 @@ def kind_labels(edges: pd.DataFrame, config: LinkingConfig) -> pd.Series:
     return pd.Series([names[int(mask)] for mask in masks], index=edges.index, dtype="string")
 
 
-def build_edges(data: LinkingInput, config: LinkingConfig, templates: TemplateIndex | None) -> pd.DataFrame:
+def build_edges(
+    data: LinkingInput, config: LinkingConfig, templates: TemplateIndex | None, schedules: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """All evidence edges at or above ``min_edge_weight`` (codes in ``a`` < ``b``), sorted by (a, b).
 
     Identity kinds (what the accounts *are*: card, addresses, client build, prompt templates) propose the
@@ -91,7 +93,7 @@ def build_edges(data: LinkingInput, config: LinkingConfig, templates: TemplateIn
         "request_shape": request_shape_pairs,
         "wrapper": wrapper_pairs,
         "question": question_pairs,
-        "schedule": schedule_pairs,
+        "schedule": lambda data, config: schedule_pairs(data, config, schedules),
     }
     tables = {kind: build(data, config) for kind, build in identity.items() if config.kind_weight(kind) > 0}
     if templates is not None and config.kind_weight("template") > 0:

@@ -16,6 +16,7 @@ from detectors.linking.evidence import cluster_evidence
 from detectors.linking.graph import build_edges
 from detectors.linking.identity import cluster_id_for
 from detectors.linking.inputs import prepare
+from detectors.linking.schedule import locked_schedules
 from detectors.linking.templates import index_templates
 
 
@@ -84,14 +85,15 @@ def link_accounts(
     clock = _Stopwatch()
     data = prepare(events, accounts, topics)
     templates = index_templates(data, config) if data.events["token_hashes"].notna().any() else None
-    edges = build_edges(data, config, templates)
+    schedules = locked_schedules(data)  # shared by the schedule kind and its cluster features
+    edges = build_edges(data, config, templates, schedules)
     clock.lap("graph")
     communities = detect_communities(data.n_accounts, edges, config)
     label = _labels(data.account_ids, communities)
     clock.lap("communities")
     features = cluster_features(
         data, label, edges, templates=templates, topics_given=topics is not None,
-        account_risk=account_risk, config=config,
+        account_risk=account_risk, config=config, schedules=schedules,
     )  # fmt: skip
     evidence = cluster_evidence(features)
     clock.lap("features")

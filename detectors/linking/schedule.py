@@ -127,9 +127,10 @@ def resource_weights(memberships: pd.DataFrame, n_population: int) -> pd.Series:
     return surprise_weight(users, expected, n_population)
 
 
-def schedule_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
-    """Pairs locked onto one schedule, each pair's best shared (period, phase bin)."""
-    locked = locked_schedules(data)
+def schedule_pairs(data: LinkingInput, config: LinkingConfig, locked: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Pairs locked onto one schedule, each pair's best shared (period, phase bin); ``locked``: what
+    :func:`locked_schedules` gives for ``data``, when the caller has it already."""
+    locked = locked_schedules(data) if locked is None else locked
     memberships = schedule_memberships(locked)
     if memberships.empty:
         return empty_pairs()

@@ -119,12 +119,13 @@ def account_reasons(
                 "no feature is outside the population's normal range and the account is in no suspicious cluster",
             ))  # fmt: skip
         elif max(relay[row], replay[row]) >= MIN_RELAY_SHOWN and intent[row] > 0:
-            if relay[row] >= replay[row]:
-                reasons.append(_reason("relay", round(float(relay[row]), 4), 0.0, RELAY_TEXT.format(
-                    discount=RELAY_DISCOUNT * float(relay[row]))))  # fmt: skip
-            else:
-                reasons.append(_reason(REPLAY_FEATURE, round(float(replay_share[row]), 4), 0.0, REPLAY_TEXT.format(
-                    share=float(replay_share[row]), discount=RELAY_DISCOUNT * float(replay[row]))))  # fmt: skip
+            # the stronger of the two discounts is the one the gate applied
+            name, value, discount, text = (
+                ("relay", relay[row], relay[row], RELAY_TEXT) if relay[row] >= replay[row]
+                else (REPLAY_FEATURE, replay_share[row], replay[row], REPLAY_TEXT)
+            )  # fmt: skip
+            reasons.append(_reason(name, round(float(value), 4), 0.0, text.format(
+                share=float(value), discount=RELAY_DISCOUNT * float(discount))))  # fmt: skip
         out[str(account_id)] = reasons
     return out
 
