@@ -207,7 +207,7 @@ def _templates(data: LinkingInput, label: pd.Series, templates: TemplateIndex | 
     return out.fillna({"shared_templates": 0})
 
 
-def _shared_uses(uses: pd.DataFrame, value: str, label: pd.Series, max_users: int) -> pd.DataFrame:
+def _shared_uses(uses: pd.DataFrame, value: str, label: pd.Series, max_users: float) -> pd.DataFrame:
     """Per cluster, over values (shapes, wrapper marks) that two or more members use and at most ``max_users``
     accounts overall: how many, how many members use one, and the share of members' requests on them (summed
     over values, so at most about 1 for shapes; wrapper marks of one request can add up beyond it)."""
@@ -232,7 +232,8 @@ def _harness(data: LinkingInput, label: pd.Series, edges: pd.DataFrame, config: 
     out = pd.DataFrame(index=pd.Index(label.unique(), name="cluster_label"))
     shapes = account_shapes(data)
     if not shapes.empty:
-        found = _shared_uses(shapes, "shape", label, config.max_group_size)
+        population = int((np.bincount(data.events["account"].to_numpy(np.int64), minlength=data.n_accounts) > 0).sum())
+        found = _shared_uses(shapes, "shape", label, config.popular_size(population))
         out["shared_request_shapes"] = found["shared"]
         out["members_sharing_request_shape"] = found["members"]
         out["request_shape_request_share"] = found["request_share"]

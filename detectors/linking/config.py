@@ -59,6 +59,11 @@ class LinkingConfig:
     # each member is linked to `sparse_degree` others of it instead, which bounds the pair count at n * degree.
     max_group_size: int = 150
     sparse_degree: int = 6
+    # An attribute (client build, wrapper, request shape) is a popular tool's stock setting, not one crew's
+    # fingerprint, once more than `popular_size` accounts use it: `max_group_size`, or this share of the accounts
+    # in the window if that is more.  Popularity is relative: 150 users are 8% of 2,000 accounts but 0.6% of
+    # 25,000, where a 200-account crew on its own harness would otherwise look like a stock client.
+    popular_share: float = 0.04
     # --- infrastructure ---
     ip_window_hours: float = 24.0
     # An IP both used further apart counts for less, as dynamic addresses get reassigned over days to weeks
@@ -103,6 +108,10 @@ class LinkingConfig:
     max_split_depth: int = 4
     # --- cluster features ---
     high_risk_threshold: float = 0.5
+
+    def popular_size(self, n_population: int) -> float:
+        """Accounts beyond which a shared attribute counts as popular (see ``popular_share``)."""
+        return max(float(self.max_group_size), self.popular_share * n_population)
 
     def kind_weight(self, kind: str) -> float:
         return float(self.kind_weights.get(kind, 0.0))

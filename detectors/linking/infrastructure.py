@@ -131,6 +131,6 @@ def client_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
         .size()
     )
     population = int(events.loc[both, "account"].nunique()) if both.any() else 0
-    # A combination shared by more than max_group_size accounts is a stock client, not a fingerprint.
-    weights = log_rarity(users, population).where(users <= config.max_group_size, 0.0)
+    # A combination shared by more than popular_size accounts is a stock client, not a fingerprint.
+    weights = log_rarity(users, population).where(users <= config.popular_size(population), 0.0)
     return _attribute_pairs(events["account"].to_numpy(np.int64), combo, weights, data, config)

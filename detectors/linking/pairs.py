@@ -3,7 +3,7 @@
 Every kind of evidence has the same shape: a *resource* (an IP in a time window, a card, a template family, ...)
 used by a set of accounts.  A resource used by ``n`` accounts yields ``n(n-1)/2`` pairs, which is what makes
 naive linking quadratic; groups larger than ``max_group_size`` are therefore *sparsified*: each member is joined
-to about ``degree`` others (a seeded ring plus random matchings), which keeps the group connected and of small
+to about ``degree`` others (rings in seeded per-account orders), which keeps the group connected and of small
 diameter (so a corporate card still holds its org together) with about ``n * degree`` pairs.  The rarity weights
 make such large groups faint anyway.
 """
@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.special import pdtrc
 
 from detectors.linking.config import LinkingConfig
+from detectors.linking.minhash import splitmix64
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -63,14 +64,22 @@ def group_pairs(
 
 
 def _sparse_group(rows: IntArray, members: IntArray, *, degree: int, seed: int) -> tuple[IntArray, IntArray]:
-    """A ring through the group (so it stays connected) plus ``degree - 1`` random matchings (so its diameter
-    stays logarithmic, and the diameter guard does not cut a big org apart), without repeated pairs.
+    """``degree`` rings through the group, each visiting its members in the order of a seeded per-account hash,
+    without repeated pairs.  A union of random Hamiltonian cycles is an expander: the group stays connected with
+    a logarithmic diameter (so the diameter guard does not cut a big org apart).
 
-    Seeded by the group's members, not by its code, so that input row order cannot change it."""
-    rng = np.random.default_rng([seed, int(members[rows].min()), int(members[rows].max()), len(rows)])
-    ring = rng.permutation(rows)
-    left = [ring] + [ring] * (degree - 1)
-    right = [np.roll(ring, -1)] + [rng.permutation(ring) for _ in range(degree - 1)]
+    The orders depend on the accounts alone, not on the group, so two groups with (nearly) the same members (one
+    crew's client build, request shape and wrapper) are expanded into (nearly) the same pairs, and their kinds add
+    up on those pairs as they do on a small group's, instead of each kind landing on its own random sample.  Nor
+    can the input's row order change them."""
+    accounts = members[rows].astype(np.uint64)
+    left: list[IntArray] = []
+    right: list[IntArray] = []
+    for ring in range(degree):
+        salt = splitmix64(np.array([seed * 1_000_003 + ring], dtype=np.uint64))[0]
+        order = rows[np.argsort(splitmix64(accounts ^ salt), kind="stable")]
+        left.append(order)
+        right.append(np.roll(order, -1))
     i, j = np.concatenate(left), np.concatenate(right)
     lo, hi = np.minimum(members[i], members[j]), np.maximum(members[i], members[j])
     _, first = np.unique(lo * (int(members.max()) + 1) + hi, return_index=True)

@@ -80,7 +80,7 @@ def shape_weights(data: LinkingInput, uses: pd.DataFrame, config: LinkingConfig)
     # a combination far beyond chance yet nearly as popular as a stock setting is more likely a popular tool's
     # defaults (its own values popular, so the independence model undercounts it) than one crew: fade it out by
     # max_group_size instead of at a cliff, leaving crews of tens nearly whole (30 of 150 keep 96%)
-    popular = (1.0 - (users / config.max_group_size) ** 2).clip(lower=0.0)
+    popular = (1.0 - (users / config.popular_size(population)) ** 2).clip(lower=0.0)
     weights: pd.Series = surprise_weight(users, CHANCE_MARGIN * expected, population) * popular
     return weights
 
