@@ -30,7 +30,7 @@ RELAY_TEXT = (
     "infrastructure evidence counted {discount:.0%} less"
 )
 REPLAY_TEXT = (
-    "re-runs a fixed suite ({share:.0%} of its distinct prompts sent to the same model again on other days), as "
+    "re-runs a fixed suite ({share:.0%} of its distinct prompts sent to the same model again hours or days later), as "
     "evaluation does: harvest-shape and infrastructure evidence counted {discount:.0%} less"
 )
 

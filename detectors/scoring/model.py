@@ -25,7 +25,7 @@ import pandas as pd
 
 from detectors.scoring.anomaly import AnomalyModel
 from detectors.scoring.clusters import DEFAULT_CLUSTER_TERMS, ClusterScorer, ClusterTerm
-from detectors.scoring.prior import DEFAULT_TERMS, GATE_LEVELS, PriorModel, Term
+from detectors.scoring.prior import DEFAULT_TERMS, GATE_LEVELS, RELAY_DISCOUNT, PriorModel, Term
 from detectors.scoring.replay import FEATURE as REPLAY_FEATURE
 
 # the structure of the combination; bumped when scores change without a documented weight or level changing
@@ -111,11 +111,16 @@ class RiskModel:
         own_hazard = prior_hazard + anomaly_hazard
 
         labels = _multi_account_labels(features.index, cluster_of)
-        # members weigh in undiscounted: an account's relay of people's requests explains its own harvest-like
-        # shape, not the hidden common control that links it to others (a proxy network mixing customers'
-        # requests with a campaign's is the case; apps of different companies are not linked)
+        # members weigh in without their relay discount: an account's relay of people's requests explains its own
+        # harvest-like shape, not the hidden common control that links it to others (a proxy network mixing
+        # customers' requests with a campaign's is the case; apps of different companies are not linked).  A suite
+        # re-run still explains its shape: accounts of one eval team, linked, are re-running a suite all the same
         member_hazard = self.prior.hazards(features, relay_discount=False).sum(axis=1)
-        clusters, cluster_terms, cluster_values = self._clusters(labels, cluster_features, member_hazard, intent)
+        # and the gate of the cluster's campaign terms: one suite shared (templates), run on each release (a
+        # move to a new model) is what evaluation looks like, linked or not
+        member_intent = intent * (1.0 - RELAY_DISCOUNT * replay)
+        clusters, cluster_terms, cluster_values = self._clusters(labels, cluster_features, member_hazard,
+                                                                 member_intent)  # fmt: skip
 
         cluster_total = labels.map(clusters["hazard"]).astype("float64").fillna(0.0)
         inherits = labels.notna() & ~labels.isin(list(no_inheritance))

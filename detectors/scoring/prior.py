@@ -94,8 +94,9 @@ RELAY_DISCOUNT = 0.7
 # elicitation, not a fixed frame's): void from the upper level of cot_depth_disparity on
 RELAY_COT_DISPARITY = (0.03, 0.1)
 # An evaluation suite re-run (see detectors.scoring.replay): the share of an account's distinct (model, prompt) pairs
-# sent again on another day, ramped between these levels, discounts the gated terms like a relay does (the larger
-# of the two counts); eval runners re-run most of their suite, people and harvests a tenth or less
+# sent again an hour or more after their first sending, ramped between these levels, discounts the gated terms like
+# a relay does (the larger of the two counts); eval runners re-run most of their suite, people and harvests a tenth
+# or less
 REPLAY_SHARE = (0.25, 0.5)
 # the documented levels of the gates, part of the prior's version (detectors.scoring.model.prior_version)
 GATE_LEVELS = (INTENT_CAP, BASELINE_MAX_GATE, EVASION_SHAPE, EVASION_DISGUISE, EVASION_CAP, RELAY_FOLLOWUP,
@@ -242,11 +243,13 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         return pd.DataFrame(out, index=features.index, dtype="float64")
 
     def hazards(self, features: pd.DataFrame, *, relay_discount: bool = True) -> pd.DataFrame:
-        """Hazard per term; ``relay_discount=False`` leaves the relay discount out of the gate (what a cluster weighs
-        its members by: relaying people explains an account's harvest-like shape, not hidden common control)."""
+        """Hazard per term; ``relay_discount=False`` leaves the relay discount out of the gate, and keeps the suite
+        replay's (what a cluster weighs its members by: relaying people explains an account's harvest-like shape,
+        not hidden common control, while re-running an evaluation suite explains the shape of every account that
+        does it, linked or not: two accounts of one eval team are no campaign)."""
         strength = self.strengths(features)
         intent_terms = [t.feature for t in self.terms_ if t.group == "intent"]
-        gate = self._term_gate(features, strength) if relay_discount else self._gate(features, strength)
+        gate = self._term_gate(features, strength, relay=relay_discount)
         out = {}
         for term in self.terms_:
             value = strength[term.feature] * term.weight
@@ -281,8 +284,10 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         lexical = strength[intent_terms].max(axis=1) if intent_terms else pd.Series(0.0, index=strength.index)
         return pd.Series(np.maximum(lexical, self._evasion(features, strength)), index=strength.index)
 
-    def _term_gate(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
-        explained = np.maximum(self._relay(features, strength), self._replay(features, strength))
+    def _term_gate(self, features: pd.DataFrame, strength: pd.DataFrame, *, relay: bool = True) -> pd.Series:
+        explained = self._replay(features, strength)
+        if relay:
+            explained = pd.Series(np.maximum(self._relay(features, strength), explained), index=features.index)
         return self._gate(features, strength) * (1.0 - RELAY_DISCOUNT * explained)
 
     def replay(self, features: pd.DataFrame) -> pd.Series:
@@ -290,7 +295,7 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         return self._replay(features, self.strengths(features))
 
     def _replay(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
-        """Most of the account's distinct prompts sent to one model again on other days; voided, like the relay, by
+        """Most of the account's distinct prompts sent to one model again in a later run; voided, like the relay, by
         a disguise: an evaluation harness has no reason to fabricate chat histories or rotate residential exits."""
         replayed = ramp(pd.Series(_column(features, "suite_replay_share"), index=features.index), *REPLAY_SHARE)
         return (replayed * (1.0 - self._disguise(features, strength))).clip(0.0, 1.0)

@@ -1,15 +1,18 @@
-"""Suite replay: does an account send the same prompts to the same model again on other days?
+"""Suite replay: does an account send the same prompts to the same model again in a later run?
 
-Evaluation re-runs a fixed suite — the benchmark again tomorrow, after a prompt change, on every release — so most
-of an eval runner's distinct (model, prompt) requests recur on two or more days.  A harvest wants outputs it does
-not have yet: it walks new prompts (a sweep), samples one prompt many times in a row, or moves its prompts to a
-new model, and barely ever re-asks the same model the same prompt days later.  People repeat a few openers ("hi",
-"continue"), a share of their distinct prompts, not most of them.
+Evaluation re-runs a fixed suite — the benchmark again this afternoon, tomorrow, after a prompt change, on every
+release — so most of an eval runner's distinct (model, prompt) requests recur hours or days apart.  A harvest
+wants outputs it does not have yet: it walks new prompts (a sweep), samples one prompt many times in a row, or
+moves its prompts to a new model, and barely ever re-asks the same model the same prompt hours later.  People
+repeat a few openers ("hi", "continue"), a share of their distinct prompts, not most of them.
 
-The share is over an account's distinct (model, normalised-prompt hash) pairs, days counted in UTC; it needs the
-prompt hashes (``full`` and ``hashed`` retention) and is NaN for accounts with fewer than :data:`MIN_PROMPTS`
-distinct prompts, whose recurrences say little.  The prior uses it like a relay (:mod:`.prior`): it explains an
-account's harvest-like shape, it is no evidence against extraction intent.
+A pair is replayed when its sendings span at least :data:`REPLAY_GAP_SECONDS`: samples in a row take minutes, a
+second run comes hours later.  (A gap, not calendar days: two runs nine hours apart on one UTC day are a re-run,
+and samples a minute either side of midnight are not.)  The share is over an account's distinct (model,
+normalised-prompt hash) pairs; it needs the prompt hashes (``full`` and ``hashed`` retention) and is NaN for
+accounts with fewer than :data:`MIN_PROMPTS` distinct prompts, whose recurrences say little.  The prior uses it
+like a relay (:mod:`.prior`): it explains an account's harvest-like shape, it is no evidence against extraction
+intent.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import pandas as pd
 
 FEATURE = "suite_replay_share"
 MIN_PROMPTS = 20
-DAY_NS = 86_400 * 10**9
+REPLAY_GAP_SECONDS = 3_600
 
 
 def suite_replay_share(events: pd.DataFrame, index: pd.Index) -> pd.Series:
-    """Per account of ``index``: share of its distinct (model, text_hash) pairs sent on two or more UTC days."""
+    """Per account of ``index``: share of its distinct (model, text_hash) pairs sent again an hour or more after
+    their first sending."""
     out = pd.Series(np.nan, index=index, dtype="float64", name=FEATURE)
     if "text_hash" not in events.columns or events.empty:
         return out
@@ -34,17 +38,18 @@ def suite_replay_share(events: pd.DataFrame, index: pd.Index) -> pd.Series:
     prompt, prompts = pd.factorize(events["text_hash"].to_numpy()[known])
     served = events["model"].to_numpy()[known] if "model" in events.columns else np.zeros(int(known.sum()))
     model, models = pd.factorize(served)
-    stamps = pd.to_datetime(events["ts"], utc=True).to_numpy(dtype="datetime64[ns]")
-    day = stamps.astype(np.int64)[known] // DAY_NS
-    # one int64 key per (account, model, prompt), then per (that, day): np.unique on integers, no tuples
+    stamps = pd.to_datetime(events["ts"], utc=True).to_numpy(dtype="datetime64[ns]").astype(np.int64)[known]
+    # one int64 key per (account, model, prompt): np.unique on integers, no tuples
     key = (account.astype(np.int64) * (len(models) + 1) + (model + 1)) * max(len(prompts), 1) + prompt
     pairs, pair = np.unique(key, return_inverse=True)
     owner = (pairs // max(len(prompts), 1)) // (len(models) + 1)
-    days = day - day.min()
-    distinct_days = np.bincount(np.unique(pair * (int(days.max()) + 1) + days) // (int(days.max()) + 1),
-                                minlength=len(pairs))  # fmt: skip
+    order = np.lexsort((stamps, pair))
+    starts = np.flatnonzero(np.r_[True, pair[order][1:] != pair[order][:-1]])
+    ends = np.r_[starts[1:], len(order)] - 1
+    span = stamps[order][ends] - stamps[order][starts]
     distinct = np.bincount(owner, minlength=len(accounts))
-    replayed = np.bincount(owner, weights=(distinct_days >= 2).astype(np.float64), minlength=len(accounts))
+    replayed = np.bincount(owner, weights=(span >= REPLAY_GAP_SECONDS * 10**9).astype(np.float64),
+                           minlength=len(accounts))  # fmt: skip
     share = np.where(distinct >= MIN_PROMPTS, replayed / np.maximum(distinct, 1), np.nan)
     values = pd.Series(share, index=pd.Index(accounts).astype(str))
     return values.reindex(index.astype(str)).set_axis(index).rename(FEATURE)

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detectors.scoring.clusters import ClusterScorer
+from detectors.scoring.clusters import GATE_FLOOR, ClusterScorer
 from detectors.scoring.explain import account_reasons, cluster_reasons
 from detectors.scoring.model import CLUSTER_TERM, RiskModel, prior_version
+from detectors.scoring.prior import RELAY_DISCOUNT
 
 
 def population(seed: int = 0) -> pd.DataFrame:
@@ -151,3 +152,39 @@ def test_cluster_members_weigh_in_without_their_relay_discount() -> None:
     member = scores.clusters.loc["camp", "member_hazard"]
     assert member == pytest.approx(undiscounted.loc[campaign].mean())
     assert scores.accounts.loc[campaign, "prior_hazard"].to_numpy() == pytest.approx(discounted.loc[campaign])
+
+
+def test_a_linked_pair_of_suite_re_runners_is_not_scored_as_a_campaign() -> None:
+    """Two accounts of one eval team, linked, asking a benchmark with "think step by step" and re-running it: their
+    shared templates are the suite and their move to a new model is its next run.  The suite replay discounts the
+    members' shape and the gate of the cluster's campaign terms (never the intent), unlike a relay of people.
+    (Their capped intent alone is a member risk of 0.61, so such a pair still sits near the cluster threshold.)"""
+    frame = population()
+    frame["suite_replay_share"] = 0.0
+    team = [f"c{i}" for i in range(2)]
+    labels = pd.Series(pd.NA, index=frame.index, dtype="string")
+    labels[team] = "camp"
+    features = cluster_features(0.0).loc[["camp"]].assign(size=2, members_sharing_payment=0, members_on_shared_ips=0,
+                                                          internal_weight=0.7, lockstep_share=0.0,
+                                                          template_request_share=0.8)  # fmt: skip
+    model = RiskModel().fit(frame)
+    harvest = model.score(frame, cluster_of=labels, cluster_features=features)
+    replayed = frame.copy()
+    replayed.loc[team, "suite_replay_share"] = 0.9
+    model = RiskModel().fit(replayed)
+    evals = model.score(replayed, cluster_of=labels, cluster_features=features)
+    assert (model.prior.replay(replayed).loc[team] == 1.0).all()
+    assert evals.clusters.loc["camp", "member_hazard"] < harvest.clusters.loc["camp", "member_hazard"]
+    assert evals.clusters.loc["camp", "member_intent"] < harvest.clusters.loc["camp", "member_intent"]
+    assert harvest.clusters.loc["camp", "score"] >= 0.8
+    assert evals.clusters.loc["camp", "score"] <= harvest.clusters.loc["camp", "score"] - 0.1
+    # the campaign term's gate: 0.2 + 0.8 * intent * (1 - RELAY_DISCOUNT * replay)
+    gate = GATE_FLOOR + (1 - GATE_FLOOR) * (1 - RELAY_DISCOUNT)
+    assert evals.cluster_terms.loc["camp", "template_request_share"] == pytest.approx(
+        gate * harvest.cluster_terms.loc["camp", "template_request_share"]
+    )
+    # the intent still counts in full: the members rank as high as before on their own reasoning requests
+    intent_terms = [t.feature for t in model.prior.terms_ if t.group == "intent"]
+    assert model.prior.hazards(replayed).loc[team, intent_terms].to_numpy() == pytest.approx(
+        model.prior.hazards(frame).loc[team, intent_terms].to_numpy()
+    )

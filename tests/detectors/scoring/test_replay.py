@@ -1,8 +1,8 @@
-"""Suite replay: the share of an account's distinct (model, prompt) pairs sent again on another day.
+"""Suite replay: the share of an account's distinct (model, prompt) pairs sent again in a later run.
 
-An evaluation harness re-runs its suite; a sweep, a run of repeated samples and a move to a new model do not
-re-ask one model the same prompt days later; people repeat a few openers.  The prior discounts the harvest-shape
-evidence of a suite re-run like a relay, never its intent, and not behind a disguise.
+An evaluation harness re-runs its suite, hours or days later; a sweep, a run of repeated samples and a move to a
+new model do not re-ask one model the same prompt hours later; people repeat a few openers.  The prior discounts
+the harvest-shape evidence of a suite re-run like a relay, never its intent, and not behind a disguise.
 """
 
 from __future__ import annotations
@@ -39,6 +39,12 @@ def _rows() -> list[dict[str, Any]]:
     for k in range(30):  # repeated sampling: each prompt eight times in a row, on one day
         for sample in range(8):
             emit("sampler", k // 10, f"Prove lemma {k} with every step shown", offset=k * 600.0 + sample)
+    for k, question in enumerate(suite):  # the suite twice on one UTC day, nine hours apart
+        emit("same-day eval", 1, question, offset=k * 5.0)
+        emit("same-day eval", 1, question, offset=9 * 3_600.0 + k * 5.0)
+    for k in range(30):  # each prompt eight times in four minutes, around midnight (UTC): two days, one run
+        for sample in range(8):
+            emit("midnight sampler", k, f"Derive identity {k} in full", offset=-3_600.0 - 120.0 + sample * 30.0)
     for k, question in enumerate(suite[:40]):  # old prompts moved to the new model the next day
         emit("pivot", 0, question, model="m-1", offset=k * 30.0)
         emit("pivot", 1, question, model="m-2", offset=k * 30.0)
@@ -56,11 +62,12 @@ def _rows() -> list[dict[str, Any]]:
 @pytest.mark.parametrize("retention", ["full", "hashed"])
 def test_a_suite_rerun_is_told_from_sweeps_samples_pivots_and_people(retention: Any) -> None:
     frame = to_event_frame(_rows(), retention)
-    index = pd.Index(["eval", "sweep", "sampler", "pivot", "person", "light", "absent"], name="account_id")
+    index = pd.Index(["eval", "same-day eval", "sweep", "sampler", "midnight sampler", "pivot", "person", "light",
+                      "absent"], name="account_id")  # fmt: skip
     share = suite_replay_share(frame, index)
     assert share.name == FEATURE and list(share.index) == list(index)
-    assert share["eval"] == 1.0
-    assert share["sweep"] == share["sampler"] == share["pivot"] == 0.0
+    assert share["eval"] == share["same-day eval"] == 1.0
+    assert share["sweep"] == share["sampler"] == share["midnight sampler"] == share["pivot"] == 0.0
     assert share["person"] == pytest.approx(2 / 42)
     assert np.isnan(share["light"]) and np.isnan(share["absent"])
 
