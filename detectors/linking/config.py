@@ -84,6 +84,9 @@ class LinkingConfig:
     min_shape_share: float = 0.1
     # an account's shape or wrapper counts from this many requests on: one of two requests says little
     min_harness_requests: int = 3
+    # ... and in full from this share of its requests on (in proportion below): an account that also carries other
+    # people's requests (a reseller's customers) runs its harness on part of its traffic only
+    harness_habit_share: float = 0.5
     # --- prompt wrappers (fixed opening / closing words, system prompts) ---
     wrapper_tokens: int = 6
     min_wrapper_share: float = 0.1

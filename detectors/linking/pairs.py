@@ -138,9 +138,15 @@ def resource_pairs(
 
 def share_weighted_pairs(
     account: npt.ArrayLike, resource: npt.ArrayLike, share: npt.ArrayLike, weights: pd.Series, *,
-    n_accounts: int, config: LinkingConfig,
+    n_accounts: int, config: LinkingConfig, habit_share: float | None = None,
 ) -> pd.DataFrame:  # fmt: skip
-    """:func:`resource_pairs` for attributes used as a share of each account's requests (one group per resource)."""
+    """:func:`resource_pairs` for attributes used as a share of each account's requests (one group per resource).
+
+    With ``habit_share``, a use on at least that share of an account's requests counts in full (``share /
+    habit_share`` below it): how much of an account a harness drives says how busy the harness is, not whether
+    two accounts share it, and a reseller's account carries its customers' requests beside the harvest."""
+    if habit_share is not None:
+        share = np.clip(np.asarray(share, dtype=np.float64) / habit_share, 0.0, 1.0)
     memberships = pd.DataFrame({"account": account, "group": resource, "resource": resource, "share": share})
     return resource_pairs(
         memberships, weights, n_accounts=n_accounts, max_group_size=config.max_group_size,

@@ -130,5 +130,6 @@ def request_shape_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFra
     if kept.empty:
         return empty_pairs()
     return share_weighted_pairs(
-        kept["account"], kept["shape"], kept["share"], weights, n_accounts=data.n_accounts, config=config
-    )
+        kept["account"], kept["shape"], kept["share"], weights, n_accounts=data.n_accounts, config=config,
+        habit_share=config.harness_habit_share,
+    )  # fmt: skip

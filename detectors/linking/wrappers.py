@@ -92,5 +92,6 @@ def wrapper_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     if kept.empty:
         return empty_pairs()
     return share_weighted_pairs(
-        kept["account"], kept["mark"], kept["share"], weights, n_accounts=data.n_accounts, config=config
-    )
+        kept["account"], kept["mark"], kept["share"], weights, n_accounts=data.n_accounts, config=config,
+        habit_share=config.harness_habit_share,
+    )  # fmt: skip

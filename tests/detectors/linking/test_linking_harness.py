@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from detectors.events import Retention, account_frame, to_event_frame
 from detectors.linking import LinkingConfig, link_accounts
@@ -170,3 +171,41 @@ def test_surprise_weight_grows_with_a_group_beyond_chance_and_ignores_one_at_cha
     assert weights[0] > 0.9 and weights[1] > 0.95  # two on a one-in-a-million shape, thirty on a one-in-13,000 one
     assert weights[2] == weights[3] == weights[4] == 0.0  # as many users as chance brings, or fewer
     assert 0.8 < weights[5] < 0.9  # of 17 users, about one is a stranger who happens on the crew's setting
+
+
+def test_a_crew_whose_accounts_also_carry_customers_traffic_keeps_its_harness_evidence() -> None:
+    """A reseller's accounts send their customers' requests beside the harvest: here 60% of each crew account's
+    requests are customers' chat with their own settings.  The harness is still on 40% of both accounts' traffic,
+    a habit: its use counts as 0.4 / ``harness_habit_share`` (0.5) = 0.8 of an unmixed crew's request shape,
+    where it counted for the share, 0.4, before the habit rule (the wrapper, on half the harvest, from 0.2 to
+    0.4).  A stranger who sent the crew's shape and wrapper on 12% of its requests gets less evidence than the crew
+    in proportion."""
+    rng = np.random.default_rng(1)
+    rows = _population()
+    mixed: list[dict[str, Any]] = []
+    for row in rows:
+        if row["account_id"] in CREW:
+            k = int(str(row["request_id"]).rsplit("-", 1)[1])
+            for extra in range(3 if k % 2 == 0 else 0):  # 60 customers' requests beside the 40 of the harness
+                text = " ".join(rng.choice(WORDS, size=int(rng.integers(6, 14))))
+                mixed.append(_request(row["account_id"], 1000 + 3 * k + extra, text,
+                                      max_tokens=[None, 1024, 4096][extra], stream=bool(extra % 2)))  # fmt: skip
+    for k in range(25):  # 3 of 25 requests through the crew's harness
+        text = " ".join(rng.choice(WORDS, size=10))
+        harness = {"max_tokens": 12000, "temperature": 0.75, "top_p": 0.95, "stream": False} if k < 3 else {}
+        mixed.append(_request("sometimes", k, f"{WRAPPER}\n\n{text}" if k < 3 else text, **harness))
+    data = _data(rows + mixed)
+    codes = sorted(data.account_ids.get_indexer(list(CREW)))
+    crew_pairs = [(int(a), int(b)) for i, a in enumerate(codes) for b in codes[i + 1 :]]
+    stranger = data.account_ids.get_loc("sometimes")
+    # the stranger's use counts 0.12 / 0.5 = 0.24, against the crew's 0.8 (shape) and 0.4 (wrapper, on half the harvest)
+    for kind, stranger_ratio in ((request_shape_pairs, 0.24 / 0.8), (wrapper_pairs, 0.24 / 0.4)):
+        pairs = kind(data, LinkingConfig()).set_index(["a", "b"])["raw"]
+        diluted = kind(data, LinkingConfig(harness_habit_share=1.0)).set_index(["a", "b"])["raw"]
+        assert pairs.reindex(crew_pairs).to_numpy() == pytest.approx(2 * diluted.reindex(crew_pairs).to_numpy())
+        with_stranger = [(min(int(c), stranger), max(int(c), stranger)) for c in codes]
+        crew_min = pairs.reindex(crew_pairs).min()
+        assert pairs.reindex(with_stranger).fillna(0.0).max() <= (stranger_ratio + 0.01) * crew_min
+    shape = request_shape_pairs(data, LinkingConfig()).set_index(["a", "b"])["raw"].reindex(crew_pairs)
+    unmixed = request_shape_pairs(_data(rows), LinkingConfig()).set_index(["a", "b"])["raw"].reindex(crew_pairs)
+    assert shape.to_numpy() == pytest.approx(0.8 * unmixed.to_numpy(), rel=0.05)
