@@ -60,6 +60,7 @@ from app.simulation.config import CAMPAIGN_DEFAULTS, PERSONA_DEFAULTS
 from app.simulation.draw import hex_id, rng_for
 from app.simulation.network import IpSpace
 from app.simulation.personas import webmail
+from app.simulation.shifts import HUMAN_PERSONAS, human_donors, resell
 from detectors import pipeline
 from detectors.events import DERIVED_COLUMNS, account_frame, to_event_frame
 
@@ -108,50 +109,20 @@ VARIANTS = (
     "as simulated", "wordless", "campaign-heavy", "spec-volume", "reseller-mixed", "no-shared-infra",
     "harness-random", "human-prompts", "hard-negatives", "one-shot-apps", "combined",
 )  # fmt: skip
-RESELLER_CUSTOMER_SHARE = 0.6  # of a re-sold account's requests, its ordinary customers' share
-RESOLD = ("hydra", "low_and_slow", "rubric_grader", "repeated_sampling", "model_pivot")
-HUMAN_PERSONAS = ("casual", "learner")
 
 
 def donor_population(seed: int, args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, str]]:
     """Human chat traffic of another seed (campaign-free, casual and learner personas only): event frame and each
     account's persona."""
-    params = {
-        "personas": {name: {"enabled": name in HUMAN_PERSONAS} for name in PERSONA_DEFAULTS},
-        "campaigns": {name: {"enabled": False} for name in CAMPAIGN_DEFAULTS},
-    }
-    config = SimulationConfig(seed=seed + 1000, scale=4 * args.scale, days=args.days, params=params)
-    population = simulate(config)
-    return to_event_frame(population.events), population.truth["personas"]
+    return human_donors(seed + 1000, scale=4 * args.scale, days=args.days)
 
 
-def resell(events: pd.DataFrame, truth: dict[str, Any], donors: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Each account of the ``RESOLD`` campaigns carries whole donor users' streams as its customers' traffic."""
-    archetype = {cid: spec["archetype"] for cid, spec in truth["campaigns"].items()}
-    resold = [a for a, c in truth["accounts"].items() if c is not None and archetype[c] in RESOLD]
-    own = events[events["account_id"].isin(resold)]
-    by_donor = {str(a): g for a, g in donors.groupby("account_id", sort=True)}
-    queue = [by_donor[a] for a in rng.permutation(sorted(by_donor))]
-    parts = [events]
-    for account, group in own.groupby("account_id", sort=True):
-        need = len(group) * RESELLER_CUSTOMER_SHARE / (1.0 - RESELLER_CUSTOMER_SHARE)
-        taken: list[pd.DataFrame] = []
-        while queue and sum(len(t) for t in taken) < need:
-            taken.append(queue.pop())
-        if not taken:
-            break
-        customers = pd.concat(taken, ignore_index=True)
-        ips = group["ip"].dropna().to_numpy()
-        customers = customers.assign(
-            account_id=account, api_key_id=group["api_key_id"].mode().iloc[0] if group["api_key_id"].notna().any()
-            else pd.NA, org_id=group["org_id"].iloc[0], end_user_id=pd.NA,
-            ip=rng.choice(ips, size=len(customers)) if len(ips) else pd.NA,
-            request_id="resold-" + customers["request_id"].astype(str),
-        )  # fmt: skip
-        parts.append(customers.astype(events.dtypes.to_dict()))
-    if not queue:
+def resold(events: pd.DataFrame, truth: dict[str, Any], donors: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Each account of the multi-account campaigns carries whole donor users' streams as its customers' traffic."""
+    mixed, ran_out = resell(events, truth, donors, rng)
+    if ran_out:
         print("  (reseller-mixed: donor users ran out)", file=sys.stderr)
-    return pd.concat(parts, ignore_index=True).sort_values(["ts", "request_id"], ignore_index=True)
+    return mixed
 
 
 def human_prompts(
@@ -213,7 +184,7 @@ def build(
             donors[seed] = donor_population(seed, args)
         frame, persona = donors[seed]
         if variant == "reseller-mixed":
-            events = resell(events, truth, frame, rng)
+            events = resold(events, truth, frame, rng)
         else:
             human = frame[frame["account_id"].map(persona).isin(HUMAN_PERSONAS).to_numpy(dtype=bool)]
             events = human_prompts(events, truth, human.reset_index(drop=True), rng)

@@ -17,6 +17,7 @@ import pytest
 from app.evaluation.metrics import average_precision, campaign_recall, recall_at_fpr
 from app.simulation import SimulationConfig, simulate
 from app.simulation.config import PERSONA_DEFAULTS
+from app.simulation.shifts import human_donors, resell
 from detectors import pipeline
 from detectors.baselines import baseline_scores
 from detectors.events import account_frame, to_event_frame
@@ -244,3 +245,27 @@ def test_a_quiet_hydra_with_nothing_shared_is_linked_by_its_schedulers_clock() -
     assert len(members) >= 60
     assert recall[0.0] <= 0.3, recall
     assert recall[LinkingConfig().kind_weight("schedule")] >= 0.7, recall
+
+
+def test_campaign_accounts_that_also_carry_customers_traffic_are_detected() -> None:
+    """A reseller network runs the multi-account campaigns through accounts that also carry ordinary customers'
+    requests, 60% of each account's traffic (``app.simulation.shifts.resell``).  The harness kinds count the
+    crew's shared request shape and wrapper as a habit on 40% of the traffic, as much as on all of it: every
+    archetype is detected.  Counting them by their share (``harness_habit_share=1``, as before) left low_and_slow
+    at 0.44 and repeated_sampling at 0.5.  No benign account is flagged either way."""
+    population = simulate(SimulationConfig(seed=7, scale=0.3, days=5))
+    donors, _ = human_donors(1007, scale=1.2, days=5)
+    events, ran_out = resell(to_event_frame(population.events), population.truth, donors, np.random.default_rng([7, 1]))
+    assert not ran_out
+    accounts = account_frame(population.accounts)
+    campaign = pd.Series({a: c for a, c in population.truth["accounts"].items() if c is not None}, dtype="object")
+    archetype = {cid: spec["archetype"] for cid, spec in population.truth["campaigns"].items()}
+    recall = {}
+    for habit in (1.0, LinkingConfig().harness_habit_share):
+        config = pipeline.PipelineConfig(linking=LinkingConfig(harness_habit_share=habit))
+        result = pipeline.run(events, accounts, config=config)
+        flagged = set(result.accounts.index[result.accounts["flagged"].to_numpy(dtype=bool)])
+        assert flagged <= set(campaign.index), sorted(flagged - set(campaign.index))
+        recall[habit] = {archetype[c]: r for c, r in campaign_recall(campaign.to_dict(), flagged).items()}
+    assert min(recall[LinkingConfig().harness_habit_share].values()) >= 0.9, recall
+    assert recall[1.0]["low_and_slow"] <= 0.6, recall
