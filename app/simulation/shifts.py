@@ -64,8 +64,8 @@ def resell(
         ips = group["ip"].dropna().to_numpy()
         customers = customers.assign(
             account_id=account, api_key_id=group["api_key_id"].mode().iloc[0] if group["api_key_id"].notna().any()
-            else pd.NA, org_id=group["org_id"].iloc[0], end_user_id=pd.NA,
-            ip=rng.choice(ips, size=len(customers)) if len(ips) else pd.NA,
+            else None, org_id=group["org_id"].iloc[0], end_user_id=None,
+            ip=rng.choice(ips, size=len(customers)) if len(ips) else None,
             request_id="resold-" + customers["request_id"].astype(str),
         )  # fmt: skip
         parts.append(customers.astype(events.dtypes.to_dict()))
