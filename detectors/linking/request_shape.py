@@ -3,8 +3,9 @@
 A harvesting operation drives all its accounts from one script, and a script sends the same parameters every
 time: ``max_tokens=12000, temperature=0.75, top_p=0.95``, streaming or not, on one endpoint.  Each value alone is
 common; the exact combination often is not.  A pair's evidence is, over the shapes both use, the smaller of their
-traffic shares on it times the shape's weight, and a shape's weight is the *surprise* of its user count given what
-chance predicts (each field drawn independently at its values' popularity among accounts; see
+traffic shares on it (half of an account's requests or more counting in full, a habit: a reseller's account
+carries its customers' requests too) times the shape's weight, and a shape's weight is the *surprise* of its user
+count given what chance predicts (each field drawn independently at its values' popularity among accounts; see
 :func:`~detectors.linking.pairs.surprise_weight`): Poisson tail decades, times the chance that a pair of its users
 are both beyond the chance ones.  People who each pick a common ``max_tokens`` and a common ``temperature`` meet on
 the same combination about as often as chance says, however few values there are to pick from; accounts that one
@@ -14,8 +15,9 @@ thousands of accounts weighs as much as a crew of three (raw rarity among accoun
 * SDK defaults (no sampling parameter set at all) are no evidence whatever their count: nothing was chosen;
 * a combination of common values that is as common as its values is no evidence (``temperature=0`` of every eval
   harness, whatever ``max_tokens`` goes with it), and a stranger who happens on a crew's setting is discounted;
-* a combination far beyond chance fades as it nears ``max_group_size`` accounts (a popular tool's defaults: its
-  values are popular together, which the independence model misses), and is no evidence beyond;
+* a combination far beyond chance fades as it nears the popular size (``LinkingConfig.popular_size``: 150
+  accounts, or 4% of the window's if more), as a popular tool's defaults would (its values are popular together,
+  which the independence model misses), and is no evidence beyond;
 * one stray request with a rare shape links nobody.
 """
 
@@ -79,7 +81,7 @@ def shape_weights(data: LinkingInput, uses: pd.DataFrame, config: LinkingConfig)
     expected = expected_users(data, uses, population).reindex(users.index)
     # a combination far beyond chance yet nearly as popular as a stock setting is more likely a popular tool's
     # defaults (its own values popular, so the independence model undercounts it) than one crew: fade it out by
-    # max_group_size instead of at a cliff, leaving crews of tens nearly whole (30 of 150 keep 96%)
+    # the popular size instead of at a cliff, leaving crews of tens nearly whole (30 of 150 keep 96%)
     popular = (1.0 - (users / config.popular_size(population)) ** 2).clip(lower=0.0)
     weights: pd.Series = surprise_weight(users, CHANCE_MARGIN * expected, population) * popular
     return weights

@@ -5,10 +5,11 @@ A harvesting harness wraps each task in the same instructions: a system prompt (
 request, so whole-prompt templates (:mod:`.templates`) do not see the wrapper; its edges do.  Each request yields
 up to three *wrapper marks*: its first ``wrapper_tokens`` slot-masked tokens, its last ones (only when the stored
 tokens are not cut short, or the end would be arbitrary), and the hash of its system prompt (``full`` retention
-only).  A pair's evidence is, over the marks both use, the smaller of their traffic shares on the mark times the
-mark's rarity among accounts, so common openings ("can you explain"), popular system prompts ("You are a helpful
-assistant.") and a stray request link nobody, and a mark used by more than ``max_group_size`` accounts is a
-convention, not a fingerprint.
+only).  A pair's evidence is, over the marks both use, the smaller of their traffic shares on the mark (a habit,
+half of an account's requests or more, counting in full: ``LinkingConfig.harness_habit_share``) times the mark's
+rarity among accounts, so common openings ("can you explain"), popular system prompts ("You are a helpful
+assistant.") and a stray request link nobody, and a mark used by more accounts than the popular size
+(``LinkingConfig.popular_size``) is a convention, not a fingerprint.
 """
 
 from __future__ import annotations
