@@ -232,8 +232,7 @@ def _harness(data: LinkingInput, label: pd.Series, edges: pd.DataFrame, config: 
     out = pd.DataFrame(index=pd.Index(label.unique(), name="cluster_label"))
     shapes = account_shapes(data)
     if not shapes.empty:
-        population = int((np.bincount(data.events["account"].to_numpy(np.int64), minlength=data.n_accounts) > 0).sum())
-        found = _shared_uses(shapes, "shape", label, config.popular_size(population))
+        found = _shared_uses(shapes, "shape", label, config.popular_size(data.n_active))
         out["shared_request_shapes"] = found["shared"]
         out["members_sharing_request_shape"] = found["members"]
         out["request_shape_request_share"] = found["request_share"]

@@ -32,6 +32,11 @@ class LinkingInput:
     def n_accounts(self) -> int:
         return len(self.account_ids)
 
+    @property
+    def n_active(self) -> int:
+        """Accounts with at least one event (the population that popularity and rarity are measured against)."""
+        return int((np.bincount(self.events["account"].to_numpy(np.int64), minlength=self.n_accounts) > 0).sum())
+
 
 def account_metadata(accounts: pd.DataFrame | None) -> pd.DataFrame:
     """Accept the account frame indexed by account_id or with an ``account_id`` column."""

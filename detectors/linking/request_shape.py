@@ -76,7 +76,7 @@ def expected_users(data: LinkingInput, uses: pd.DataFrame, n_population: int) ->
 
 def shape_weights(data: LinkingInput, uses: pd.DataFrame, config: LinkingConfig) -> pd.Series:
     """Shape → evidence weight in [0, 1]: the surprise of its user count given what chance predicts."""
-    population = int((np.bincount(data.events["account"].to_numpy(np.int64), minlength=data.n_accounts) > 0).sum())
+    population = data.n_active
     users = uses.drop_duplicates("shape").set_index("shape")["users"]
     expected = expected_users(data, uses, population).reindex(users.index)
     # a combination far beyond chance yet nearly as popular as a stock setting is more likely a popular tool's

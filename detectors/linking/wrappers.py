@@ -86,7 +86,7 @@ def wrapper_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     uses = account_marks(data, config)
     if uses.empty:
         return empty_pairs()
-    population = int((np.bincount(data.events["account"].to_numpy(np.int64), minlength=data.n_accounts) > 0).sum())
+    population = data.n_active
     users = uses.drop_duplicates("mark").set_index("mark")["users"]
     weights = log_rarity(users, population).where(users <= config.popular_size(population), 0.0)
     kept = steady_uses(uses, "mark", weights, min_share=config.min_wrapper_share, config=config)

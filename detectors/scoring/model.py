@@ -25,7 +25,7 @@ import pandas as pd
 
 from detectors.scoring.anomaly import AnomalyModel
 from detectors.scoring.clusters import DEFAULT_CLUSTER_TERMS, ClusterScorer, ClusterTerm
-from detectors.scoring.prior import DEFAULT_TERMS, GATE_LEVELS, RELAY_DISCOUNT, PriorModel, Term
+from detectors.scoring.prior import DEFAULT_TERMS, GATE_LEVELS, PriorModel, Term
 from detectors.scoring.replay import FEATURE as REPLAY_FEATURE
 
 # the structure of the combination; bumped when scores change without a documented weight or level changing
@@ -118,7 +118,7 @@ class RiskModel:
         member_hazard = self.prior.hazards(features, relay_discount=False).sum(axis=1)
         # and the gate of the cluster's campaign terms: one suite shared (templates), run on each release (a
         # move to a new model) is what evaluation looks like, linked or not
-        member_intent = intent * (1.0 - RELAY_DISCOUNT * replay)
+        member_intent = self.prior.gate(features, relay_discount=False)
         clusters, cluster_terms, cluster_values = self._clusters(labels, cluster_features, member_hazard,
                                                                  member_intent)  # fmt: skip
 

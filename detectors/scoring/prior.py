@@ -266,10 +266,10 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
         """The gate in [0, 1]: the strongest intent term's strength, or the evasion gate if that is higher."""
         return self._gate(features, self.strengths(features))
 
-    def gate(self, features: pd.DataFrame) -> pd.Series:
+    def gate(self, features: pd.DataFrame, *, relay_discount: bool = True) -> pd.Series:
         """The gate the shape and infrastructure terms are multiplied by: intent, discounted by relay or replay
-        evidence."""
-        return self._term_gate(features, self.strengths(features))
+        evidence (``relay_discount=False``: by replay only, as :meth:`hazards`)."""
+        return self._term_gate(features, self.strengths(features), relay=relay_discount)
 
     def relay(self, features: pd.DataFrame) -> pd.Series:
         """Evidence in [0, 1] that the account relays people's requests behind a fixed frame (an app backend)."""
