@@ -31,6 +31,8 @@ these variants:
   backends;
 * ``one-shot-apps`` — 100 app backends (at scale 1) whose fixed system prompt asks for step-by-step reasoning,
   each relaying single-turn questions without end-user ids: a relay with nothing that shows it;
+* ``campaign-free`` — no campaign at all, and ``hard-negatives``' three times the eval runners, batch jobs, app
+  backends and corporate NAT organisations: a window with nothing to find (AP and recall are undefined: ``nan``);
 * ``combined`` — ``spec-volume``, ``no-shared-infra`` and ``harness-random`` at once: many quiet accounts with
   nothing shared but their prompts' wording and their timing.
 
@@ -100,14 +102,15 @@ ONE_SHOT_APPS = {
         "app_backend": {"accounts": 100, "cot_system_share": 1.0, "end_user_id_share": 0.0, "followups": 0.0},
     }
 }  # fmt: skip
+CAMPAIGN_FREE = {**HARD_NEGATIVES, "campaigns": {name: {"enabled": False} for name in CAMPAIGN_DEFAULTS}}
 VARIANT_PARAMS: dict[str, dict[str, Any]] = {
     "campaign-heavy": CAMPAIGN_HEAVY, "spec-volume": SPEC_VOLUME, "no-shared-infra": NO_SHARED_INFRA,
     "harness-random": HARNESS_RANDOM, "hard-negatives": HARD_NEGATIVES, "one-shot-apps": ONE_SHOT_APPS,
-    "combined": merge_params(SPEC_VOLUME, NO_SHARED_INFRA, HARNESS_RANDOM),
+    "campaign-free": CAMPAIGN_FREE, "combined": merge_params(SPEC_VOLUME, NO_SHARED_INFRA, HARNESS_RANDOM),
 }  # fmt: skip
 VARIANTS = (
     "as simulated", "wordless", "campaign-heavy", "spec-volume", "reseller-mixed", "no-shared-infra",
-    "harness-random", "human-prompts", "hard-negatives", "one-shot-apps", "combined",
+    "harness-random", "human-prompts", "hard-negatives", "one-shot-apps", "campaign-free", "combined",
 )  # fmt: skip
 
 
@@ -207,7 +210,7 @@ def measure(seed: int, variant: str, args: argparse.Namespace, donors: Donors) -
     personas = pd.Series([truth["personas"].get(a, "?") for a in sorted(benign)], dtype="object").value_counts()
     return {
         "accounts": len(y), "campaign_share": float(np.mean(y)), "ap": average_precision(y, score),
-        "recall_at_0.1%": recall_at_fpr(y, score, 0.001), "flagged": len(flagged),
+        "recall_at_0.1%": recall_at_fpr(y, score, 0.001) if y.any() else float("nan"), "flagged": len(flagged),
         "benign_flagged": len(benign), "benign_personas": personas.to_dict(), "recall": recall,
         "campaign_rate": float(is_campaign.sum() / max(y.sum(), 1) / args.days),
     }  # fmt: skip

@@ -225,7 +225,8 @@ class Sweep:
         # weighted shuffle: each capability shows up in proportion to the campaign's focus
         keys = walk.random(len(cells)) ** (1.0 / weights)
         order = np.argsort(-keys, kind="stable")
-        self.cells = [cells[i] for i in order][shard::shards]
+        # a crew with more accounts than cells: the accounts past the last cell start over (shards then share cells)
+        self.cells = [cells[i] for i in order][shard % len(cells) :: shards]
         self.corpus_offset = int(walk.integers(0, 1 << 30))
         self.shard, self.shards, self.position = shard, shards, 0
 
