@@ -85,6 +85,14 @@ def build_edges(
     and both tick on a quarter-hour cron are not one actor.  Nor does a shared scheduler clock (``schedule``)
     let ``sync`` in: both are the same observation, time, and strangers' cron jobs at :00 have both.
     """
+    # the behaviour kinds that are computed over every pair: they nominate the pairs on which a sparsified
+    # scheduler group is evaluated in full (see schedule_pairs)
+    open_behaviour = {
+        kind: build(data, config) for kind, build in (("signup", signup_pairs), ("migration", migration_pairs))
+        if config.kind_weight(kind) > 0
+    }  # fmt: skip
+    nominated = pd.concat([table[["a", "b"]] for table in open_behaviour.values()], ignore_index=True) \
+        .drop_duplicates() if open_behaviour else None  # fmt: skip
     identity: dict[str, PairBuilder] = {
         "ip": ip_pairs,
         "subnet": subnet_pairs,
@@ -93,7 +101,7 @@ def build_edges(
         "request_shape": request_shape_pairs,
         "wrapper": wrapper_pairs,
         "question": question_pairs,
-        "schedule": lambda data, config: schedule_pairs(data, config, schedules),
+        "schedule": lambda data, config: schedule_pairs(data, config, schedules, nominated),
     }
     tables = {kind: build(data, config) for kind, build in identity.items() if config.kind_weight(kind) > 0}
     if templates is not None and config.kind_weight("template") > 0:
@@ -104,8 +112,8 @@ def build_edges(
     # a shared scheduler clock and lockstep activity are one observation (time): the clock cannot vouch for sync
     untimed = combined.loc[combined["weight"] - combined[weight_column("schedule")] >= gate, ["a", "b"]]
     behaviour: dict[str, tuple[pd.DataFrame, Callable[[], pd.DataFrame]]] = {
-        "signup": (candidates, lambda: signup_pairs(data, config)),
-        "migration": (candidates, lambda: migration_pairs(data, config)),
+        "signup": (candidates, lambda: open_behaviour["signup"]),
+        "migration": (candidates, lambda: open_behaviour["migration"]),
         "sync": (untimed, lambda: sync_pairs(data, untimed, config)),
         "coverage": (candidates, lambda: coverage_pairs(data, candidates, config)),
     }

@@ -63,6 +63,30 @@ def group_pairs(
     return np.where(swap, j, i), np.where(swap, i, j)
 
 
+def nominated_group_pairs(
+    groups: IntArray, members: IntArray, a: IntArray, b: IntArray, *, max_group_size: int
+) -> tuple[IntArray, IntArray]:
+    """Row positions ``(i, j)`` of the memberships of nominated pairs ``(a[k], b[k])`` (account codes) that share
+    a group larger than ``max_group_size``, with ``members[i] == a[k]`` and ``members[j] == b[k]``.
+
+    A sparsified group yields only a sample of its pairs, so a pair that another kind of evidence points at (a
+    sign-up burst inside a crew's scheduler group) would miss the group's evidence by the luck of the sample.
+    Evaluating the group on the nominated pairs costs a join on them, not the group's ``n(n-1)/2`` pairs."""
+    empty = np.empty(0, np.int64)
+    if len(groups) == 0 or len(a) == 0:
+        return empty, empty.copy()
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    rows = np.flatnonzero(counts[inverse] > max_group_size)
+    if len(rows) == 0:
+        return empty, empty.copy()
+    large = pd.DataFrame({"row": rows, "member": members[rows], "group": groups[rows]})
+    nominated = pd.DataFrame({"pair": np.arange(len(a), dtype=np.int64), "a": a, "b": b})
+    left = nominated.merge(large, left_on="a", right_on="member")[["pair", "group", "row"]]
+    right = nominated.merge(large, left_on="b", right_on="member")[["pair", "group", "row"]]
+    both = left.merge(right, on=["pair", "group"], suffixes=("_a", "_b"))
+    return both["row_a"].to_numpy(np.int64), both["row_b"].to_numpy(np.int64)
+
+
 def _sparse_group(rows: IntArray, members: IntArray, *, degree: int, seed: int) -> tuple[IntArray, IntArray]:
     """``degree`` rings through the group, each visiting its members in the order of a seeded per-account hash,
     without repeated pairs.  A union of random Hamiltonian cycles is an expander: the group stays connected with

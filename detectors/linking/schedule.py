@@ -29,7 +29,7 @@ import pandas as pd
 
 from detectors.linking.config import LinkingConfig
 from detectors.linking.inputs import LinkingInput
-from detectors.linking.pairs import empty_pairs, group_pairs, surprise_weight
+from detectors.linking.pairs import empty_pairs, group_pairs, nominated_group_pairs, surprise_weight
 
 # Scheduler periods tested, in seconds (what job runners are configured with: 5, 10, 15, 20, 30, 60 minutes).
 PERIODS_S: tuple[int, ...] = (300, 600, 900, 1200, 1800, 3600)
@@ -127,9 +127,16 @@ def resource_weights(memberships: pd.DataFrame, n_population: int) -> pd.Series:
     return surprise_weight(users, expected, n_population)
 
 
-def schedule_pairs(data: LinkingInput, config: LinkingConfig, locked: pd.DataFrame | None = None) -> pd.DataFrame:
+def schedule_pairs(
+    data: LinkingInput, config: LinkingConfig, locked: pd.DataFrame | None = None,
+    nominated: pd.DataFrame | None = None,
+) -> pd.DataFrame:  # fmt: skip
     """Pairs locked onto one schedule, each pair's best shared (period, phase bin); ``locked``: what
-    :func:`locked_schedules` gives for ``data``, when the caller has it already."""
+    :func:`locked_schedules` gives for ``data``, when the caller has it already.
+
+    A crew of hundreds on one clock is a group far above ``max_group_size``, expanded into a sample of its pairs;
+    ``nominated`` pairs (``a`` < ``b`` codes: the sign-up bursts and migrations, which need an identity kind to
+    count) get the schedule's evidence too wherever they share one, sampled or not."""
     locked = locked_schedules(data) if locked is None else locked
     memberships = schedule_memberships(locked)
     if memberships.empty:
@@ -142,6 +149,12 @@ def schedule_pairs(data: LinkingInput, config: LinkingConfig, locked: pd.DataFra
     members = memberships["account"].to_numpy(np.int64)
     i, j = group_pairs(resource, members, max_group_size=config.max_group_size, degree=config.sparse_degree,
                        seed=config.seed)  # fmt: skip
+    if nominated is not None and len(nominated):
+        extra_i, extra_j = nominated_group_pairs(
+            resource, members, nominated["a"].to_numpy(np.int64), nominated["b"].to_numpy(np.int64),
+            max_group_size=config.max_group_size,
+        )  # fmt: skip
+        i, j = np.concatenate([i, extra_i]), np.concatenate([j, extra_j])
     if len(i) == 0:
         return empty_pairs()
     a, b = members[i], members[j]

@@ -16,9 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from detectors.events import to_event_frame
+from detectors.events import account_frame, to_event_frame
 from detectors.linking import LinkingConfig, link_accounts
-from detectors.linking.pairs import group_pairs
+from detectors.linking.inputs import prepare
+from detectors.linking.pairs import group_pairs, nominated_group_pairs
+from detectors.linking.schedule import locked_schedules, schedule_pairs
+from detectors.linking.signup import signup_pairs
 
 BASE_TS = 1_790_000_000.0
 WORDS = ("cat", "dog", "why", "how", "sky", "blue", "code", "rust", "poem", "love", "war", "tax", "tree", "milk",
@@ -109,3 +112,77 @@ def test_a_big_crew_on_its_own_harness_is_linked_where_a_popular_tool_is_not() -
 
     small = _population(strangers=700, crew=200, tool_users=100)
     assert _largest_share(link_accounts(small, pd.DataFrame(), config=LinkingConfig()).clusters, "crew")[0] < 0.05
+
+
+def test_nominated_pairs_are_evaluated_on_the_large_groups_they_share() -> None:
+    groups = np.array([0] * 60 + [1, 1, 1] + [0], dtype=np.int64)
+    members = np.array([*range(60), 100, 101, 102, 200], dtype=np.int64)  # 200 joins the big group 0 as well
+    a = np.array([3, 5, 100, 7, 3], dtype=np.int64)
+    b = np.array([41, 200, 101, 500, 41], dtype=np.int64)  # (100, 101): small group; (7, 500): 500 is nowhere
+    i, j = nominated_group_pairs(groups, members, a, b, max_group_size=50)
+    found = sorted(zip(members[i].tolist(), members[j].tolist(), groups[i].tolist(), groups[j].tolist(), strict=True))
+    assert found == [(3, 41, 0, 0), (3, 41, 0, 0), (5, 200, 0, 0)]  # a pair nominated twice is found twice
+    empty_i, _ = nominated_group_pairs(groups, members, a, b, max_group_size=100)  # no group is large
+    assert len(empty_i) == 0
+
+
+def _clocked_crew(*, crew: int, bursts: int, strangers: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A crew driven by one job runner (15-minute ticks, 37 s past the minute), ~30 requests an account over three
+    days, no shared address, client or text, signed up in bursts of ``crew / bursts`` accounts a day apart from
+    look-alike throwaway domains; strangers at random times with ordinary sign-ups."""
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, Any]] = []
+    accounts: list[dict[str, Any]] = []
+    ticks = 3 * 96
+    per_burst = crew // bursts
+    for i in range(crew):
+        name = f"crew{i:04d}"
+        created = BASE_TS - 86_400.0 * (5 + i // per_burst) + rng.uniform(0, 1800)
+        accounts.append({"account_id": name, "created_at": created, "signup_channel": "api",
+                         "email_domain": f"mx{int(rng.integers(1000))}.top"})  # fmt: skip
+        for k, tick in enumerate(sorted(rng.choice(ticks, size=30, replace=False))):
+            ts = BASE_TS + 900.0 * tick + 37.0 + rng.uniform(0, 4)
+            rows.append({"request_id": f"{name}-{k}", "account_id": name, "ts": ts, "ip": f"10.{i // 250}.{i % 250}.9",
+                         "messages": [{"role": "user", "content": " ".join(rng.choice(WORDS, size=10))}]})  # fmt: skip
+    for i in range(strangers):
+        name = f"user{i:05d}"
+        accounts.append({"account_id": name, "created_at": BASE_TS - 86_400.0 * rng.uniform(5, 400),
+                         "signup_channel": "web", "email_domain": ["gmail.com", "outlook.com", "yahoo.com"][i % 3]})
+        for k, ts in enumerate(np.sort(rng.uniform(BASE_TS, BASE_TS + 3 * 86_400.0, size=30))):
+            rows.append({"request_id": f"{name}-{k}", "account_id": name, "ts": float(ts),
+                         "ip": f"172.{16 + i // 250}.{i % 250}.3",
+                         "messages": [{"role": "user", "content": " ".join(rng.choice(WORDS, size=10))}]})  # fmt: skip
+    return to_event_frame(rows), account_frame(accounts)
+
+
+def test_a_crew_on_one_clock_larger_than_a_group_is_linked_through_its_signup_bursts() -> None:
+    """400 accounts on one scheduler clock are a group far above ``max_group_size`` (150): it is expanded into
+    ~6 pairs per account, and a pair of that sample rarely falls in one sign-up burst (40 accounts), so the clock
+    (which never links alone) and the bursts (which need an identity kind) used to meet on a few pairs only.
+    The bursts' pairs are now evaluated on the clock's group: each burst is linked whole, strangers are not."""
+    events, accounts = _clocked_crew(crew=400, bursts=10, strangers=2000)
+    config = LinkingConfig()
+    data = prepare(events, accounts, None)
+    locked = locked_schedules(data)
+    crew_codes = np.flatnonzero(data.account_ids.str.startswith("crew"))
+    assert set(locked["account"]) == set(crew_codes)  # the clock is found, and only the crew has it
+    bursts = signup_pairs(data, config)
+    bursts = bursts[np.isin(bursts["a"], crew_codes) & np.isin(bursts["b"], crew_codes)]
+    sampled = schedule_pairs(data, config, locked)
+    evaluated = schedule_pairs(data, config, locked, nominated=bursts)
+
+    def covered(pairs: pd.DataFrame) -> float:
+        keys = set(zip(pairs["a"].tolist(), pairs["b"].tolist(), strict=True))
+        return float(np.mean([(a, b) in keys for a, b in zip(bursts["a"], bursts["b"], strict=True)]))
+
+    assert len(bursts) == 10 * 40 * 39 // 2
+    assert covered(sampled) < 0.15  # the sample's share of the bursts' pairs (~6 of the 399 partners an account)
+    assert covered(evaluated) == 1.0
+
+    clusters = link_accounts(events, accounts, config=config).clusters
+    labels = clusters["cluster_label"]
+    for burst in range(10):
+        members = labels[[f"crew{i:04d}" for i in range(40 * burst, 40 * burst + 40)]]
+        biggest = members.value_counts()
+        assert biggest.iloc[0] >= 38, biggest.head(3).to_dict()
+        assert not labels[labels == biggest.index[0]].index.str.startswith("user").any()
