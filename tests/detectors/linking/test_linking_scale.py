@@ -146,8 +146,9 @@ def _clocked_crew(*, crew: int, bursts: int, strangers: int, seed: int = 0) -> t
                          "messages": [{"role": "user", "content": " ".join(rng.choice(WORDS, size=10))}]})  # fmt: skip
     for i in range(strangers):
         name = f"user{i:05d}"
-        accounts.append({"account_id": name, "created_at": BASE_TS - 86_400.0 * rng.uniform(5, 400),
-                         "signup_channel": "web", "email_domain": ["gmail.com", "outlook.com", "yahoo.com"][i % 3]})
+        created = BASE_TS - 86_400.0 * rng.uniform(5, 400)
+        domain = ["gmail.com", "outlook.com", "yahoo.com"][i % 3]
+        accounts.append({"account_id": name, "created_at": created, "signup_channel": "web", "email_domain": domain})
         for k, ts in enumerate(np.sort(rng.uniform(BASE_TS, BASE_TS + 3 * 86_400.0, size=30))):
             rows.append({"request_id": f"{name}-{k}", "account_id": name, "ts": float(ts),
                          "ip": f"172.{16 + i // 250}.{i % 250}.3",
