@@ -25,12 +25,13 @@ import pandas as pd
 
 from detectors.scoring.anomaly import AnomalyModel
 from detectors.scoring.clusters import DEFAULT_CLUSTER_TERMS, ClusterScorer, ClusterTerm
-from detectors.scoring.prior import DEFAULT_TERMS, GATE_LEVELS, PriorModel, Term
+from detectors.scoring.prior import DEFAULT_TERMS, GATE_LEVELS, RELAY_DISCOUNT, PriorModel, Term
 from detectors.scoring.replay import FEATURE as REPLAY_FEATURE
 
 # the structure of the combination; bumped when scores change without a documented weight or level changing
-# (2: cluster members weigh in without their relay discount)
-PRIOR_GENERATION = "prior-2"
+# (2: cluster members weigh in without their relay discount; 3: a cluster's members' intent carries their suite
+# replay discount)
+PRIOR_GENERATION = "prior-3"
 CLUSTER_TERM = "cluster"
 ANOMALY_TERM = "anomaly"
 ANOMALY_GATE_FLOOR = 0.25
@@ -114,8 +115,14 @@ class RiskModel:
         # members weigh in without their relay discount: an account's relay of people's requests explains its own
         # harvest-like shape, not the hidden common control that links it to others (a proxy network mixing
         # customers' requests with a campaign's is the case; apps of different companies are not linked).  A suite
-        # re-run still explains its shape: accounts of one eval team, linked, are re-running a suite all the same
-        member_hazard = self.prior.hazards(features, relay_discount=False).sum(axis=1)
+        # re-run still explains its shape, and here its reasoning requests too: accounts of one eval team, linked,
+        # are re-running a benchmark that asks for steps, and a team of two would otherwise cross the cluster
+        # threshold on its members' intent alone (a member risk of up to 0.63) plus the suite it shares.  The
+        # account's own score keeps the intent in full (it still ranks above ordinary traffic).
+        member_terms = self.prior.hazards(features, relay_discount=False)
+        intent_terms = [term.feature for term in self.prior.terms_ if term.group == "intent"]
+        member_terms[intent_terms] = member_terms[intent_terms].mul(1.0 - RELAY_DISCOUNT * replay, axis=0)
+        member_hazard = member_terms.sum(axis=1)
         # and the gate of the cluster's campaign terms: one suite shared (templates), run on each release (a
         # move to a new model) is what evaluation looks like, linked or not
         member_intent = self.prior.gate(features, relay_discount=False)

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from detectors.scoring.clusters import GATE_FLOOR, ClusterScorer
+from detectors.scoring.decision import Thresholds
 from detectors.scoring.explain import account_reasons, cluster_reasons
 from detectors.scoring.model import CLUSTER_TERM, RiskModel, prior_version
-from detectors.scoring.prior import RELAY_DISCOUNT
+from detectors.scoring.prior import INTENT_CAP, RELAY_DISCOUNT
 
 
 def population(seed: int = 0) -> pd.DataFrame:
@@ -157,8 +158,9 @@ def test_cluster_members_weigh_in_without_their_relay_discount() -> None:
 def test_a_linked_pair_of_suite_re_runners_is_not_scored_as_a_campaign() -> None:
     """Two accounts of one eval team, linked, asking a benchmark with "think step by step" and re-running it: their
     shared templates are the suite and their move to a new model is its next run.  The suite replay discounts the
-    members' shape and the gate of the cluster's campaign terms (never the intent), unlike a relay of people.
-    (Their capped intent alone is a member risk of 0.61, so such a pair still sits near the cluster threshold.)"""
+    members' shape and the gate of the cluster's campaign terms, unlike a relay of people, and in the cluster also
+    the members' intent: their intent alone is a member risk of up to 0.63, which with the suite they share put
+    such a pair over the cluster threshold (0.703 here, 0.48 now).  Their own scores keep the intent in full."""
     frame = population()
     frame["suite_replay_share"] = 0.0
     team = [f"c{i}" for i in range(2)]
@@ -174,17 +176,24 @@ def test_a_linked_pair_of_suite_re_runners_is_not_scored_as_a_campaign() -> None
     model = RiskModel().fit(replayed)
     evals = model.score(replayed, cluster_of=labels, cluster_features=features)
     assert (model.prior.replay(replayed).loc[team] == 1.0).all()
+    intent_terms = [t.feature for t in model.prior.terms_ if t.group == "intent"]
     assert evals.clusters.loc["camp", "member_hazard"] < harvest.clusters.loc["camp", "member_hazard"]
     assert evals.clusters.loc["camp", "member_intent"] < harvest.clusters.loc["camp", "member_intent"]
     assert harvest.clusters.loc["camp", "score"] >= 0.8
     assert evals.clusters.loc["camp", "score"] <= harvest.clusters.loc["camp", "score"] - 0.1
+    assert evals.clusters.loc["camp", "score"] < Thresholds().cluster
+    # the members' intent weighs in the cluster at (1 - RELAY_DISCOUNT) for a full replay
+    member_terms = model.prior.hazards(replayed, relay_discount=False).loc[team]
+    intent = member_terms[intent_terms].sum(axis=1)
+    assert intent.min() >= 0.5 and intent.max() <= INTENT_CAP
+    expected = (intent * (1 - RELAY_DISCOUNT) + member_terms.drop(columns=intent_terms).sum(axis=1)).mean()
+    assert evals.clusters.loc["camp", "member_hazard"] == pytest.approx(expected)
     # the campaign term's gate: 0.2 + 0.8 * intent * (1 - RELAY_DISCOUNT * replay)
     gate = GATE_FLOOR + (1 - GATE_FLOOR) * (1 - RELAY_DISCOUNT)
     assert evals.cluster_terms.loc["camp", "template_request_share"] == pytest.approx(
         gate * harvest.cluster_terms.loc["camp", "template_request_share"]
     )
     # the intent still counts in full: the members rank as high as before on their own reasoning requests
-    intent_terms = [t.feature for t in model.prior.terms_ if t.group == "intent"]
     assert model.prior.hazards(replayed).loc[team, intent_terms].to_numpy() == pytest.approx(
         model.prior.hazards(frame).loc[team, intent_terms].to_numpy()
     )
