@@ -62,7 +62,7 @@ from app.simulation.config import CAMPAIGN_DEFAULTS, PERSONA_DEFAULTS
 from app.simulation.draw import hex_id, rng_for
 from app.simulation.network import IpSpace
 from app.simulation.personas import webmail
-from app.simulation.shifts import HUMAN_PERSONAS, human_donors, resell
+from app.simulation.shifts import CAMPAIGN_FREE, HARD_NEGATIVES, HUMAN_PERSONAS, human_donors, resell
 from detectors import pipeline
 from detectors.events import DERIVED_COLUMNS, account_frame, to_event_frame
 
@@ -87,14 +87,6 @@ NO_SHARED_INFRA = {
     }
 }  # fmt: skip
 HARNESS_RANDOM = {"campaigns": {name: {"harness_variation": 1.0} for name in CAMPAIGN_DEFAULTS}}
-HARD_NEGATIVES = {
-    "personas": {
-        "eval_runner": {"accounts": 3 * PERSONA_DEFAULTS["eval_runner"]["accounts"]},
-        "batch_job": {"accounts": 3 * PERSONA_DEFAULTS["batch_job"]["accounts"]},
-        "app_backend": {"accounts": 3 * PERSONA_DEFAULTS["app_backend"]["accounts"]},
-        "corporate": {"orgs": 3 * PERSONA_DEFAULTS["corporate"]["orgs"]},
-    }
-}  # fmt: skip
 # app backends whose product asks every request for step-by-step reasoning (tutoring, "show your work") and that
 # relay one-shot questions without end-user ids: no follow-up, no end user, so nothing shows it is a relay
 ONE_SHOT_APPS = {
@@ -102,7 +94,6 @@ ONE_SHOT_APPS = {
         "app_backend": {"accounts": 100, "cot_system_share": 1.0, "end_user_id_share": 0.0, "followups": 0.0},
     }
 }  # fmt: skip
-CAMPAIGN_FREE = {**HARD_NEGATIVES, "campaigns": {name: {"enabled": False} for name in CAMPAIGN_DEFAULTS}}
 VARIANT_PARAMS: dict[str, dict[str, Any]] = {
     "campaign-heavy": CAMPAIGN_HEAVY, "spec-volume": SPEC_VOLUME, "no-shared-infra": NO_SHARED_INFRA,
     "harness-random": HARNESS_RANDOM, "hard-negatives": HARD_NEGATIVES, "one-shot-apps": ONE_SHOT_APPS,

@@ -5,6 +5,9 @@ requests (SPEC: one network "mixed distillation traffic with ordinary customers'
 chosen campaign archetypes gets whole streams of human users from a campaign-free donor population
 (:func:`human_donors`, another seed) as its customers' traffic, re-keyed to the account and sent from the account's
 own addresses and API key with the customers' own clients, prompts and timing.
+
+``HARD_NEGATIVES`` / ``CAMPAIGN_FREE``: simulation parameters with three times the hard negatives the SPEC names
+(eval runners, batch jobs, app backends, corporate NAT organisations), with the campaigns or without any.
 """
 
 from __future__ import annotations
@@ -23,15 +26,22 @@ HUMAN_PERSONAS = ("casual", "learner")
 # the multi-account campaigns (bulk is one account; the reseller archetype already mixes in its customers)
 RESOLD = ("hydra", "low_and_slow", "rubric_grader", "repeated_sampling", "model_pivot")
 RESELLER_CUSTOMER_SHARE = 0.6  # of a re-sold account's requests, its ordinary customers' share
+HARD_NEGATIVES: dict[str, Any] = {
+    "personas": {
+        "eval_runner": {"accounts": 3 * PERSONA_DEFAULTS["eval_runner"]["accounts"]},
+        "batch_job": {"accounts": 3 * PERSONA_DEFAULTS["batch_job"]["accounts"]},
+        "app_backend": {"accounts": 3 * PERSONA_DEFAULTS["app_backend"]["accounts"]},
+        "corporate": {"orgs": 3 * PERSONA_DEFAULTS["corporate"]["orgs"]},
+    }
+}  # fmt: skip
+NO_CAMPAIGNS: dict[str, Any] = {"campaigns": {name: {"enabled": False} for name in CAMPAIGN_DEFAULTS}}
+CAMPAIGN_FREE: dict[str, Any] = {**HARD_NEGATIVES, **NO_CAMPAIGNS}
 
 
 def human_donors(seed: int, *, scale: float, days: float) -> tuple[pd.DataFrame, dict[str, str]]:
     """Human chat traffic (casual and learner personas only, no campaign) of ``seed``: the event frame and each
     account's persona."""
-    params = {
-        "personas": {name: {"enabled": name in HUMAN_PERSONAS} for name in PERSONA_DEFAULTS},
-        "campaigns": {name: {"enabled": False} for name in CAMPAIGN_DEFAULTS},
-    }
+    params = {"personas": {name: {"enabled": name in HUMAN_PERSONAS} for name in PERSONA_DEFAULTS}, **NO_CAMPAIGNS}
     population = simulate(SimulationConfig(seed=seed, scale=scale, days=days, params=params))
     return to_event_frame(population.events), population.truth["personas"]
 

@@ -16,8 +16,8 @@ import pytest
 
 from app.evaluation.metrics import average_precision, campaign_recall, recall_at_fpr
 from app.simulation import SimulationConfig, simulate
-from app.simulation.config import CAMPAIGN_DEFAULTS, PERSONA_DEFAULTS
-from app.simulation.shifts import human_donors, resell
+from app.simulation.config import PERSONA_DEFAULTS
+from app.simulation.shifts import CAMPAIGN_FREE, human_donors, resell
 from detectors import pipeline
 from detectors.baselines import baseline_scores
 from detectors.events import account_frame, to_event_frame
@@ -152,24 +152,13 @@ def test_campaigns_stay_visible_when_they_are_a_large_share_of_the_population() 
     assert all(r >= 0.5 for r in recall.values()), recall
 
 
-# A window with no campaign at all and three times the hard negatives the SPEC names (eval runners, batch jobs, app
-# backends, corporate NAT organisations): a tenant, or a day, where there is nothing to find.
-CAMPAIGN_FREE = {
-    "personas": {
-        "eval_runner": {"accounts": 3 * PERSONA_DEFAULTS["eval_runner"]["accounts"]},
-        "batch_job": {"accounts": 3 * PERSONA_DEFAULTS["batch_job"]["accounts"]},
-        "app_backend": {"accounts": 3 * PERSONA_DEFAULTS["app_backend"]["accounts"]},
-        "corporate": {"orgs": 3 * PERSONA_DEFAULTS["corporate"]["orgs"]},
-    },
-    "campaigns": {name: {"enabled": False} for name in CAMPAIGN_DEFAULTS},
-}  # fmt: skip
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_window_without_campaigns_flags_nothing(seed: int) -> None:
-    """The prior normalises against the population and linking weighs rarity within it: with no campaign to set
-    the scale, the unusual benign accounts become the population's extremes.  None of them may be flagged, nor any
-    cluster.  Without the suite-replay discount one eval runner per seed crosses the threshold here (0.84, 0.87)."""
+    """A window with no campaign at all and three times the hard negatives the SPEC names (eval runners, batch jobs,
+    app backends, corporate NAT organisations): a tenant, or a day, where there is nothing to find.  The prior
+    normalises against the population and linking weighs rarity within it: with no campaign to set the scale, the
+    unusual benign accounts become the population's extremes.  None of them may be flagged, nor any cluster.
+    Without the suite-replay discount one eval runner per seed crosses the threshold here (0.84, 0.87)."""
     population = simulate(SimulationConfig(seed=seed, scale=0.3, days=5, params=CAMPAIGN_FREE))
     assert not any(population.truth["accounts"].values())
     result = pipeline.run(to_event_frame(population.events), account_frame(population.accounts))
