@@ -83,16 +83,20 @@ def build_edges(
     candidate pairs; behaviour kinds (what they *do*: sign up, tick, pivot, split topics) only add to them.
     Behaviour alone says "a distiller", not "the same distiller": two campaigns that both pivot on release day
     and both tick on a quarter-hour cron are not one actor.  Nor does a shared scheduler clock (``schedule``)
-    let ``sync`` in: both are the same observation, time, and strangers' cron jobs at :00 have both.
+    let ``sync`` in: both are the same observation, time, and strangers' cron jobs at :00 have both.  A clock
+    shared by more than ``max_group_size`` accounts is evaluated on its sampled pairs and on every pair that the
+    sign-up and migration kinds find, so a big crew's clock and its sign-up bursts meet on the same pairs.
     """
-    # the behaviour kinds that are computed over every pair: they nominate the pairs on which a sparsified
-    # scheduler group is evaluated in full (see schedule_pairs)
+    # the behaviour kinds computed over every pair, not only proposed ones: they nominate the pairs on which a
+    # sparsified scheduler group is evaluated in full (see schedule_pairs)
     open_behaviour = {
         kind: build(data, config) for kind, build in (("signup", signup_pairs), ("migration", migration_pairs))
         if config.kind_weight(kind) > 0
     }  # fmt: skip
-    nominated = pd.concat([table[["a", "b"]] for table in open_behaviour.values()], ignore_index=True) \
-        .drop_duplicates() if open_behaviour else None  # fmt: skip
+    nominated = None
+    if open_behaviour:
+        nominated = pd.concat([table[["a", "b"]] for table in open_behaviour.values()], ignore_index=True)
+        nominated = nominated.drop_duplicates()
     identity: dict[str, PairBuilder] = {
         "ip": ip_pairs,
         "subnet": subnet_pairs,
