@@ -25,7 +25,7 @@ import pandas as pd
 
 from detectors.scoring.anomaly import AnomalyModel
 from detectors.scoring.clusters import DEFAULT_CLUSTER_TERMS, ClusterScorer, ClusterTerm
-from detectors.scoring.prior import DEFAULT_TERMS, GATE_LEVELS, RELAY_DISCOUNT, PriorModel, Term
+from detectors.scoring.prior import DEFAULT_TERMS, GATE_LEVELS, PriorModel, Term
 from detectors.scoring.replay import FEATURE as REPLAY_FEATURE
 
 # the structure of the combination; bumped when scores change without a documented weight or level changing
@@ -119,10 +119,7 @@ class RiskModel:
         # are re-running a benchmark that asks for steps, and a team of two would otherwise cross the cluster
         # threshold on its members' intent alone (a member risk of up to 0.63) plus the suite it shares.  The
         # account's own score keeps the intent in full (it still ranks above ordinary traffic).
-        member_terms = self.prior.hazards(features, relay_discount=False)
-        intent_terms = [term.feature for term in self.prior.terms_ if term.group == "intent"]
-        member_terms[intent_terms] = member_terms[intent_terms].mul(1.0 - RELAY_DISCOUNT * replay, axis=0)
-        member_hazard = member_terms.sum(axis=1)
+        member_hazard = self.prior.hazards(features, relay_discount=False, replay_discounts_intent=True).sum(axis=1)
         # and the gate of the cluster's campaign terms: one suite shared (templates), run on each release (a
         # move to a new model) is what evaluation looks like, linked or not
         member_intent = self.prior.gate(features, relay_discount=False)

@@ -242,11 +242,15 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
             out[term.feature] = np.nan_to_num(np.clip((z - Z_START) / (Z_FULL - Z_START), 0.0, 1.0), nan=0.0)
         return pd.DataFrame(out, index=features.index, dtype="float64")
 
-    def hazards(self, features: pd.DataFrame, *, relay_discount: bool = True) -> pd.DataFrame:
+    def hazards(
+        self, features: pd.DataFrame, *, relay_discount: bool = True, replay_discounts_intent: bool = False
+    ) -> pd.DataFrame:
         """Hazard per term; ``relay_discount=False`` leaves the relay discount out of the gate, and keeps the suite
         replay's (what a cluster weighs its members by: relaying people explains an account's harvest-like shape,
         not hidden common control, while re-running an evaluation suite explains the shape of every account that
-        does it, linked or not: two accounts of one eval team are no campaign)."""
+        does it, linked or not: two accounts of one eval team are no campaign).  ``replay_discounts_intent``
+        discounts the intent terms by the suite replay too (a cluster's members: their reasoning requests are the
+        benchmark they re-run); an account's own hazard keeps its intent in full."""
         strength = self.strengths(features)
         intent_terms = [t.feature for t in self.terms_ if t.group == "intent"]
         gate = self._term_gate(features, strength, relay=relay_discount)
@@ -259,6 +263,8 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
             # cap the intent group, scaling its terms down together so each keeps its share of the explanation
             total = hazards[intent_terms].sum(axis=1)
             factor = (INTENT_CAP / total.where(total > INTENT_CAP)).fillna(1.0)
+            if replay_discounts_intent:
+                factor = factor * (1.0 - RELAY_DISCOUNT * self._replay(features, strength))
             hazards[intent_terms] = hazards[intent_terms].mul(factor, axis=0)
         return hazards
 

@@ -50,7 +50,6 @@ def test_sweep_keeps_reaching_new_topics_and_shards_are_disjoint() -> None:
     assert len(set(indices)) == 4
 
 
-
 def test_a_crew_larger_than_the_sweep_shares_cells_instead_of_failing() -> None:
     """More accounts than capability x topic cells (a hydra of thousands): the accounts past the last cell start
     over, each on one cell, and still draw distinct corpus items (this raised ZeroDivisionError before)."""
@@ -61,6 +60,7 @@ def test_a_crew_larger_than_the_sweep_shares_cells_instead_of_failing() -> None:
     assert [s.cells[0] for s in late] == [Sweep(4, shard=i, shards=shards).cells[0] for i in range(3)]
     indices = {s.next()[2] for s in late} | {s.next()[2] for s in late}
     assert len(indices) == 6
+
 
 def _write_corpus(directory: Path) -> dict[str, list[str]]:
     directory.mkdir()
