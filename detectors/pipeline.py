@@ -32,6 +32,7 @@ from detectors.features.infrastructure import InfrastructureFeatures
 from detectors.features.topics import TopicModel
 from detectors.ipintel import IPIntel
 from detectors.linking import ClusterMatching, Linking, LinkingConfig, link_accounts, match_clusters
+from detectors.linking.encoding import EventCodes
 from detectors.scoring.coverage import FEATURE as COVERAGE_FEATURE
 from detectors.scoring.coverage import topic_coverage_ratio
 from detectors.scoring.decision import EXEMPT_STATUSES, Thresholds, flag_accounts, flag_clusters, reopened
@@ -160,6 +161,7 @@ def detect(
     features: pd.DataFrame,
     *,
     topics: pd.Series | None = None,
+    codes: EventCodes | None = None,
     previous_clusters: Mapping[str, set[str]] | None = None,
     cluster_status: Mapping[str, str] | None = None,
     decided_sizes: Mapping[str, int] | None = None,
@@ -170,9 +172,10 @@ def detect(
 ) -> Detection:
     """Score ``features`` (one row per account in the window) and link ``events`` into clusters.
 
-    ``previous_clusters``/``cluster_status``/``decided_sizes`` describe the last run's clusters by id (for
-    stable ids and review outcomes); ``supervised`` is (version, model) when a trained model is active;
-    ``shadow`` is scored alongside without affecting anything.
+    ``codes``: linking's per-event encodings of ``events``, row for row, when the caller keeps them between
+    runs (:mod:`detectors.linking.encoding`); ``previous_clusters``/``cluster_status``/``decided_sizes``
+    describe the last run's clusters by id (for stable ids and review outcomes); ``supervised`` is (version,
+    model) when a trained model is active; ``shadow`` is scored alongside without affecting anything.
     """
     config = config or PipelineConfig()
     if topics is not None and len(events):
@@ -183,8 +186,9 @@ def detect(
     model = RiskModel().fit(features)
     progress("linking", 0.1)
     linking = link_accounts(
-        events, accounts if accounts is not None else pd.DataFrame(), topics=topics, config=config.linking
-    )
+        events, accounts if accounts is not None else pd.DataFrame(), topics=topics, config=config.linking,
+        codes=codes,
+    )  # fmt: skip
     progress("scoring", 0.7)
     groups = multi_account_clusters(linking, config.min_cluster_size)
     current: dict[Hashable, set[str]] = {label: members for label, members in groups.items()}

@@ -33,6 +33,8 @@ from detectors import pipeline
 from detectors.events import EVENT_COLUMNS
 from detectors.features import FeatureState
 from detectors.ipintel import IPIntel
+from detectors.linking.config import LinkingConfig
+from detectors.linking.encoding import EventCodes, encode_events
 from detectors.scoring.decision import Thresholds
 from detectors.scoring.supervised import SupervisedRiskModel
 
@@ -74,6 +76,7 @@ class _Window:
     events: pd.DataFrame  # event frame + event_id
     topics: pd.Series
     state: FeatureState
+    codes: EventCodes  # linking's per-event encodings, row for row with ``events``
     stored_up_to_id: int = 0  # watermark of the stored state artifact
     runs_since_stored: int = 0
     written: dict[str, tuple[Any, ...]] | None = None  # score rows this worker last wrote, to skip unchanged ones
@@ -110,11 +113,15 @@ def load_accounts(session: Session) -> pd.DataFrame:
     return loading.load_accounts(session)
 
 
-def _trim(frame: pd.DataFrame, topics: pd.Series, start_ns: int | None) -> tuple[pd.DataFrame, pd.Series]:
+def _trim(
+    frame: pd.DataFrame, topics: pd.Series, codes: EventCodes, start_ns: int | None
+) -> tuple[pd.DataFrame, pd.Series, EventCodes]:
     if start_ns is None or frame.empty:
-        return frame.reset_index(drop=True), topics.reset_index(drop=True)
+        return frame.reset_index(drop=True), topics.reset_index(drop=True), codes
     keep = frame["ts"].array.asi8 >= start_ns
-    return frame[keep].reset_index(drop=True), topics[keep].reset_index(drop=True)
+    if keep.all():
+        return frame.reset_index(drop=True), topics.reset_index(drop=True), codes
+    return frame[keep].reset_index(drop=True), topics[keep].reset_index(drop=True), codes.take(keep)
 
 
 def _topics(state: FeatureState, frame: pd.DataFrame) -> pd.Series:
@@ -157,7 +164,8 @@ def _prepare_inputs(
             state = pipeline.load_state(artifact.payload, ip_intel=intel)
             frame = load_events(session, after_id=0, up_to_id=int(meta["up_to_id"]), min_ts=min_ts)
             cached = _Window(settings.database_url, str(meta["lineage"]), int(meta["up_to_id"]), frame,
-                             _topics(state, frame), state, stored_up_to_id=int(meta["up_to_id"]))  # fmt: skip
+                             _topics(state, frame), state, _codes(frame),
+                             stored_up_to_id=int(meta["up_to_id"]))  # fmt: skip
         progress("loading new events", 0.1)
         new = load_events(session, after_id=cached.up_to_id, up_to_id=up_to, min_ts=None)
         progress("features", 0.15)
@@ -165,11 +173,12 @@ def _prepare_inputs(
         frame = pd.concat([cached.events, new], ignore_index=True) if len(new) else cached.events
         topics = pd.concat([cached.topics, _topics(state, new)], ignore_index=True) if len(new) \
             else cached.topics  # fmt: skip
-        frame, topics = _trim(frame, topics, start_ns)
+        codes = EventCodes.concat([cached.codes, _codes(new, cached.codes)]) if len(new) else cached.codes
+        frame, topics, codes = _trim(frame, topics, codes, start_ns)
         changed = sorted(set(new["account_id"].dropna().astype(str))) if len(new) else []
         last = repository.last_finished_run(session=session)
         written = cached.written if last is not None and last.id == cached.written_by else None
-        window = _Window(settings.database_url, cached.lineage, up_to, frame, topics, state,
+        window = _Window(settings.database_url, cached.lineage, up_to, frame, topics, state, codes,
                          stored_up_to_id=max(cached.stored_up_to_id, int(meta["up_to_id"])),
                          runs_since_stored=cached.runs_since_stored + 1, written=written)  # fmt: skip
         return _Inputs("incremental", "", window, accounts, len(new), changed)
@@ -183,9 +192,14 @@ def _prepare_inputs(
     progress("features", 0.15)
     state = pipeline.build_feature_state(frame, accounts, ip_intel=intel, window_days=window_days)
     topics = _topics(state, frame)
-    window = _Window(settings.database_url, run_id, up_to, frame, topics, state)
+    window = _Window(settings.database_url, run_id, up_to, frame, topics, state, _codes(frame))
     changed = sorted(set(frame["account_id"].dropna().astype(str)))
     return _Inputs("full", reason, window, accounts, len(frame), changed)
+
+
+def _codes(frame: pd.DataFrame, previous: EventCodes | None = None) -> EventCodes:
+    """Linking's encodings of the events of ``frame`` (under the settings detection links with)."""
+    return encode_events(frame, LinkingConfig(), known_subnets=previous.subnets if previous is not None else None)
 
 
 def _stored_meta(session: Session) -> dict[str, Any] | None:
@@ -242,7 +256,7 @@ def execute_run(
         tic = time.perf_counter()
         events = window.events.drop(columns=["event_id"])
         detection = pipeline.detect(
-            events, inputs.accounts, features, topics=window.topics, previous_clusters=previous,
+            events, inputs.accounts, features, topics=window.topics, codes=window.codes, previous_clusters=previous,
             cluster_status={cid: c.status for cid, c in known.items()},
             decided_sizes={cid: c.size_at_decision for cid, c in known.items() if c.size_at_decision is not None},
             supervised=active_model, shadow=shadow_model[1] if shadow_model else None, config=config,

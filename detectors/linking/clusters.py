@@ -328,6 +328,13 @@ def _edges(edges: pd.DataFrame, label: pd.Series) -> pd.DataFrame:
     return out
 
 
+def _named(part: pd.DataFrame, names: np.ndarray) -> pd.DataFrame:
+    """A part indexed by cluster code → indexed by cluster label."""
+    positions = part.index.to_numpy()
+    labels = names[positions.astype(np.int64)] if len(positions) else np.empty(0, dtype=object)
+    return part.set_axis(pd.Index(labels, name=part.index.name))
+
+
 def cluster_features(
     data: LinkingInput,
     label: pd.Series,
@@ -342,20 +349,23 @@ def cluster_features(
     """``label``: the cluster label of each account code (position = code)."""
     sizes = label.value_counts().rename("size")
     out = pd.DataFrame(sizes).rename_axis("cluster_label")
+    # the parts group a million events by cluster: by an integer code (in label order), not by the label text
+    codes, names = pd.factorize(label.to_numpy(), sort=True)
+    coded = pd.Series(codes.astype(np.int64))
     parts = [
-        _activity(data, label, config, topics_given),
-        _signup(data, label),
-        _infrastructure(data, label),
-        _organisation(data, label),
-        _templates(data, label, templates),
-        _harness(data, label, edges, config),
-        _questions(data, label, config),
-        _schedule(data, label, locked_schedules(data) if schedules is None else schedules),
-        _migration(data, label, config),
-        _edges(edges, label),
+        _activity(data, coded, config, topics_given),
+        _signup(data, coded),
+        _infrastructure(data, coded),
+        _organisation(data, coded),
+        _templates(data, coded, templates),
+        _harness(data, coded, edges, config),
+        _questions(data, coded, config),
+        _schedule(data, coded, locked_schedules(data) if schedules is None else schedules),
+        _migration(data, coded, config),
+        _edges(edges, coded),
     ]
     for part in parts:
-        out = out.join(part, how="left")
+        out = out.join(_named(part, names), how="left")
     possible = out["size"] * (out["size"] - 1) / 2
     out["internal_edges"] = out["internal_edges"].fillna(0).astype(np.int64)
     out["density"] = (out["internal_edges"] / possible.where(possible > 0)).fillna(0.0)

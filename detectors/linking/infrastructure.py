@@ -7,38 +7,22 @@ proxy IPs that only one operator's accounts rotate through hands each pair a uni
 
 from __future__ import annotations
 
-import ipaddress
-
 import numpy as np
 import pandas as pd
 
 from detectors.linking.config import LinkingConfig
+from detectors.linking.encoding import subnet_table
 from detectors.linking.inputs import LinkingInput, codes_of
 from detectors.linking.pairs import empty_pairs, log_rarity, rarity, resource_pairs
 
 
-def subnet_of(ip: str, *, ipv4_prefix: int = 24, ipv6_prefix: int = 48) -> str:
-    address = ipaddress.ip_address(ip)
-    prefix = ipv4_prefix if address.version == 4 else ipv6_prefix
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-
-
 def subnet_codes(data: LinkingInput, config: LinkingConfig) -> np.ndarray:
-    """The /24 (IPv4) or /48 (IPv6) of each event's address as a code (-1: none), computed per distinct address."""
-    ips = pd.Series(data.ips.astype(str), dtype="string")
-    dotted = ips.str.fullmatch(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}").fillna(False).to_numpy(dtype=bool)
-    nets = pd.Series(pd.NA, index=ips.index, dtype="string")
-    if config.ipv4_prefix == 24:
-        nets[dotted] = ips[dotted].str.rsplit(".", n=1).str[0] + ".0/24"
-    slow = ~dotted if config.ipv4_prefix == 24 else np.ones(len(ips), dtype=bool)
-    for position in np.flatnonzero(slow).tolist():
-        try:
-            nets.iloc[position] = subnet_of(
-                str(ips.iloc[position]), ipv4_prefix=config.ipv4_prefix, ipv6_prefix=config.ipv6_prefix
-            )
-        except ValueError:
-            continue
-    net_codes, _ = codes_of(nets)
+    """The /24 (IPv4) or /48 (IPv6) of each event's address as a code (-1: none), from each distinct address's
+    subnet (:mod:`.encoding`)."""
+    addresses = pd.Index(data.ips.astype(str), dtype=object)
+    subnets = subnet_table(pd.Series(addresses, dtype=object), config, known=data.event_codes(config).subnets)
+    nets = subnets.reindex(addresses)
+    net_codes, _ = codes_of(pd.Series(nets.to_numpy(), dtype="string"))
     ip_code = data.events["ip_code"].to_numpy()
     return np.where(ip_code >= 0, net_codes[np.maximum(ip_code, 0)] if len(net_codes) else -1, -1)
 
@@ -62,7 +46,12 @@ def _windowed_pairs(
         memberships = pd.DataFrame(
             {"account": accounts, "resource": resource[present], "bucket": ts // max(int(hours * 3600), 1)}
         ).drop_duplicates()
-        keys = pd.MultiIndex.from_arrays([memberships["resource"], memberships["bucket"]])
+        # one int64 key per (resource, bucket), numbered in order of appearance as a MultiIndex would be, without
+        # building a million tuples
+        bucket = memberships["bucket"].to_numpy(np.int64)
+        low = int(bucket.min()) if len(bucket) else 0
+        span = np.int64(int(bucket.max()) - low + 1 if len(bucket) else 1)
+        keys = memberships["resource"].to_numpy(np.int64) * span + (bucket - low)
         memberships["group"] = pd.factorize(keys)[0]
         scored.append(
             resource_pairs(

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from detectors.events import ACCOUNT_COLUMNS
+
+if TYPE_CHECKING:
+    from detectors.linking.config import LinkingConfig
+    from detectors.linking.encoding import EventCodes
 
 EVENT_FIELDS = ("ip", "user_agent", "tls_fingerprint", "model", "token_hashes", "template_hash", "text_hash")
 # what a client chose for a request (sampling parameters, stream, system prompt), kept in their own dtypes
@@ -27,6 +32,16 @@ class LinkingInput:
     accounts: pd.DataFrame
     # events.ip_code indexes these distinct addresses (-1: no address)
     ips: pd.Index
+    # the per-event encodings of ``events`` (:mod:`.encoding`), when computed beforehand
+    codes: EventCodes | None = None
+
+    def event_codes(self, config: LinkingConfig) -> EventCodes:
+        """The events' encodings: the ones given if they were made under ``config``, else computed now."""
+        from detectors.linking.encoding import encode_events
+
+        if self.codes is not None and self.codes.fits(config, len(self.events)):
+            return self.codes
+        return encode_events(self.events, config)
 
     @property
     def n_accounts(self) -> int:
@@ -54,11 +69,13 @@ def account_metadata(accounts: pd.DataFrame | None) -> pd.DataFrame:
 
 def prepare(events: pd.DataFrame, accounts: pd.DataFrame | None, topics: pd.Series | None) -> LinkingInput:
     metadata = account_metadata(accounts)
-    known = (events["account_id"].notna() & events["ts"].notna()).to_numpy(dtype=bool)
-    usable = events.loc[known]
-    event_accounts = usable["account_id"].astype(str).to_numpy()
-    account_ids = pd.Index(np.unique(np.concatenate([event_accounts, metadata.index.to_numpy(dtype=str)])))
-    codes = account_ids.get_indexer(event_accounts).astype(np.int64)
+    known = usable_rows(events)
+    usable = events if known.all() else events.loc[known]
+    # hash the million account ids once (factorize), sort only the distinct ones
+    event_codes, event_uniques = pd.factorize(usable["account_id"].astype("string"))
+    distinct = np.asarray(event_uniques.astype(str), dtype=object)
+    account_ids = pd.Index(np.unique(np.concatenate([distinct, metadata.index.to_numpy(dtype=str)]).astype(str)))
+    codes = account_ids.get_indexer(distinct).astype(np.int64)[event_codes]
     frame = pd.DataFrame(
         {"account": codes, "ts": np.floor(epoch_seconds(usable["ts"])).astype(np.int64)}, index=usable.index
     )
@@ -78,6 +95,11 @@ def prepare(events: pd.DataFrame, accounts: pd.DataFrame | None, topics: pd.Seri
     meta = metadata.reindex(account_ids)
     meta.index = pd.RangeIndex(len(account_ids))
     return LinkingInput(account_ids=account_ids, events=frame, accounts=meta, ips=ips)
+
+
+def usable_rows(events: pd.DataFrame) -> np.ndarray:
+    """The events linking reads: those with an account and a time."""
+    return (events["account_id"].notna() & events["ts"].notna()).to_numpy(dtype=bool)
 
 
 def epoch_seconds(values: pd.Series) -> np.ndarray:

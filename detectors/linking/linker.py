@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -12,10 +12,11 @@ import pandas as pd
 from detectors.linking.clusters import cluster_features
 from detectors.linking.communities import detect_communities
 from detectors.linking.config import LinkingConfig
+from detectors.linking.encoding import EventCodes, encode_events
 from detectors.linking.evidence import cluster_evidence
 from detectors.linking.graph import build_edges
 from detectors.linking.identity import cluster_id_for
-from detectors.linking.inputs import prepare
+from detectors.linking.inputs import prepare, usable_rows
 from detectors.linking.schedule import locked_schedules
 from detectors.linking.templates import index_templates
 
@@ -73,17 +74,24 @@ def link_accounts(
     topics: pd.Series | None = None,
     account_risk: pd.Series | None = None,
     config: LinkingConfig | None = None,
+    codes: EventCodes | None = None,
 ) -> Linking:
     """Link accounts run by one actor into clusters.
 
     ``events``: the event frame (:data:`detectors.events.EVENT_COLUMNS`); ``accounts``: the account frame
     (indexed by account_id, or with an ``account_id`` column); ``topics``: a topic id per event, aligned with
     ``events``' index (-1 or NaN where unknown); ``account_risk``: a 0..1 risk per account_id, for the
-    ``share_high_risk_members`` cluster feature.
+    ``share_high_risk_members`` cluster feature; ``codes``: the per-event encodings of ``events``, row for row
+    (:func:`.encoding.encode_events`), when the caller keeps them between calls (computed here otherwise).
     """
     config = config or LinkingConfig()
     clock = _Stopwatch()
     data = prepare(events, accounts, topics)
+    if codes is not None and len(codes) == len(events):
+        kept = usable_rows(events)
+        codes = codes if kept.all() else codes.take(kept)
+    fitting = codes is not None and codes.fits(config, len(data.events))
+    data = replace(data, codes=codes if fitting else encode_events(data.events, config))
     templates = index_templates(data, config) if data.events["token_hashes"].notna().any() else None
     schedules = locked_schedules(data)  # shared by the schedule kind and its cluster features
     edges = build_edges(data, config, templates, schedules)

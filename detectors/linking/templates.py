@@ -20,12 +20,8 @@ from scipy.sparse.csgraph import connected_components
 
 from detectors.linking.config import LinkingConfig
 from detectors.linking.inputs import LinkingInput
-from detectors.linking.minhash import U64, band_keys, signatures, splitmix64
+from detectors.linking.minhash import U64, band_keys
 from detectors.linking.pairs import empty_pairs, log_rarity, share_weighted_pairs
-from detectors.linking.tokens import event_tokens
-
-# Rows tokenised and hashed at a time: bounds the token arrays (about 50 bytes per token) whatever the window.
-CHUNK_ROWS = 250_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,21 +37,6 @@ class TemplateIndex:
         has_doc = self.event_doc >= 0
         family[has_doc] = self.doc_family[self.event_doc[has_doc]]
         return family
-
-
-def _shingles(tokens: U64, token_doc: npt.NDArray[np.int64], size: int) -> tuple[U64, npt.NDArray[np.int64]]:
-    """Hashes of every run of ``size`` consecutive tokens within one document (a polynomial hash: the
-    signatures mix it again)."""
-    if len(tokens) < size:
-        return np.empty(0, np.uint64), np.empty(0, np.int64)
-    n = len(tokens) - size + 1
-    valid = token_doc[size - 1 :] == token_doc[:n]
-    shingle = tokens[:n].copy()
-    with np.errstate(over="ignore"):
-        for offset in range(1, size):
-            shingle *= np.uint64(0x100000001B3)
-            shingle += tokens[offset : offset + n]
-    return shingle[valid], token_doc[:n][valid]
 
 
 def families(bands: U64) -> npt.NDArray[np.int64]:
@@ -74,36 +55,16 @@ def families(bands: U64) -> npt.NDArray[np.int64]:
 
 
 def index_templates(data: LinkingInput, config: LinkingConfig) -> TemplateIndex:
-    """MinHash every prompt (in chunks of rows, so memory stays bounded), then merge exact repeats into
-    documents and near-duplicate documents into families."""
-    texts = data.events["token_hashes"]
-    n_rows, n_perm = len(texts), config.minhash_permutations
-    row_hash = np.zeros(n_rows, dtype=np.uint64)
-    has_tokens = np.zeros(n_rows, dtype=bool)
-    row_signature = np.empty((n_rows, n_perm), dtype=np.uint32)
-    for start in range(0, n_rows, CHUNK_ROWS):
-        chunk = texts.iloc[start : start + CHUNK_ROWS]
-        tokens, rows, counts = event_tokens(chunk, min_tokens=config.min_template_tokens)
-        with_tokens = np.flatnonzero(counts > 0)
-        if len(with_tokens) == 0:
-            continue
-        # identical masked prompts are one document: an order-sensitive hash of each row's tokens finds them
-        within = np.arange(len(rows), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-        with np.errstate(over="ignore"):
-            mixed = splitmix64(tokens + within.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-        row_hash[start + with_tokens] = np.bitwise_xor.reduceat(mixed, (np.cumsum(counts) - counts)[with_tokens])
-        has_tokens[start + with_tokens] = True
-        shingles, shingle_row = _shingles(tokens, rows, config.shingle_size)
-        row_signature[start : start + len(chunk)] = signatures(
-            shingles, shingle_row, len(chunk), n_perm=n_perm, seed=config.seed
-        )
-    event_doc = np.full(n_rows, -1, dtype=np.int64)
-    with_tokens = np.flatnonzero(has_tokens)
+    """Merge exact repeats of the events' masked prompts into documents and near-duplicate documents into
+    families, from each event's hash and MinHash signature (:mod:`.encoding`)."""
+    codes = data.event_codes(config)
+    event_doc = np.full(len(codes), -1, dtype=np.int64)
+    with_tokens = np.flatnonzero(codes.has_tokens)
     if len(with_tokens) == 0:
         return TemplateIndex(event_doc=event_doc, doc_family=np.empty(0, np.int64))
-    _, first, code_of_row = np.unique(row_hash[with_tokens], return_index=True, return_inverse=True)
+    _, first, code_of_row = np.unique(codes.row_hash[with_tokens], return_index=True, return_inverse=True)
     event_doc[with_tokens] = code_of_row
-    doc_family = families(band_keys(row_signature[with_tokens[first]], config.minhash_bands))
+    doc_family = families(band_keys(codes.signature[with_tokens[first]], config.minhash_bands))
     return TemplateIndex(event_doc=event_doc, doc_family=doc_family)
 
 

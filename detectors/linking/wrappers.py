@@ -15,54 +15,29 @@ assistant.") and a stray request link nobody, and a mark used by more accounts t
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from detectors.linking.config import LinkingConfig
+from detectors.linking.encoding import CHUNK_ROWS
 from detectors.linking.inputs import LinkingInput
-from detectors.linking.minhash import combine, splitmix64
 from detectors.linking.pairs import empty_pairs, log_rarity, share_weighted_pairs, steady_uses
-from detectors.linking.tokens import event_tokens
-from detectors.text import MAX_TOKENS_KEPT
-
-CHUNK_ROWS = 250_000
-U64 = npt.NDArray[np.uint64]
-# tags keep an opening, a closing and a system prompt with the same hash apart
-_OPENING, _CLOSING, _SYSTEM = np.uint64(1), np.uint64(2), np.uint64(3)
-
-
-def _run_hash(tokens: U64, starts: npt.NDArray[np.int64], width: int) -> U64:
-    out = np.zeros(len(starts), dtype=np.uint64)
-    for offset in range(width):
-        out = combine(out, tokens[starts + offset])
-    return out
 
 
 def wrapper_marks(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
-    """One row per (event, mark): ``account`` and ``mark`` (a 64-bit hash, as int64)."""
-    width = config.wrapper_tokens
-    texts = data.events["token_hashes"]
+    """One row per (event, mark): ``account`` and ``mark`` (a 64-bit hash, as int64): per chunk of rows its
+    openings then its closings, then every system prompt."""
+    codes = data.event_codes(config)
     accounts = data.events["account"].to_numpy(np.int64)
     parts: list[pd.DataFrame] = []
-    for start in range(0, len(texts), CHUNK_ROWS):
-        chunk = texts.iloc[start : start + CHUNK_ROWS]
-        tokens, _, counts = event_tokens(chunk, min_tokens=2 * width)
-        rows = np.flatnonzero(counts > 0)
-        if len(rows) == 0:
-            continue
-        first = (np.cumsum(counts) - counts)[rows]
-        opening = _run_hash(tokens, first, width) ^ splitmix64(np.full(len(rows), _OPENING))
-        parts.append(pd.DataFrame({"account": accounts[start + rows], "mark": opening.view(np.int64)}))
-        whole = counts[rows] < MAX_TOKENS_KEPT  # a cut-off prompt has no closing words to compare
-        ends = first[whole] + counts[rows][whole] - width
-        closing = _run_hash(tokens, ends, width) ^ splitmix64(np.full(len(ends), _CLOSING))
-        parts.append(pd.DataFrame({"account": accounts[start + rows[whole]], "mark": closing.view(np.int64)}))
-    system = data.events["system_text"] if "system_text" in data.events.columns else None
-    if system is not None and system.notna().any():
-        present = system.notna().to_numpy(dtype=bool)
-        hashed = pd.util.hash_array(system[present].astype(str).to_numpy(dtype=object)).astype(np.uint64)
-        marks = splitmix64(hashed ^ _SYSTEM)
-        parts.append(pd.DataFrame({"account": accounts[present], "mark": marks.view(np.int64)}))
+    for start in range(0, len(codes), CHUNK_ROWS):
+        chunk = slice(start, start + CHUNK_ROWS)
+        for marks, present in ((codes.opening, codes.has_opening), (codes.closing, codes.has_closing)):
+            rows = start + np.flatnonzero(present[chunk])
+            if len(rows):
+                parts.append(pd.DataFrame({"account": accounts[rows], "mark": marks[rows]}))
+    rows = np.flatnonzero(codes.has_system)
+    if len(rows):
+        parts.append(pd.DataFrame({"account": accounts[rows], "mark": codes.system[rows]}))
     if not parts:
         return pd.DataFrame({"account": np.empty(0, np.int64), "mark": np.empty(0, np.int64)})
     return pd.concat(parts, ignore_index=True)
