@@ -143,21 +143,26 @@ def _lockstep(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd
     activity = active_buckets(data, config)
     if activity.empty:
         return pd.DataFrame(columns=["lockstep_observed", "lockstep_expected", "lockstep_share"], dtype="float64")
-    cluster, _ = pd.factorize(label.to_numpy()[activity["account"].to_numpy()])
-    stride = np.int64(int(activity["bucket"].max()) + 3)
-    cell = cluster.astype(np.int64) * stride + activity["bucket"].to_numpy() + 1
-    cells, counts = np.unique(cell, return_counts=True)
-    own = np.sort(activity["account"].to_numpy() * stride + activity["bucket"].to_numpy() + 1)
-
-    def lookup(sorted_keys: np.ndarray, values: np.ndarray | None, keys: np.ndarray) -> np.ndarray:
-        position = np.clip(np.searchsorted(sorted_keys, keys), 0, len(sorted_keys) - 1)
-        found = sorted_keys[position] == keys
-        return np.where(found, values[position] if values is not None else 1, 0)
-
-    others = np.zeros(len(cell), dtype=np.int64)
-    own_key = activity["account"].to_numpy() * stride + activity["bucket"].to_numpy() + 1
-    for shift in (-1, 0, 1):
-        others += lookup(cells, counts, cell + shift) - lookup(own, None, own_key + shift)
+    accounts = activity["account"].to_numpy(np.int64)
+    buckets = activity["bucket"].to_numpy(np.int64)
+    cluster, _ = pd.factorize(label.to_numpy()[accounts])
+    stride = np.int64(int(buckets.max()) + 3)
+    # members active within a minute of each active minute: the cluster's active (minute ± 1) cells, whose
+    # neighbours are the next and previous of the sorted distinct cells, less the member's own minutes
+    cell = cluster.astype(np.int64) * stride + buckets + 1
+    cells, inverse, counts = np.unique(cell, return_inverse=True, return_counts=True)
+    others = counts[inverse].astype(np.int64)
+    for step in (-1, 1):
+        near = np.clip(inverse + step, 0, len(cells) - 1)
+        others += np.where(cells[near] == cell + step, counts[near], 0)
+    by_account = np.lexsort((buckets, accounts))
+    adjacent = (accounts[by_account][1:] == accounts[by_account][:-1]) & (
+        buckets[by_account][1:] == buckets[by_account][:-1] + 1
+    )
+    own = np.ones(len(cell), dtype=np.int64)
+    own[by_account[:-1]] += adjacent
+    own[by_account[1:]] += adjacent
+    others -= own
     member_cluster = label.to_numpy()[activity["account"].to_numpy()]
     chance = bucket_chance(activity, int(activity["bucket"].max()) + 1, config.sync_bucket_minutes)
     active = activity.groupby("account").size()
@@ -310,7 +315,7 @@ def _migration(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> p
     switches = model_switches(data, config)
     if switches.empty:
         return pd.DataFrame(index=pd.Index([], name="cluster_label"))
-    switches["cluster"] = label.to_numpy()[switches["account"].to_numpy(np.int64)]
+    switches = switches.assign(cluster=label.to_numpy()[switches["account"].to_numpy(np.int64)])
     counts = switches.groupby(["cluster", "model"]).agg(n=("account", "size"), first=("ts", "min"), last=("ts", "max"))
     top = counts.sort_values("n", ascending=False, kind="stable").reset_index().drop_duplicates("cluster")
     top = top.set_index("cluster")

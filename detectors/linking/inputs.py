@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,8 @@ from detectors.events import ACCOUNT_COLUMNS
 if TYPE_CHECKING:
     from detectors.linking.config import LinkingConfig
     from detectors.linking.encoding import EventCodes
+
+T = TypeVar("T")
 
 EVENT_FIELDS = ("ip", "user_agent", "tls_fingerprint", "model", "token_hashes", "template_hash", "text_hash")
 # what a client chose for a request (sampling parameters, stream, system prompt), kept in their own dtypes
@@ -34,6 +37,16 @@ class LinkingInput:
     ips: pd.Index
     # the per-event encodings of ``events`` (:mod:`.encoding`), when computed beforehand
     codes: EventCodes | None = None
+    # what several kinds and the cluster features derive alike (see :meth:`shared`)
+    memo: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def shared(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, once per input and ``key``: for tables that the graph and the cluster features both read
+        (active minutes, model switches, question and shape uses).  Callers must not modify what it returns."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        value: T = self.memo[key]
+        return value
 
     def event_codes(self, config: LinkingConfig) -> EventCodes:
         """The events' encodings: the ones given if they were made under ``config``, else computed now."""

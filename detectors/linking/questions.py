@@ -36,6 +36,10 @@ from detectors.linking.pairs import empty_pairs, group_pairs, sum_pairs
 
 def account_questions(data: LinkingInput) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (account, question) uses: (account codes, question codes), questions numbered from 0."""
+    return data.shared("account_questions", lambda: _account_questions(data))
+
+
+def _account_questions(data: LinkingInput) -> tuple[np.ndarray, np.ndarray]:
     if "text_hash" not in data.events.columns:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     question = pd.factorize(data.events["text_hash"], use_na_sentinel=True)[0].astype(np.int64)

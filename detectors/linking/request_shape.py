@@ -107,6 +107,10 @@ def account_shapes(data: LinkingInput) -> pd.DataFrame:
     """Distinct (account, shape) uses with the share of the account's requests on that shape, for shapes that set
     a sampling parameter; columns ``account``, ``shape``, ``share``, ``requests``, ``users`` (accounts using
     the shape) and ``row`` (one event row with that shape)."""
+    return data.shared("account_shapes", lambda: _account_shapes(data))
+
+
+def _account_shapes(data: LinkingInput) -> pd.DataFrame:
     shape, chosen = shape_codes(data.events)
     accounts = data.events["account"].to_numpy(np.int64)
     if not chosen.any():

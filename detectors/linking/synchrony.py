@@ -11,7 +11,10 @@ only on pairs that other evidence already brought together.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy.stats import poisson
 
@@ -33,6 +36,10 @@ MAX_BUCKETS_COMPARED = 150
 def active_buckets(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     """Distinct (account, bucket) activity, buckets counted from the first event."""
     width = max(int(config.sync_bucket_minutes * 60), 1)
+    return data.shared(("active_buckets", width), lambda: _active_buckets(data, width))
+
+
+def _active_buckets(data: LinkingInput, width: int) -> pd.DataFrame:
     ts = data.events["ts"].to_numpy()
     if len(ts) == 0:
         return pd.DataFrame({"account": np.empty(0, np.int64), "bucket": np.empty(0, np.int64)})
@@ -50,29 +57,46 @@ def bucket_chance(activity: pd.DataFrame, n_buckets: int, bucket_minutes: float)
     return chance
 
 
-def _covered(pairs: pd.DataFrame, activity: pd.DataFrame, chance: np.ndarray, n_buckets: int) -> pd.DataFrame:
+@dataclass(frozen=True, slots=True)
+class _Sorted:
+    """Active buckets sorted by (account, bucket): account ``x``'s are ``bucket[first[x] : first[x] + size[x]]``."""
+
+    bucket: npt.NDArray[np.int64]
+    key: npt.NDArray[np.int64]  # account * stride + bucket, ascending
+    size: npt.NDArray[np.int64]
+    first: npt.NDArray[np.int64]
+    stride: np.int64
+
+    @classmethod
+    def of(cls, activity: pd.DataFrame, n_accounts: int, n_buckets: int) -> _Sorted:
+        accounts = activity["account"].to_numpy(np.int64)
+        buckets = activity["bucket"].to_numpy(np.int64)
+        order = np.lexsort((buckets, accounts))
+        size = np.bincount(accounts, minlength=n_accounts).astype(np.int64)
+        stride = np.int64(n_buckets + 2)
+        return cls(buckets[order], accounts[order] * stride + buckets[order], size, np.cumsum(size) - size, stride)
+
+
+def _covered(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], active: _Sorted, chance: np.ndarray) -> pd.DataFrame:
     """Per pair, one direction: buckets of ``a`` with ``b`` active within one bucket, and the number expected."""
-    by_account = activity.sort_values(["account", "bucket"]).reset_index(drop=True)
-    sizes = by_account.groupby("account").size()
-    first = sizes.cumsum() - sizes
-    counts_a = np.minimum(sizes.reindex(pairs["a"]).to_numpy(), MAX_BUCKETS_COMPARED)
-    rows = np.repeat(np.arange(len(pairs)), counts_a)
+    size_a = active.size[a]
+    counts_a = np.minimum(size_a, MAX_BUCKETS_COMPARED)
+    rows = np.repeat(np.arange(len(a)), counts_a)
     within = np.arange(len(rows)) - np.repeat(np.cumsum(counts_a) - counts_a, counts_a)
     # evenly spaced subset when an account has more buckets than we compare
-    stride = np.repeat(np.maximum(sizes.reindex(pairs["a"]).to_numpy() / np.maximum(counts_a, 1), 1.0), counts_a)
-    picked = np.repeat(first.reindex(pairs["a"]).to_numpy(), counts_a) + (within * stride).astype(np.int64)
-    buckets = by_account["bucket"].to_numpy()[picked]
-    partner = pairs["b"].to_numpy()[rows]
-    stride_key = np.int64(n_buckets + 2)
-    present = by_account["account"].to_numpy() * stride_key + by_account["bucket"].to_numpy()
+    stride = np.repeat(np.maximum(size_a / np.maximum(counts_a, 1), 1.0), counts_a)
+    picked = np.repeat(active.first[a], counts_a) + (within * stride).astype(np.int64)
+    buckets = active.bucket[picked]
+    partner = b[rows]
+    present = active.key
     hit = np.zeros(len(rows), dtype=bool)
     for shift in (-1, 0, 1):
-        keys = partner * stride_key + buckets + shift
+        keys = partner * active.stride + buckets + shift
         position = np.clip(np.searchsorted(present, keys), 0, len(present) - 1)
         hit |= present[position] == keys
-    expected = np.minimum(1.0, sizes.reindex(partner).to_numpy() * chance[buckets])
-    table = pd.DataFrame({"pair": rows, "hit": hit, "expected": expected}).groupby("pair").sum()
-    return table.reindex(np.arange(len(pairs)), fill_value=0)
+    expected = np.minimum(1.0, active.size[partner] * chance[buckets])
+    return pd.DataFrame({"hit": np.bincount(rows, weights=hit, minlength=len(a)),
+                         "expected": np.bincount(rows, weights=expected, minlength=len(a))})  # fmt: skip
 
 
 def sync_pairs(data: LinkingInput, candidates: pd.DataFrame, config: LinkingConfig) -> pd.DataFrame:
@@ -88,8 +112,9 @@ def sync_pairs(data: LinkingInput, candidates: pd.DataFrame, config: LinkingConf
         return empty_pairs()
     chance = bucket_chance(activity, n_buckets, config.sync_bucket_minutes)
     activity = activity[activity["account"].isin(informative.index)]
-    forward = _covered(pairs, activity, chance, n_buckets)
-    backward = _covered(pairs.rename(columns={"a": "b", "b": "a"}), activity, chance, n_buckets)
+    active = _Sorted.of(activity, data.n_accounts, n_buckets)
+    a, b = pairs["a"].to_numpy(np.int64), pairs["b"].to_numpy(np.int64)
+    forward, backward = _covered(a, b, active, chance), _covered(b, a, active, chance)
     hits = forward["hit"].to_numpy(np.float64) + backward["hit"].to_numpy(np.float64)
     expected = forward["expected"].to_numpy() + backward["expected"].to_numpy()
     compared = np.minimum(sizes.reindex(pairs["a"]).to_numpy(), MAX_BUCKETS_COMPARED) + np.minimum(
@@ -105,6 +130,11 @@ def sync_pairs(data: LinkingInput, candidates: pd.DataFrame, config: LinkingConf
 
 def model_switches(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     """Accounts that moved most of their traffic to a model first seen inside the window: account, model, ts."""
+    share = config.migration_min_share_after
+    return data.shared(("model_switches", share), lambda: _model_switches(data, share))
+
+
+def _model_switches(data: LinkingInput, min_share_after: float) -> pd.DataFrame:
     events = data.events[data.events["model"].notna()]
     columns = ["account", "model", "ts"]
     if events.empty:
@@ -126,7 +156,7 @@ def model_switches(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
         after = data.events[data.events["account"].isin(switch.index)]
         after = after[after["ts"].to_numpy() >= switch.reindex(after["account"]).to_numpy()]
         share = (after["model"] == model).groupby(after["account"]).mean()
-        moved = switch[share.reindex(switch.index).fillna(0.0).to_numpy() >= config.migration_min_share_after]
+        moved = switch[share.reindex(switch.index).fillna(0.0).to_numpy() >= min_share_after]
         rows.append(pd.DataFrame({"account": moved.index.to_numpy(), "model": model, "ts": moved.to_numpy()}))
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
 
