@@ -121,13 +121,39 @@ def build_edges(
         "sync": (untimed, lambda: sync_pairs(data, untimed, config)),
         "coverage": (candidates, lambda: coverage_pairs(data, candidates, config)),
     }
-    for kind, (allowed, build) in behaviour.items():
-        if config.kind_weight(kind) > 0 and not allowed.empty:
-            tables[kind] = _restrict(build(), allowed, data.n_accounts)
-    combined = _combine(tables, data.n_accounts, config)
+    added = {
+        kind: _restrict(build(), allowed, data.n_accounts)
+        for kind, (allowed, build) in behaviour.items()
+        if config.kind_weight(kind) > 0 and not allowed.empty
+    }
+    # behaviour only adds to pairs already there: add its strengths in place of combining every table again
+    combined = _add(combined, added, data.n_accounts, config)
     kept = combined[combined["weight"] >= config.min_edge_weight].sort_values(["a", "b"]).reset_index(drop=True)
     kept.insert(3, "kinds", kind_labels(kept, config))
     return kept
+
+
+def _add(combined: pd.DataFrame, tables: dict[str, pd.DataFrame], n_accounts: int, config: LinkingConfig) -> pd.DataFrame:
+    """``combined`` (sorted by pair, from :func:`_combine`) with the strengths of ``tables`` added, each a kind not
+    in it yet whose pairs are all pairs of ``combined``."""
+    present = {kind: table for kind, table in tables.items() if not table.empty}
+    if not present:
+        return combined
+    keys = combined["a"].to_numpy(np.int64) * n_accounts + combined["b"].to_numpy(np.int64)
+    out = combined.copy()
+    for kind, table in present.items():
+        wanted = table["a"].to_numpy(np.int64) * n_accounts + table["b"].to_numpy(np.int64)
+        rows = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+        if len(keys) == 0 or not np.array_equal(keys[rows], wanted):
+            raise ValueError(f"{kind} evidence on a pair that no other kind proposed")
+        contribution = np.zeros(len(out))
+        strength = 1.0 - np.exp(-np.clip(table["raw"].to_numpy(np.float64), 0.0, None))
+        np.add.at(contribution, rows, config.kind_weight(kind) * strength)
+        out[weight_column(kind)] = contribution
+    # summed row by row over kinds in one order, as _combine does, so that the weights are the same to the last bit
+    contributions = np.ascontiguousarray(out[[weight_column(kind) for kind in EDGE_KINDS]].to_numpy(np.float64))
+    out["weight"] = contributions.sum(axis=1)
+    return out
 
 
 def _restrict(pairs: pd.DataFrame, candidates: pd.DataFrame, n_accounts: int) -> pd.DataFrame:
