@@ -133,7 +133,9 @@ def build_edges(
     return kept
 
 
-def _add(combined: pd.DataFrame, tables: dict[str, pd.DataFrame], n_accounts: int, config: LinkingConfig) -> pd.DataFrame:
+def _add(
+    combined: pd.DataFrame, tables: dict[str, pd.DataFrame], n_accounts: int, config: LinkingConfig
+) -> pd.DataFrame:
     """``combined`` (sorted by pair, from :func:`_combine`) with the strengths of ``tables`` added, each a kind not
     in it yet whose pairs are all pairs of ``combined``."""
     present = {kind: table for kind, table in tables.items() if not table.empty}
