@@ -29,17 +29,21 @@ def topic_coverage_ratio(account_ids: pd.Series, topics: pd.Series, index: pd.In
     keep = np.isfinite(topic) & (topic >= 0)
     if not keep.any():
         return pd.Series(np.nan, index=index, dtype="float64", name=FEATURE)
-    frame = pd.DataFrame({"account": account_ids.to_numpy()[keep].astype(str), "topic": topic[keep].astype(np.int64)})
-    counts = frame.groupby(["account", "topic"], sort=True).size()
-    per_account = counts.groupby(level="account").sum()
-    distinct = counts.groupby(level="account").size().astype("float64")
-    n_topics = int(frame["topic"].max()) + 1
-    shares = (counts / per_account.reindex(counts.index.get_level_values("account")).to_numpy()).rename("share")
-    mix = shares.groupby(level="topic").sum().reindex(range(n_topics), fill_value=0.0).to_numpy()
+    # (account, topic) counts as int64 keys, accounts numbered in the order of their ids
+    account, names = pd.factorize(account_ids.astype("string").array[keep], sort=True)
+    kept_topics = topic[keep].astype(np.int64)
+    n_topics = int(kept_topics.max()) + 1
+    keys, counts = np.unique(account.astype(np.int64) * n_topics + kept_topics, return_counts=True)
+    owner, topic_of = keys // n_topics, keys % n_topics
+    per_account = np.bincount(owner, weights=counts)
+    distinct = np.bincount(owner).astype("float64")
+    shares = counts / per_account[owner]
+    mix = pd.Series(shares).groupby(topic_of).sum().reindex(range(n_topics), fill_value=0.0).to_numpy()
     mix = mix / mix.sum()
-    n = per_account.to_numpy(dtype="float64")
+    n = per_account
     expected = (1.0 - np.power(1.0 - mix[None, :], n[:, None])).sum(axis=1)
-    ratio = distinct.to_numpy() / np.maximum(expected, 1e-9)
+    ratio = distinct / np.maximum(expected, 1e-9)
     shrunk = 1.0 + (ratio - 1.0) * n / (n + PSEUDO_REQUESTS)
-    out = pd.Series(shrunk, index=per_account.index.astype(str), dtype="float64", name=FEATURE)
+    out = pd.Series(shrunk, index=pd.Index(np.asarray(names, dtype=object).astype(str)), dtype="float64",
+                    name=FEATURE)  # fmt: skip
     return out.reindex(index.astype(str)).set_axis(index)
