@@ -30,7 +30,7 @@ def topic_coverage_ratio(account_ids: pd.Series, topics: pd.Series, index: pd.In
     if not keep.any():
         return pd.Series(np.nan, index=index, dtype="float64", name=FEATURE)
     # (account, topic) counts as int64 keys, accounts numbered in the order of their ids
-    account, names = pd.factorize(account_ids.astype("string").array[keep], sort=True)
+    account, names = pd.factorize(account_ids.astype("string")[keep], sort=True)
     kept_topics = topic[keep].astype(np.int64)
     n_topics = int(kept_topics.max()) + 1
     keys, counts = np.unique(account.astype(np.int64) * n_topics + kept_topics, return_counts=True)

@@ -35,10 +35,10 @@ def suite_replay_share(events: pd.DataFrame, index: pd.Index) -> pd.Series:
     if not known.any():
         return out
     # factorised from the columns' own arrays: a million Python strings cost more than the rest
-    account, accounts = pd.factorize(events["account_id"].astype("string").array[known])
-    prompt, prompts = pd.factorize(events["text_hash"].astype("string").array[known])
-    served = events["model"].astype("string").array[known] if "model" in events.columns \
-        else np.zeros(int(known.sum()))  # fmt: skip
+    account, accounts = pd.factorize(events["account_id"].astype("string")[known])
+    prompt, prompts = pd.factorize(events["text_hash"].astype("string")[known])
+    served = events["model"].astype("string")[known] if "model" in events.columns \
+        else pd.Series(np.zeros(int(known.sum())))  # fmt: skip
     model, models = pd.factorize(served)
     stamps = pd.to_datetime(events["ts"], utc=True).to_numpy(dtype="datetime64[ns]").astype(np.int64)[known]
     # one int64 key per (account, model, prompt): np.unique on integers, no tuples
