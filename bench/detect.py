@@ -165,6 +165,7 @@ def measure_runs(args: argparse.Namespace, url: str) -> dict[str, Any]:
         out[label] = {
             "wall_seconds": round(wall, 2), "cpu_seconds": round(time.process_time() - cpu, 2),
             "stages": stats.get("seconds"), "linking_stages": (stats.get("linking") or {}).get("seconds"),
+            "linking_events_encoded": (stats.get("linking") or {}).get("events_encoded"),
             "events_in_window": stats["events_in_window"],
             "events_processed": stats["events_processed"], "accounts_scored": stats["accounts_scored"],
             "accounts_flagged": stats["accounts_flagged"], "clusters": stats["clusters"],

@@ -90,8 +90,8 @@ def link_accounts(
     if codes is not None and len(codes) == len(events):
         kept = usable_rows(events)
         codes = codes if kept.all() else codes.take(kept)
-    fitting = codes is not None and codes.fits(config, len(data.events))
-    data = replace(data, codes=codes if fitting else encode_events(data.events, config))
+    reused = codes is not None and codes.fits(config, len(data.events))
+    data = replace(data, codes=codes if reused else encode_events(data.events, config))
     templates = index_templates(data, config) if data.events["token_hashes"].notna().any() else None
     schedules = locked_schedules(data)  # shared by the schedule kind and its cluster features
     edges = build_edges(data, config, templates, schedules)
@@ -118,6 +118,7 @@ def link_accounts(
         "edges": len(edges),
         "clusters": int(features.shape[0]),
         "multi_account_clusters": int((features["size"] >= 2).sum()),
+        "events_encoded": 0 if reused else len(data.events),
         "seconds": clock.laps,
         "cpu_seconds": clock.cpu,
     }
