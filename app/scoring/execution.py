@@ -139,6 +139,7 @@ class _Inputs:
     accounts: pd.DataFrame
     new_events: int
     changed_accounts: list[str]
+    timings: dict[str, float]  # seconds of the parts of loading and featurising
 
 
 def _prepare_inputs(
@@ -167,34 +168,42 @@ def _prepare_inputs(
                              _topics(state, frame), state, _codes(frame),
                              stored_up_to_id=int(meta["up_to_id"]))  # fmt: skip
         progress("loading new events", 0.1)
+        tic = time.perf_counter()
         new = load_events(session, after_id=cached.up_to_id, up_to_id=up_to, min_ts=None)
+        parts = {"load_new_events": time.perf_counter() - tic}
         progress("features", 0.15)
         state = pipeline.update_feature_state(cached.state, new, window_days=window_days)
+        parts["update_features"] = time.perf_counter() - tic - parts["load_new_events"]
         frame = pd.concat([cached.events, new], ignore_index=True) if len(new) else cached.events
         topics = pd.concat([cached.topics, _topics(state, new)], ignore_index=True) if len(new) \
             else cached.topics  # fmt: skip
         codes = EventCodes.concat([cached.codes, _codes(new, cached.codes)]) if len(new) else cached.codes
         frame, topics, codes = _trim(frame, topics, codes, start_ns)
+        parts["window_topics_encodings"] = time.perf_counter() - tic - sum(parts.values())
         changed = sorted(set(new["account_id"].dropna().astype(str))) if len(new) else []
         last = repository.last_finished_run(session=session)
         written = cached.written if last is not None and last.id == cached.written_by else None
         window = _Window(settings.database_url, cached.lineage, up_to, frame, topics, state, codes,
                          stored_up_to_id=max(cached.stored_up_to_id, int(meta["up_to_id"])),
                          runs_since_stored=cached.runs_since_stored + 1, written=written)  # fmt: skip
-        return _Inputs("incremental", "", window, accounts, len(new), changed)
+        return _Inputs("incremental", "", window, accounts, len(new), changed, parts)
     if meta is not None:
         reason = "stored feature state has an older format"
     else:
         reason = "full run requested" if requested_mode == "full" else "no previous feature state"
 
     progress("loading events", 0.02)
+    tic = time.perf_counter()
     frame = load_events(session, after_id=0, up_to_id=up_to, min_ts=min_ts)
+    parts = {"load_events": time.perf_counter() - tic}
     progress("features", 0.15)
     state = pipeline.build_feature_state(frame, accounts, ip_intel=intel, window_days=window_days)
+    parts["build_features"] = time.perf_counter() - tic - parts["load_events"]
     topics = _topics(state, frame)
     window = _Window(settings.database_url, run_id, up_to, frame, topics, state, _codes(frame))
+    parts["window_topics_encodings"] = time.perf_counter() - tic - sum(parts.values())
     changed = sorted(set(frame["account_id"].dropna().astype(str)))
-    return _Inputs("full", reason, window, accounts, len(frame), changed)
+    return _Inputs("full", reason, window, accounts, len(frame), changed, parts)
 
 
 def _codes(frame: pd.DataFrame, previous: EventCodes | None = None) -> EventCodes:
@@ -242,6 +251,7 @@ def execute_run(
             inputs = _prepare_inputs(session, settings=settings, run_id=run_id, requested_mode=run.mode,
                                      progress=report)  # fmt: skip
             timings["load_and_features"] = time.perf_counter() - started
+            timings.update({f"load_and_features.{name}": value for name, value in inputs.timings.items()})
             previous = repository.active_memberships(session=session)
             known = {c.cluster_id: c for c in repository.all_clusters(session=session)}
             active_model, shadow_model = _models(session)
