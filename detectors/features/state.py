@@ -130,7 +130,13 @@ class FeatureState:
         if window_days <= 0:
             raise ValueError("window_days must be positive")
         cutoff_day = (self.now_ns - int(window_days * DAY_NS)) // DAY_NS
-        return {name: table[table["day"] >= cutoff_day] for name, table in self.tables.items()}
+        return {name: _from_day(table, cutoff_day) for name, table in self.tables.items()}
+
+
+def _from_day(table: pd.DataFrame, cutoff_day: int) -> pd.DataFrame:
+    """The rows of ``day`` ``cutoff_day`` or later: the table itself when none is older (no copy)."""
+    keep = table["day"].to_numpy() >= cutoff_day
+    return table if keep.all() else table[keep]
 
 
 class _Clock:
