@@ -49,12 +49,12 @@ class LinkingInput:
         return value
 
     def event_codes(self, config: LinkingConfig) -> EventCodes:
-        """The events' encodings: the ones given if they were made under ``config``, else computed now."""
-        from detectors.linking.encoding import encode_events
+        """The events' encodings: the ones given if they were made under ``config``, else computed (once)."""
+        from detectors.linking.encoding import codes_key, encode_events
 
         if self.codes is not None and self.codes.fits(config, len(self.events)):
             return self.codes
-        return encode_events(self.events, config)
+        return self.shared(("event_codes", codes_key(config)), lambda: encode_events(self.events, config))
 
     @property
     def n_accounts(self) -> int:
