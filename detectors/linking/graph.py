@@ -8,9 +8,12 @@ lighter than ``min_edge_weight`` are pruned: they are the carrier NAT, the popul
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from detectors.linking.config import EDGE_KINDS, LinkingConfig
@@ -75,8 +78,9 @@ def kind_labels(edges: pd.DataFrame, config: LinkingConfig) -> pd.Series:
 
 
 def build_edges(
-    data: LinkingInput, config: LinkingConfig, templates: TemplateIndex | None, schedules: pd.DataFrame | None = None
-) -> pd.DataFrame:
+    data: LinkingInput, config: LinkingConfig, templates: TemplateIndex | None, schedules: pd.DataFrame | None = None,
+    *, timings: dict[str, float] | None = None,
+) -> pd.DataFrame:  # fmt: skip
     """All evidence edges at or above ``min_edge_weight`` (codes in ``a`` < ``b``), sorted by (a, b).
 
     Identity kinds (what the accounts *are*: card, addresses, client build, prompt templates) propose the
@@ -86,12 +90,22 @@ def build_edges(
     let ``sync`` in: both are the same observation, time, and strangers' cron jobs at :00 have both.  A clock
     shared by more than ``max_group_size`` accounts is evaluated on its sampled pairs and on every pair that the
     sign-up and migration kinds find, so a big crew's clock and its sign-up bursts meet on the same pairs.
+
+    ``timings``, if given, receives the seconds each kind took (and ``combine``).
     """
+    seconds = timings if timings is not None else {}
+
+    def timed(kind: str, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        tic = time.perf_counter()
+        table = build()
+        seconds[kind] = seconds.get(kind, 0.0) + time.perf_counter() - tic
+        return table
+
     # the behaviour kinds computed over every pair, not only proposed ones: they nominate the pairs on which a
     # sparsified scheduler group is evaluated in full (see schedule_pairs)
     open_behaviour = {
-        kind: build(data, config) for kind, build in (("signup", signup_pairs), ("migration", migration_pairs))
-        if config.kind_weight(kind) > 0
+        kind: timed(kind, partial(build, data, config))
+        for kind, build in (("signup", signup_pairs), ("migration", migration_pairs)) if config.kind_weight(kind) > 0
     }  # fmt: skip
     nominated = None
     if open_behaviour:
@@ -107,10 +121,13 @@ def build_edges(
         "question": question_pairs,
         "schedule": lambda data, config: schedule_pairs(data, config, schedules, nominated),
     }
-    tables = {kind: build(data, config) for kind, build in identity.items() if config.kind_weight(kind) > 0}
+    tables = {
+        kind: timed(kind, partial(build, data, config))
+        for kind, build in identity.items() if config.kind_weight(kind) > 0
+    }  # fmt: skip
     if templates is not None and config.kind_weight("template") > 0:
-        tables["template"] = template_pairs(data, templates, config)
-    combined = _combine(tables, data.n_accounts, config)
+        tables["template"] = timed("template", lambda: template_pairs(data, templates, config))
+    combined = timed("combine", lambda: _combine(tables, data.n_accounts, config))
     gate = config.behaviour_needs_identity * config.min_edge_weight
     candidates = combined.loc[combined["weight"] >= gate, ["a", "b"]]
     # a shared scheduler clock and lockstep activity are one observation (time): the clock cannot vouch for sync
@@ -122,12 +139,12 @@ def build_edges(
         "coverage": (candidates, lambda: coverage_pairs(data, candidates, config)),
     }
     added = {
-        kind: _restrict(build(), allowed, data.n_accounts)
+        kind: _restrict(timed(kind, build), allowed, data.n_accounts)
         for kind, (allowed, build) in behaviour.items()
         if config.kind_weight(kind) > 0 and not allowed.empty
     }
     # behaviour only adds to pairs already there: add its strengths in place of combining every table again
-    combined = _add(combined, added, data.n_accounts, config)
+    combined = timed("combine", lambda: _add(combined, added, data.n_accounts, config))
     kept = combined[combined["weight"] >= config.min_edge_weight].sort_values(["a", "b"]).reset_index(drop=True)
     kept.insert(3, "kinds", kind_labels(kept, config))
     return kept
@@ -142,7 +159,8 @@ def _add(
     if not present:
         return combined
     keys = combined["a"].to_numpy(np.int64) * n_accounts + combined["b"].to_numpy(np.int64)
-    out = combined.copy()
+    out = combined.copy(deep=False)
+    touched: list[npt.NDArray[np.int64]] = []
     for kind, table in present.items():
         wanted = table["a"].to_numpy(np.int64) * n_accounts + table["b"].to_numpy(np.int64)
         rows = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
@@ -152,9 +170,14 @@ def _add(
         strength = 1.0 - np.exp(-np.clip(table["raw"].to_numpy(np.float64), 0.0, None))
         np.add.at(contribution, rows, config.kind_weight(kind) * strength)
         out[weight_column(kind)] = contribution
-    # summed row by row over kinds in one order, as _combine does, so that the weights are the same to the last bit
-    contributions = np.ascontiguousarray(out[[weight_column(kind) for kind in EDGE_KINDS]].to_numpy(np.float64))
-    out["weight"] = contributions.sum(axis=1)
+        touched.append(rows)
+    # the rows that gained evidence are summed again, row by row over kinds in one order as _combine does, so that
+    # every weight is what combining all tables at once would give, to the last bit
+    rows = np.unique(np.concatenate(touched))
+    columns = [out[weight_column(kind)].to_numpy(np.float64)[rows] for kind in EDGE_KINDS]
+    weight = out["weight"].to_numpy(np.float64).copy()
+    weight[rows] = np.column_stack(columns).sum(axis=1)
+    out["weight"] = weight
     return out
 
 
