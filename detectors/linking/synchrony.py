@@ -88,12 +88,12 @@ def _covered(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], active: _Sorted
     picked = np.repeat(active.first[a], counts_a) + (within * stride).astype(np.int64)
     buckets = active.bucket[picked]
     partner = b[rows]
+    # ``b`` is active within one bucket when its first active key at or after bucket - 1 is at most bucket + 1 (keys
+    # are account * stride + bucket with stride > n_buckets + 1, so no other account's key falls in between)
     present = active.key
-    hit = np.zeros(len(rows), dtype=bool)
-    for shift in (-1, 0, 1):
-        keys = partner * active.stride + buckets + shift
-        position = np.clip(np.searchsorted(present, keys), 0, len(present) - 1)
-        hit |= present[position] == keys
+    low = partner * active.stride + buckets - 1
+    position = np.searchsorted(present, low)
+    hit = (position < len(present)) & (present[np.minimum(position, len(present) - 1)] <= low + 2)
     expected = np.minimum(1.0, active.size[partner] * chance[buckets])
     return pd.DataFrame({"hit": np.bincount(rows, weights=hit, minlength=len(a)),
                          "expected": np.bincount(rows, weights=expected, minlength=len(a))})  # fmt: skip
