@@ -211,7 +211,9 @@ def subnet_table(ips: pd.Series, config: LinkingConfig, *, known: pd.Series | No
         except ValueError:
             continue
     found = pd.Series(nets.to_numpy(), index=distinct, dtype="string")
-    return _joined_subnets([known, found]) if known is not None and len(known) else found
+    if known is None or not len(known):
+        return found
+    return _joined_subnets([known, found]) if len(found) else known
 
 
 def _joined_subnets(tables: Sequence[pd.Series]) -> pd.Series:

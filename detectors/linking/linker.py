@@ -12,7 +12,7 @@ import pandas as pd
 from detectors.linking.clusters import cluster_features
 from detectors.linking.communities import detect_communities
 from detectors.linking.config import LinkingConfig
-from detectors.linking.encoding import EventCodes, encode_events
+from detectors.linking.encoding import EventCodes
 from detectors.linking.evidence import cluster_evidence
 from detectors.linking.graph import build_edges
 from detectors.linking.identity import cluster_id_for
@@ -90,8 +90,9 @@ def link_accounts(
     if codes is not None and len(codes) == len(events):
         kept = usable_rows(events)
         codes = codes if kept.all() else codes.take(kept)
+    # the kinds read the encodings through data.event_codes, which encodes (once) whatever does not fit
+    data = replace(data, codes=codes)
     reused = codes is not None and codes.fits(config, len(data.events))
-    data = replace(data, codes=codes if reused else encode_events(data.events, config))
     templates = index_templates(data, config) if data.events["token_hashes"].notna().any() else None
     schedules = locked_schedules(data)  # shared by the schedule kind and its cluster features
     by_kind: dict[str, float] = {}

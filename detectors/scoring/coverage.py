@@ -44,6 +44,5 @@ def topic_coverage_ratio(account_ids: pd.Series, topics: pd.Series, index: pd.In
     expected = (1.0 - np.power(1.0 - mix[None, :], n[:, None])).sum(axis=1)
     ratio = distinct / np.maximum(expected, 1e-9)
     shrunk = 1.0 + (ratio - 1.0) * n / (n + PSEUDO_REQUESTS)
-    out = pd.Series(shrunk, index=pd.Index(np.asarray(names, dtype=object).astype(str)), dtype="float64",
-                    name=FEATURE)  # fmt: skip
+    out = pd.Series(shrunk, index=names.astype(str), dtype="float64", name=FEATURE)
     return out.reindex(index.astype(str)).set_axis(index)

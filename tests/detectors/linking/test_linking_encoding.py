@@ -9,7 +9,7 @@ import pytest
 
 from app.simulation import SimulationConfig, simulate
 from detectors.events import account_frame, to_event_frame
-from detectors.linking import Linking, LinkingConfig, link_accounts, linker
+from detectors.linking import Linking, LinkingConfig, encoding, link_accounts
 from detectors.linking.encoding import EventCodes, encode_events
 
 FIELDS = ("row_hash", "has_tokens", "signature", "opening", "has_opening", "closing", "has_closing", "system",
@@ -73,7 +73,7 @@ def test_linking_from_kept_encodings_equals_linking_from_scratch(
     def no_encoding(*args: object, **kwargs: object) -> EventCodes:
         raise AssertionError("the kept encodings were not used")
 
-    monkeypatch.setattr(linker, "encode_events", no_encoding)
+    monkeypatch.setattr(encoding, "encode_events", no_encoding)
     assert_same_linking(link_accounts(trimmed, accounts, config=config, codes=trimmed_codes), fresh)
     # rows linking skips (no account) are skipped in the encodings too
     assert_same_linking(link_accounts(holes, accounts, config=config, codes=trimmed_codes), fresh_with_holes)
