@@ -155,6 +155,24 @@ class Detection:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PreparedScoring:
+    """The features scoring reads (the account features plus those derived from the window's events) and the
+    risk model fitted on them: the half of scoring that needs no linking."""
+
+    features: pd.DataFrame
+    model: RiskModel
+
+
+def prepare_scoring(events: pd.DataFrame, features: pd.DataFrame, *, topics: pd.Series | None) -> PreparedScoring:
+    if topics is not None and len(events):
+        features = features.assign(**{COVERAGE_FEATURE: topic_coverage_ratio(events["account_id"], topics,
+                                                                             features.index)})  # fmt: skip
+    if len(events):
+        features = features.assign(**{REPLAY_FEATURE: suite_replay_share(events, features.index)})
+    return PreparedScoring(features, RiskModel().fit(features))
+
+
 def detect(
     events: pd.DataFrame,
     accounts: pd.DataFrame | None,
@@ -162,6 +180,8 @@ def detect(
     *,
     topics: pd.Series | None = None,
     codes: EventCodes | None = None,
+    linking: Linking | None = None,
+    prepared: PreparedScoring | None = None,
     previous_clusters: Mapping[str, set[str]] | None = None,
     cluster_status: Mapping[str, str] | None = None,
     decided_sizes: Mapping[str, int] | None = None,
@@ -173,22 +193,21 @@ def detect(
     """Score ``features`` (one row per account in the window) and link ``events`` into clusters.
 
     ``codes``: linking's per-event encodings of ``events``, row for row, when the caller keeps them between
-    runs (:mod:`detectors.linking.encoding`); ``previous_clusters``/``cluster_status``/``decided_sizes``
+    runs (:mod:`detectors.linking.encoding`); ``linking`` and ``prepared``: what :func:`link` and
+    :func:`prepare_scoring` give for these events and features, when the caller computed them already (at once, on
+    two threads, say: neither reads the other); ``previous_clusters``/``cluster_status``/``decided_sizes``
     describe the last run's clusters by id (for stable ids and review outcomes); ``supervised`` is (version,
     model) when a trained model is active; ``shadow`` is scored alongside without affecting anything.
     """
     config = config or PipelineConfig()
-    if topics is not None and len(events):
-        features = features.assign(**{COVERAGE_FEATURE: topic_coverage_ratio(events["account_id"], topics,
-                                                                             features.index)})  # fmt: skip
-    if len(events):
-        features = features.assign(**{REPLAY_FEATURE: suite_replay_share(events, features.index)})
-    model = RiskModel().fit(features)
-    progress("linking", 0.1)
-    linking = link_accounts(
-        events, accounts if accounts is not None else pd.DataFrame(), topics=topics, config=config.linking,
-        codes=codes,
-    )  # fmt: skip
+    if prepared is None:
+        prepared = prepare_scoring(events, features, topics=topics)
+    elif not prepared.features.index.equals(features.index):
+        raise ValueError("prepared scoring inputs are for other accounts than features")
+    features, model = prepared.features, prepared.model
+    if linking is None:
+        progress("linking", 0.1)
+        linking = link(events, accounts, topics=topics, codes=codes, config=config)
     progress("scoring", 0.7)
     groups = multi_account_clusters(linking, config.min_cluster_size)
     current: dict[Hashable, set[str]] = {label: members for label, members in groups.items()}
@@ -260,6 +279,17 @@ def detect(
     )  # fmt: skip
 
 
+def link(
+    events: pd.DataFrame, accounts: pd.DataFrame | None, *, topics: pd.Series | None = None,
+    codes: EventCodes | None = None, config: PipelineConfig | None = None,
+) -> Linking:  # fmt: skip
+    """The clusters of ``events``' accounts: the linking half of :func:`detect`, which reads no features, so a
+    caller may run it while the features are computed and hand the result to :func:`detect`."""
+    config = config or PipelineConfig()
+    frame = accounts if accounts is not None else pd.DataFrame()
+    return link_accounts(events, frame, topics=topics, config=config.linking, codes=codes)
+
+
 def multi_account_clusters(linking: Linking, min_size: int) -> dict[str, set[str]]:
     """label → members, for clusters of at least ``min_size`` accounts (singletons are most labels: skip them
     before grouping)."""
@@ -307,19 +337,23 @@ def _cluster_outputs(
     evidence: dict[str, list[dict[str, Any]]] = {}
     feature_rows: dict[str, dict[str, Any]] = {}
     has_span = "first_seen" in features.columns and "last_seen" in features.columns
+    # one conversion of the clusters' rows instead of a lookup per cluster and column
+    by_label = features[features.index.isin(list(ids))].to_dict(orient="index")
+    cluster_scores = scores.clusters["score"].to_dict()
+    flagged_by_id, benign_by_id = flagged.to_dict(), benign.to_dict()
     for label, cluster_id in ids.items():
         state, was_reopened = status[cluster_id]
-        score = float(scores.clusters["score"].get(label, 0.0)) if label in scores.clusters.index else 0.0
+        row = by_label.get(label, {})
         rows.append({
-            "cluster_id": cluster_id, "label": label, "score": score, "flagged": bool(flagged.get(cluster_id, False)),
-            "benign": bool(benign.get(cluster_id, False)), "size": len(groups[label]), "status": state,
-            "reopened": was_reopened, "first_seen": features.at[label, "first_seen"] if has_span else None,
-            "last_seen": features.at[label, "last_seen"] if has_span else None,
+            "cluster_id": cluster_id, "label": label, "score": float(cluster_scores.get(label, 0.0)),
+            "flagged": bool(flagged_by_id.get(cluster_id, False)), "benign": bool(benign_by_id.get(cluster_id, False)),
+            "size": len(groups[label]), "status": state, "reopened": was_reopened,
+            "first_seen": row.get("first_seen") if has_span else None,
+            "last_seen": row.get("last_seen") if has_span else None,
         })  # fmt: skip
         members[cluster_id] = sorted(groups[label])
         reasons[cluster_id] = reasons_by_label.get(label, [])
         evidence[cluster_id] = linking.evidence.get(label, [])
-        row = features.loc[label].to_dict() if label in features.index else {}
         feature_rows[cluster_id] = _plain({str(key): value for key, value in row.items()})
     columns = ["cluster_id", "label", "score", "flagged", "benign", "size", "status", "reopened", "first_seen",
                "last_seen"]  # fmt: skip

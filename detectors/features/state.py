@@ -35,6 +35,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -168,12 +169,98 @@ def _merge(old: pd.DataFrame | None, new: pd.DataFrame | None, spec: TableSpec) 
     categories = pd.Index(sorted(set().union(*(f["account_id"].cat.categories for f in frames))), dtype=object)
     codes = [categories.get_indexer(f["account_id"].cat.categories.astype(object))[f["account_id"].cat.codes]
              for f in frames]
+    if spec.keys and len(frames) == 2:
+        merged = _merge_sorted(frames[0], frames[1], codes[0], codes[1], categories, spec)
+        if merged is not None:
+            return merged
     combined = pd.concat([f.drop(columns="account_id") for f in frames], ignore_index=True)
     combined.insert(0, "account_id", pd.Series(pd.Categorical.from_codes(np.concatenate(codes), categories=categories)))
     if not spec.keys:
         return combined
     # sorted keys make the merged table identical whatever order its rows arrived in
     return combined.groupby(list(spec.keys), sort=True, observed=True).agg(spec.aggs).reset_index()
+
+
+_COMBINE = {"sum": np.add, "min": np.minimum, "max": np.maximum}
+_KEY_BITS = 62
+_SIGN = np.uint64(1 << 63)  # flips int64 into uint64 of the same order
+
+
+def _merge_sorted(
+    old: pd.DataFrame, new: pd.DataFrame, old_codes: np.ndarray, new_codes: np.ndarray, categories: pd.Index,
+    spec: TableSpec,
+) -> pd.DataFrame | None:  # fmt: skip
+    """What the group-by merge gives, for a table in canonical order (sorted, one row per key) and a batch's table
+    of integer keys and integer values: the batch's rows go in by binary search and combine with the rows of equal
+    key element-wise, so a merge costs a pass over the table instead of grouping all of it again.  Integer sums,
+    minima and maxima do not depend on the order they are taken in, so the result is the same to the last bit.
+
+    None when the tables are not of that kind (another key or value dtype, an old table not in canonical order, a
+    key space beyond 62 bits): the caller groups instead."""
+    others = [key for key in spec.keys if key != "account_id"]
+    if spec.keys[0] != "account_id" or not all(_is_int(old[c]) and _is_int(new[c]) for c in [*others, *spec.aggs]):
+        return None
+    old_key = old_codes.astype(np.int64)
+    new_key = new_codes.astype(np.int64)
+    bits = max(len(categories) - 1, 1).bit_length()
+    for number, column in enumerate(others):
+        old_values, new_values = old[column].to_numpy(np.int64), new[column].to_numpy(np.int64)
+        low = min(int(old_values.min()), int(new_values.min()))
+        span = max(int(old_values.max()), int(new_values.max())) - low + 1
+        width = max(span - 1, 1).bit_length()
+        if bits + width > _KEY_BITS:
+            if number != len(others) - 1 or bits >= _KEY_BITS - 16:
+                return None
+            # a wide last key (a hash): its leading bits, which keep the order; two keys alike in those bits but
+            # not in the rest are caught below, and then the caller groups
+            width = _KEY_BITS - bits
+            old_rank = (old_values.view(np.uint64) ^ _SIGN) >> np.uint64(64 - width)
+            new_rank = (new_values.view(np.uint64) ^ _SIGN) >> np.uint64(64 - width)
+            old_rank, new_rank = old_rank.astype(np.int64), new_rank.astype(np.int64)
+        else:
+            old_rank, new_rank = old_values - low, new_values - low
+        bits += width
+        old_key = (old_key << width) | old_rank
+        new_key = (new_key << width) | new_rank
+    if not (np.diff(old_key) > 0).all():
+        return None  # not canonical (a first batch's table, in its own category order): group instead
+    order = np.argsort(new_key, kind="stable")
+    new_key = new_key[order]
+    if not (np.diff(new_key) > 0).all():
+        return None
+    position = np.searchsorted(old_key, new_key)
+    found = position < len(old_key)
+    found[found] = old_key[position[found]] == new_key[found]
+    rows = position[found]
+    for column in others:  # equal leading bits of a hash must be equal hashes
+        if not np.array_equal(old[column].to_numpy()[rows], new[column].to_numpy()[order][found]):
+            return None
+    fresh = np.flatnonzero(~found)
+    size = len(old_key) + len(fresh)
+    is_fresh = np.zeros(size, dtype=bool)
+    is_fresh[position[fresh] + np.arange(len(fresh))] = True
+
+    def spliced(old_values: np.ndarray, new_values: np.ndarray, combine: np.ufunc | None) -> np.ndarray:
+        old_values = old_values.copy() if combine is not None else old_values
+        if combine is not None:
+            old_values[rows] = combine(old_values[rows], new_values[found])
+        out = np.empty(size, dtype=old_values.dtype)
+        out[~is_fresh] = old_values
+        out[is_fresh] = new_values[fresh]
+        return out
+
+    data: dict[str, Any] = {
+        "account_id": pd.Categorical.from_codes(spliced(old_codes, new_codes[order], None), categories=categories)
+    }
+    for name in others:
+        data[name] = spliced(old[name].to_numpy(), new[name].to_numpy()[order], None)
+    for name, how in spec.aggs.items():
+        data[name] = spliced(old[name].to_numpy(), new[name].to_numpy()[order], _COMBINE[how])
+    return pd.DataFrame(data)
+
+
+def _is_int(values: pd.Series) -> bool:
+    return isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu"
 
 
 def _with_positions(table: pd.DataFrame, index: pd.Index) -> pd.DataFrame:

@@ -111,6 +111,10 @@ class LinkingConfig:
     max_split_depth: int = 4
     # --- cluster features ---
     high_risk_threshold: float = 0.5
+    # --- execution ---
+    # the kinds of evidence are computed on this many threads at once (numpy and pandas release the GIL); 1 computes
+    # them one after another.  The edges are the same either way.
+    threads: int = 2
 
     def popular_size(self, n_population: int) -> float:
         """Accounts beyond which a shared attribute counts as popular (see ``popular_share``)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
@@ -101,48 +102,62 @@ def build_edges(
         seconds[kind] = seconds.get(kind, 0.0) + time.perf_counter() - tic
         return table
 
-    # the behaviour kinds computed over every pair, not only proposed ones: they nominate the pairs on which a
-    # sparsified scheduler group is evaluated in full (see schedule_pairs)
-    open_behaviour = {
-        kind: timed(kind, partial(build, data, config))
-        for kind, build in (("signup", signup_pairs), ("migration", migration_pairs)) if config.kind_weight(kind) > 0
-    }  # fmt: skip
-    nominated = None
-    if open_behaviour:
-        nominated = pd.concat([table[["a", "b"]] for table in open_behaviour.values()], ignore_index=True)
-        nominated = nominated.drop_duplicates()
-    identity: dict[str, PairBuilder] = {
-        "ip": ip_pairs,
-        "subnet": subnet_pairs,
-        "payment": payment_pairs,
-        "tls_ua": client_pairs,
-        "request_shape": request_shape_pairs,
-        "wrapper": wrapper_pairs,
-        "question": question_pairs,
-        "schedule": lambda data, config: schedule_pairs(data, config, schedules, nominated),
-    }
-    tables = {
-        kind: timed(kind, partial(build, data, config))
-        for kind, build in identity.items() if config.kind_weight(kind) > 0
-    }  # fmt: skip
-    if templates is not None and config.kind_weight("template") > 0:
-        tables["template"] = timed("template", lambda: template_pairs(data, templates, config))
-    combined = timed("combine", lambda: _combine(tables, data.n_accounts, config))
-    gate = config.behaviour_needs_identity * config.min_edge_weight
-    candidates = combined.loc[combined["weight"] >= gate, ["a", "b"]]
-    # a shared scheduler clock and lockstep activity are one observation (time): the clock cannot vouch for sync
-    untimed = combined.loc[combined["weight"] - combined[weight_column("schedule")] >= gate, ["a", "b"]]
-    behaviour: dict[str, tuple[pd.DataFrame, Callable[[], pd.DataFrame]]] = {
-        "signup": (candidates, lambda: open_behaviour["signup"]),
-        "migration": (candidates, lambda: open_behaviour["migration"]),
-        "sync": (untimed, lambda: sync_pairs(data, untimed, config)),
-        "coverage": (candidates, lambda: coverage_pairs(data, candidates, config)),
-    }
-    added = {
-        kind: _restrict(timed(kind, build), allowed, data.n_accounts)
-        for kind, (allowed, build) in behaviour.items()
-        if config.kind_weight(kind) > 0 and not allowed.empty
-    }
+    with ThreadPoolExecutor(max_workers=max(1, config.threads), thread_name_prefix="linking-kind") as pool:
+
+        def start(kind: str, build: Callable[[], pd.DataFrame]) -> Future[pd.DataFrame]:
+            return pool.submit(timed, kind, build)
+
+        # the behaviour kinds computed over every pair, not only proposed ones: they nominate the pairs on which a
+        # sparsified scheduler group is evaluated in full (see schedule_pairs)
+        open_behaviour = {
+            kind: start(kind, partial(build, data, config))
+            for kind, build in (("signup", signup_pairs), ("migration", migration_pairs))
+            if config.kind_weight(kind) > 0
+        }  # fmt: skip
+        identity: dict[str, PairBuilder] = {
+            "ip": ip_pairs,
+            "subnet": subnet_pairs,
+            "payment": payment_pairs,
+            "tls_ua": client_pairs,
+            "request_shape": request_shape_pairs,
+            "wrapper": wrapper_pairs,
+            "question": question_pairs,
+        }
+        pending = {
+            kind: start(kind, partial(build, data, config))
+            for kind, build in identity.items() if config.kind_weight(kind) > 0
+        }  # fmt: skip
+        if templates is not None and config.kind_weight("template") > 0:
+            pending["template"] = start("template", lambda: template_pairs(data, templates, config))
+        opened = {kind: future.result() for kind, future in open_behaviour.items()}
+        nominated = None
+        if opened:
+            nominated = pd.concat([table[["a", "b"]] for table in opened.values()], ignore_index=True)
+            nominated = nominated.drop_duplicates()
+        if config.kind_weight("schedule") > 0:
+            pending["schedule"] = start("schedule", lambda: schedule_pairs(data, config, schedules, nominated))
+        # in the order the kinds were listed before they ran at once (their tables are combined in this order)
+        order = [*identity, "schedule", "template"]
+        tables = {kind: pending[kind].result() for kind in order if kind in pending}
+        combined = timed("combine", lambda: _combine(tables, data.n_accounts, config))
+        gate = config.behaviour_needs_identity * config.min_edge_weight
+        candidates = combined.loc[combined["weight"] >= gate, ["a", "b"]]
+        # a shared scheduler clock and lockstep activity are one observation (time): the clock cannot vouch for sync
+        untimed = combined.loc[combined["weight"] - combined[weight_column("schedule")] >= gate, ["a", "b"]]
+        behaviour: dict[str, tuple[pd.DataFrame, Callable[[], pd.DataFrame]]] = {
+            "signup": (candidates, lambda: opened["signup"]),
+            "migration": (candidates, lambda: opened["migration"]),
+            "sync": (untimed, lambda: sync_pairs(data, untimed, config)),
+            "coverage": (candidates, lambda: coverage_pairs(data, candidates, config)),
+        }
+        running = {
+            kind: (allowed, start(kind, build))
+            for kind, (allowed, build) in behaviour.items()
+            if config.kind_weight(kind) > 0 and not allowed.empty
+        }
+        added = {
+            kind: _restrict(future.result(), allowed, data.n_accounts) for kind, (allowed, future) in running.items()
+        }
     # behaviour only adds to pairs already there: add its strengths in place of combining every table again
     combined = timed("combine", lambda: _add(combined, added, data.n_accounts, config))
     kept = combined[combined["weight"] >= config.min_edge_weight].sort_values(["a", "b"]).reset_index(drop=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,14 +38,22 @@ class LinkingInput:
     ips: pd.Index
     # the per-event encodings of ``events`` (:mod:`.encoding`), when computed beforehand
     codes: EventCodes | None = None
-    # what several kinds and the cluster features derive alike (see :meth:`shared`)
+    # what several kinds and the cluster features derive alike (see :meth:`shared`), and a lock per key
     memo: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+    locks: dict[Hashable, threading.Lock] = field(default_factory=dict, compare=False, repr=False)
+    guard: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def shared(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, once per input and ``key``: for tables that the graph and the cluster features both read
-        (active minutes, model switches, question and shape uses).  Callers must not modify what it returns."""
+        (active minutes, model switches, question and shape uses).  Callers must not modify what it returns.
+
+        Kinds run on several threads: the first to ask computes, the others wait for its result."""
         if key not in self.memo:
-            self.memo[key] = compute()
+            with self.guard:
+                lock = self.locks.setdefault(key, threading.Lock())
+            with lock:
+                if key not in self.memo:
+                    self.memo[key] = compute()
         value: T = self.memo[key]
         return value
 
