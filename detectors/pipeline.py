@@ -37,7 +37,7 @@ from detectors.scoring.coverage import FEATURE as COVERAGE_FEATURE
 from detectors.scoring.coverage import topic_coverage_ratio
 from detectors.scoring.decision import EXEMPT_STATUSES, Thresholds, flag_accounts, flag_clusters, reopened
 from detectors.scoring.explain import account_reasons, cluster_reasons
-from detectors.scoring.model import RiskModel, Scores
+from detectors.scoring.model import OwnTerms, RiskModel, Scores
 from detectors.scoring.replay import FEATURE as REPLAY_FEATURE
 from detectors.scoring.replay import suite_replay_share
 from detectors.scoring.supervised import SupervisedRiskModel, model_inputs
@@ -158,10 +158,12 @@ class Detection:
 @dataclass(frozen=True)
 class PreparedScoring:
     """The features scoring reads (the account features plus those derived from the window's events) and the
-    risk model fitted on them: the half of scoring that needs no linking."""
+    risk model fitted on them, and the terms each account's own features give: the part of scoring that needs no
+    linking."""
 
     features: pd.DataFrame
     model: RiskModel
+    own: OwnTerms
 
 
 def prepare_scoring(events: pd.DataFrame, features: pd.DataFrame, *, topics: pd.Series | None) -> PreparedScoring:
@@ -170,7 +172,8 @@ def prepare_scoring(events: pd.DataFrame, features: pd.DataFrame, *, topics: pd.
                                                                              features.index)})  # fmt: skip
     if len(events):
         features = features.assign(**{REPLAY_FEATURE: suite_replay_share(events, features.index)})
-    return PreparedScoring(features, RiskModel().fit(features))
+    model = RiskModel().fit(features)
+    return PreparedScoring(features, model, model.own(features))
 
 
 def detect(
@@ -218,8 +221,9 @@ def detect(
 
     cluster_of = linking.clusters["cluster_label"].where(linking.clusters["cluster_label"].isin(list(ids)))
     scores = model.score(
-        features, cluster_of=cluster_of, cluster_features=linking.cluster_features, no_inheritance=exempt
-    )
+        features, cluster_of=cluster_of, cluster_features=linking.cluster_features, no_inheritance=exempt,
+        own=prepared.own,
+    )  # fmt: skip
     inputs = model_inputs(features, scores)
     version = model.version
     own = scores.accounts["own_score"]

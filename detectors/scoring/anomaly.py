@@ -71,7 +71,8 @@ class AnomalyModel(BaseEstimator):  # type: ignore[misc]
         rank = np.searchsorted(self.reference_, raw, side="right") / len(self.reference_)
         return pd.Series(rank, index=features.index, dtype="float64")
 
-    def hazard(self, features: pd.DataFrame) -> pd.Series:
-        pct = self.percentile(features)
+    def hazard(self, features: pd.DataFrame, percentile: pd.Series | None = None) -> pd.Series:
+        """The anomaly's hazard; ``percentile``: :meth:`percentile` of ``features``, when the caller has it."""
+        pct = self.percentile(features) if percentile is None else percentile
         strength = ((pct - self.start_percentile) / (1.0 - self.start_percentile)).clip(0.0, 1.0)
         return (self.weight * strength).astype("float64")

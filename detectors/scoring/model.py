@@ -64,6 +64,20 @@ class Scores:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OwnTerms:
+    """What each account's own features give, before any cluster is known (see :meth:`RiskModel.own`)."""
+
+    prior_terms: pd.DataFrame
+    intent: pd.Series
+    relay: pd.Series
+    replay: pd.Series
+    anomaly_percentile: pd.Series
+    anomaly_hazard: pd.Series
+    member_hazard: pd.Series
+    member_intent: pd.Series
+
+
 # features the prior reads only to discount (a suite re-run): kept out of the anomaly model
 EXPLANATORY_FEATURES = frozenset({REPLAY_FEATURE})
 
@@ -88,30 +102,14 @@ class RiskModel:
         self.anomaly.fit(features.drop(columns=list(EXPLANATORY_FEATURES), errors="ignore"))
         return self
 
-    def score(
-        self,
-        features: pd.DataFrame,
-        *,
-        cluster_of: pd.Series | None = None,
-        cluster_features: pd.DataFrame | None = None,
-        no_inheritance: Collection[str] = (),
-    ) -> Scores:
-        """``cluster_of``: account_id → cluster label (every account, singletons included);
-        ``cluster_features``: linking's features by label; ``no_inheritance``: labels whose members inherit
-        nothing (e.g. dismissed by analysts)."""
-        prior_terms = self.prior.hazards(features)
-        intent = self.prior.intent(features)
-        relay = self.prior.relay(features)
-        replay = self.prior.replay(features)
-        prior_hazard = prior_terms.sum(axis=1)
+    def own(self, features: pd.DataFrame) -> OwnTerms:
+        """The terms that need no cluster: a caller may compute them while linking runs (see :meth:`score`)."""
         anomaly_pct = self.anomaly.percentile(features)
         # gated like the prior's shape terms (intent, discounted for a relay of people's requests): unusual traffic
         # without extraction-shaped prompts is a quarter as suspicious, so a lone heavy user stays low
         gate = self.prior.gate(features)
-        anomaly_hazard = self.anomaly.hazard(features) * (ANOMALY_GATE_FLOOR + (1 - ANOMALY_GATE_FLOOR) * gate)
-        own_hazard = prior_hazard + anomaly_hazard
-
-        labels = _multi_account_labels(features.index, cluster_of)
+        anomaly_hazard = self.anomaly.hazard(features, anomaly_pct) * (ANOMALY_GATE_FLOOR
+                                                                       + (1 - ANOMALY_GATE_FLOOR) * gate)  # fmt: skip
         # members weigh in without their relay discount: an account's relay of people's requests explains its own
         # harvest-like shape, not the hidden common control that links it to others (a proxy network mixing
         # customers' requests with a campaign's is the case; apps of different companies are not linked).  A suite
@@ -123,8 +121,33 @@ class RiskModel:
         # and the gate of the cluster's campaign terms: one suite shared (templates), run on each release (a
         # move to a new model) is what evaluation looks like, linked or not
         member_intent = self.prior.gate(features, relay_discount=False)
-        clusters, cluster_terms, cluster_values = self._clusters(labels, cluster_features, member_hazard,
-                                                                 member_intent)  # fmt: skip
+        return OwnTerms(
+            prior_terms=self.prior.hazards(features), intent=self.prior.intent(features),
+            relay=self.prior.relay(features), replay=self.prior.replay(features), anomaly_percentile=anomaly_pct,
+            anomaly_hazard=anomaly_hazard, member_hazard=member_hazard, member_intent=member_intent,
+        )  # fmt: skip
+
+    def score(
+        self,
+        features: pd.DataFrame,
+        *,
+        cluster_of: pd.Series | None = None,
+        cluster_features: pd.DataFrame | None = None,
+        no_inheritance: Collection[str] = (),
+        own: OwnTerms | None = None,
+    ) -> Scores:
+        """``cluster_of``: account_id → cluster label (every account, singletons included);
+        ``cluster_features``: linking's features by label; ``no_inheritance``: labels whose members inherit
+        nothing (e.g. dismissed by analysts); ``own``: :meth:`own` of ``features``, when computed already."""
+        own = self.own(features) if own is None else own
+        prior_terms, intent, relay, replay = own.prior_terms, own.intent, own.relay, own.replay
+        prior_hazard = prior_terms.sum(axis=1)
+        anomaly_pct, anomaly_hazard = own.anomaly_percentile, own.anomaly_hazard
+        own_hazard = prior_hazard + anomaly_hazard
+
+        labels = _multi_account_labels(features.index, cluster_of)
+        clusters, cluster_terms, cluster_values = self._clusters(labels, cluster_features, own.member_hazard,
+                                                                 own.member_intent)  # fmt: skip
 
         cluster_total = labels.map(clusters["hazard"]).astype("float64").fillna(0.0)
         inherits = labels.notna() & ~labels.isin(list(no_inheritance))

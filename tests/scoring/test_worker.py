@@ -91,6 +91,20 @@ def test_a_crash_while_computing_fails_the_run_and_keeps_the_previous_results(
     assert _scores(sessions) == first_run
 
 
+def test_a_crash_in_the_linking_thread_fails_the_run_and_keeps_the_previous_results(
+    sessions: sessionmaker[Session], settings: Settings, first_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linking runs on its own thread while the features are computed: its crash must still reach the run."""
+
+    def explode(*args: Any, **kwargs: Any) -> Any:
+        raise MemoryError("linking crashed")
+
+    monkeypatch.setattr(execution.pipeline, "link", explode)
+    run = run_detection(sessions, settings, "full")
+    assert run.status == "failed" and "linking crashed" in (run.error or "") and run.finished_at is not None
+    assert _scores(sessions) == first_run
+
+
 def test_a_crash_while_writing_leaves_no_half_written_results(
     sessions: sessionmaker[Session], settings: Settings, first_run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
