@@ -3,8 +3,10 @@
 Incremental runs start from the last finished run's feature state (stored as a detection artifact) and add only
 the events ingested since (``id`` above its watermark): the per-event work of feature extraction is done once per
 event.  Linking and scoring are global and run over the whole window every time; a worker process keeps the
-window's event frame (and the events' topics) in memory between runs so that an incremental run reads only the
-new rows from the database.  A full run rebuilds everything from the database, refitting the topic model.
+window's event frame (and the events' topics and linking's encodings) in memory between runs so that an
+incremental run reads only the new rows from the database.  A full run rebuilds everything from the database,
+refitting the topic model.  Linking reads no features, so it runs on a second thread while the features are
+updated and finalised and the risk model is fitted (:func:`_features_and_linking`).
 
 Nothing is written until the end: the account scores, account states, clusters, members, history, the feature
 state and the run's status change in one transaction, so readers see the previous run's results or this one's.
