@@ -79,29 +79,18 @@ def first_run(sessions: sessionmaker[Session], settings: Settings) -> dict[str, 
     return _scores(sessions)
 
 
+@pytest.mark.parametrize("stage", ["detect", "link"])
 def test_a_crash_while_computing_fails_the_run_and_keeps_the_previous_results(
-    sessions: sessionmaker[Session], settings: Settings, first_run: Any, monkeypatch: pytest.MonkeyPatch
+    sessions: sessionmaker[Session], settings: Settings, first_run: Any, monkeypatch: pytest.MonkeyPatch, stage: str
 ) -> None:
-    def explode(*args: Any, **kwargs: Any) -> Any:
-        raise MemoryError("simulated crash")
-
-    monkeypatch.setattr(execution.pipeline, "detect", explode)
-    run = run_detection(sessions, settings, "full")
-    assert run.status == "failed" and "simulated crash" in (run.error or "") and run.finished_at is not None
-    assert _scores(sessions) == first_run
-
-
-def test_a_crash_in_the_linking_thread_fails_the_run_and_keeps_the_previous_results(
-    sessions: sessionmaker[Session], settings: Settings, first_run: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Linking runs on its own thread while the features are computed: its crash must still reach the run."""
+    """``link`` runs on a thread of its own while the features are computed: its crash must reach the run too."""
 
     def explode(*args: Any, **kwargs: Any) -> Any:
-        raise MemoryError("linking crashed")
+        raise MemoryError(f"simulated crash in {stage}")
 
-    monkeypatch.setattr(execution.pipeline, "link", explode)
+    monkeypatch.setattr(execution.pipeline, stage, explode)
     run = run_detection(sessions, settings, "full")
-    assert run.status == "failed" and "linking crashed" in (run.error or "") and run.finished_at is not None
+    assert run.status == "failed" and f"simulated crash in {stage}" in (run.error or "") and run.finished_at is not None
     assert _scores(sessions) == first_run
 
 
