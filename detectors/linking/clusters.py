@@ -11,6 +11,7 @@ import pandas as pd
 
 from detectors.linking.config import EDGE_KINDS, LinkingConfig
 from detectors.linking.graph import weight_column
+from detectors.linking.infrastructure import client_codes
 from detectors.linking.inputs import LinkingInput, epoch_seconds
 from detectors.linking.questions import account_questions
 from detectors.linking.request_shape import account_shapes, describe_shape
@@ -88,8 +89,9 @@ def _infrastructure(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
     out["n_payment_fingerprints"] = cards["values"]
     out["shared_payment_fingerprints"] = cards["shared"]
     out["members_sharing_payment"] = cards["members"]
-    combo = (events["tls_fingerprint"] + "\x1f" + events["user_agent"]).rename("combo")
-    combo_use = pd.DataFrame({"account": events["account"], "combo": combo}).dropna().drop_duplicates()
+    combo = client_codes(data)
+    combo_use = pd.DataFrame({"account": events["account"], "combo": combo})
+    combo_use = combo_use[combo >= 0].drop_duplicates()
     combo_use["cluster"] = label.to_numpy()[combo_use["account"].to_numpy()]
     combos = _shared_values(combo_use, "combo", combo_use.groupby("combo")["account"].size())
     out["shared_clients"] = combos["shared"]

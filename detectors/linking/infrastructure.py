@@ -75,12 +75,12 @@ def subnet_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
 
 def _attribute_pairs(
     accounts: np.ndarray,
-    values: pd.Series,
+    resource: np.ndarray,
     weight_of_users: pd.Series | None,
     data: LinkingInput,
     config: LinkingConfig,
 ) -> pd.DataFrame:
-    resource, _ = codes_of(values)
+    """Pairs of accounts sharing an attribute; ``resource``: each row's attribute as a code (-1: none)."""
     present = resource >= 0
     memberships = pd.DataFrame({"account": accounts[present], "resource": resource[present]}).drop_duplicates()
     users = memberships.groupby("resource")["account"].size()
@@ -102,24 +102,38 @@ def _attribute_pairs(
 def payment_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     """One unit per shared card whatever its number of users: strangers do not share a card, members of one org
     do, and :mod:`.clusters` reports that as ``same_org_share`` rather than pretending it is not common control."""
-    cards = data.accounts["payment_fingerprint"].astype("string")
+    cards, _ = codes_of(data.accounts["payment_fingerprint"].astype("string"))
     return _attribute_pairs(np.arange(data.n_accounts, dtype=np.int64), cards, None, data, config)
+
+
+def client_codes(data: LinkingInput) -> np.ndarray:
+    """Each event's client, its (TLS fingerprint, user agent) combination, as a code (-1: either one missing),
+    numbered in order of first appearance; shared by the client kind and the cluster features."""
+    return data.shared("client_codes", lambda: _client_codes(data.events))
+
+
+def _client_codes(events: pd.DataFrame) -> np.ndarray:
+    # the pair of the two columns' codes instead of their joined text: a million string joins cost ~0.3 s
+    tls, _ = codes_of(events["tls_fingerprint"])
+    agent, agents = codes_of(events["user_agent"])
+    both = (tls >= 0) & (agent >= 0)
+    codes = np.full(len(events), -1, dtype=np.int64)
+    codes[both] = pd.factorize(tls[both] * max(len(agents), 1) + agent[both])[0]
+    return codes
 
 
 def client_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     """Same TLS fingerprint + user agent, weighted by how rare the combination is across accounts."""
-    events = data.events
-    both = events["tls_fingerprint"].notna() & events["user_agent"].notna()
-    combo = (events["tls_fingerprint"] + "\x1f" + events["user_agent"]).where(both)
-    resource, _ = codes_of(combo)
+    accounts = data.events["account"].to_numpy(np.int64)
+    resource = client_codes(data)
     present = resource >= 0
     users = (
-        pd.DataFrame({"account": events["account"].to_numpy()[present], "resource": resource[present]})
+        pd.DataFrame({"account": accounts[present], "resource": resource[present]})
         .drop_duplicates()
         .groupby("resource")["account"]
         .size()
     )
-    population = int(events.loc[both, "account"].nunique()) if both.any() else 0
+    population = int(pd.unique(accounts[present]).size)
     # A combination shared by more than popular_size accounts is a stock client, not a fingerprint.
     weights = log_rarity(users, population).where(users <= config.popular_size(population), 0.0)
-    return _attribute_pairs(events["account"].to_numpy(np.int64), combo, weights, data, config)
+    return _attribute_pairs(accounts, resource, weights, data, config)
