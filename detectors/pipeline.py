@@ -32,6 +32,7 @@ from detectors.features.infrastructure import InfrastructureFeatures
 from detectors.features.topics import TopicModel
 from detectors.ipintel import IPIntel
 from detectors.linking import ClusterMatching, Linking, LinkingConfig, link_accounts, match_clusters
+from detectors.linking.cores import Cores
 from detectors.linking.encoding import EventCodes
 from detectors.scoring.coverage import FEATURE as COVERAGE_FEATURE
 from detectors.scoring.coverage import topic_coverage_ratio
@@ -285,13 +286,13 @@ def detect(
 
 def link(
     events: pd.DataFrame, accounts: pd.DataFrame | None, *, topics: pd.Series | None = None,
-    codes: EventCodes | None = None, config: PipelineConfig | None = None,
+    codes: EventCodes | None = None, config: PipelineConfig | None = None, cores: Cores | None = None,
 ) -> Linking:  # fmt: skip
     """The clusters of ``events``' accounts: the linking half of :func:`detect`, which reads no features, so a
-    caller may run it while the features are computed and hand the result to :func:`detect`."""
+    caller may run it while the features are computed (giving it ``cores``) and hand the result to :func:`detect`."""
     config = config or PipelineConfig()
     frame = accounts if accounts is not None else pd.DataFrame()
-    return link_accounts(events, frame, topics=topics, config=config.linking, codes=codes)
+    return link_accounts(events, frame, topics=topics, config=config.linking, codes=codes, cores=cores)
 
 
 def multi_account_clusters(linking: Linking, min_size: int) -> dict[str, set[str]]:

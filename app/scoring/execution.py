@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from detectors.features import FeatureState
 from detectors.ipintel import IPIntel
 from detectors.linking import Linking
 from detectors.linking.config import LinkingConfig
+from detectors.linking.cores import Cores
 from detectors.linking.encoding import EventCodes, encode_events
 from detectors.scoring.decision import Thresholds
 from detectors.scoring.supervised import SupervisedRiskModel
@@ -251,33 +252,37 @@ def _features_and_linking(
     inputs: _Inputs, events: pd.DataFrame, config: pipeline.PipelineConfig, timings: dict[str, float],
     report: Progress,
 ) -> tuple[pd.DataFrame, pipeline.PreparedScoring, Linking]:  # fmt: skip
-    """The window's features (and the half of scoring that needs no linking) and its linking, computed at once on
+    """The window's features (and the part of scoring that needs no linking) and its linking, computed at once on
     two threads: linking reads the events, topics and encodings, never the features, and both spend most of their
-    time in numpy and pandas, which release the GIL; on two cores the run takes about as long as the longer of the
-    two instead of their sum."""
+    time in numpy and pandas, which release the GIL.  Linking gets the second core too once the features are done
+    (:class:`~detectors.linking.cores.Cores`)."""
     window = inputs.window
-    # the second core computes the features: linking's kinds run one after another (a second linking thread only
-    # competed with the features, measured, and held ~0.7 GB more at the peak)
-    one_thread = replace(config, linking=replace(config.linking or LinkingConfig(), threads=1))
+    # linking computes on one core while the other computes the features, and on both once they are done: two
+    # linking threads beside the features only competed with them (measured) and held ~0.7 GB more at the peak
+    cores = Cores(1)
 
     def link() -> tuple[Linking, float]:
         tic = time.perf_counter()
-        linking = pipeline.link(events, inputs.accounts, topics=window.topics, codes=window.codes, config=one_thread)
+        linking = pipeline.link(events, inputs.accounts, topics=window.topics, codes=window.codes, config=config,
+                                cores=cores)  # fmt: skip
         return linking, time.perf_counter() - tic
 
     report("linking and features", 0.3)
     tic = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detection-linking") as pool:
         linked = pool.submit(link)
-        if inputs.pending is not None:
-            inputs.update_state(config.window_days)
-            timings["update_features"] = time.perf_counter() - tic
-        finalize = time.perf_counter()
-        features = window.state.features(inputs.accounts, window_days=config.window_days)
-        timings["finalize_features"] = time.perf_counter() - finalize
-        prepare = time.perf_counter()
-        prepared = pipeline.prepare_scoring(events, features, topics=window.topics)
-        timings["prepare_scoring"] = time.perf_counter() - prepare
+        try:
+            if inputs.pending is not None:
+                inputs.update_state(config.window_days)
+                timings["update_features"] = time.perf_counter() - tic
+            finalize = time.perf_counter()
+            features = window.state.features(inputs.accounts, window_days=config.window_days)
+            timings["finalize_features"] = time.perf_counter() - finalize
+            prepare = time.perf_counter()
+            prepared = pipeline.prepare_scoring(events, features, topics=window.topics)
+            timings["prepare_scoring"] = time.perf_counter() - prepare
+        finally:
+            cores.lend()  # this thread is done (or failed): linking may compute on both cores
         linking, timings["linking"] = linked.result()
     timings["features_and_linking"] = time.perf_counter() - tic
     return features, prepared, linking

@@ -6,10 +6,14 @@ columns are also the numbers the evidence sentences quote (:mod:`.evidence`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
 from detectors.linking.config import EDGE_KINDS, LinkingConfig
+from detectors.linking.cores import Cores, on_core
 from detectors.linking.graph import weight_column
 from detectors.linking.infrastructure import client_codes
 from detectors.linking.inputs import LinkingInput, epoch_seconds
@@ -352,25 +356,29 @@ def cluster_features(
     account_risk: pd.Series | None,
     config: LinkingConfig,
     schedules: pd.DataFrame | None = None,
+    cores: Cores | None = None,
 ) -> pd.DataFrame:
-    """``label``: the cluster label of each account code (position = code)."""
+    """``label``: the cluster label of each account code (position = code).  The parts are computed on
+    ``config.threads`` threads, as many at once as ``cores`` allows."""
     sizes = label.value_counts().rename("size")
     out = pd.DataFrame(sizes).rename_axis("cluster_label")
     # the parts group a million events by cluster: by an integer code (in label order), not by the label text
     codes, names = pd.factorize(label.to_numpy(), sort=True)
     coded = pd.Series(codes.astype(np.int64))
-    parts = [
-        _activity(data, coded, config, topics_given),
-        _signup(data, coded),
-        _infrastructure(data, coded),
-        _organisation(data, coded),
-        _templates(data, coded, templates),
-        _harness(data, coded, edges, config),
-        _questions(data, coded, config),
-        _schedule(data, coded, locked_schedules(data) if schedules is None else schedules),
-        _migration(data, coded, config),
-        _edges(edges, coded),
+    tasks: list[Callable[[], pd.DataFrame]] = [
+        lambda: _activity(data, coded, config, topics_given),
+        lambda: _signup(data, coded),
+        lambda: _infrastructure(data, coded),
+        lambda: _organisation(data, coded),
+        lambda: _templates(data, coded, templates),
+        lambda: _harness(data, coded, edges, config),
+        lambda: _questions(data, coded, config),
+        lambda: _schedule(data, coded, locked_schedules(data) if schedules is None else schedules),
+        lambda: _migration(data, coded, config),
+        lambda: _edges(edges, coded),
     ]
+    with ThreadPoolExecutor(max_workers=max(1, config.threads), thread_name_prefix="linking-part") as pool:
+        parts = [future.result() for future in [pool.submit(on_core(cores, task)) for task in tasks]]
     for part in parts:
         out = out.join(_named(part, names), how="left")
     possible = out["size"] * (out["size"] - 1) / 2

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from detectors.linking.config import EDGE_KINDS, LinkingConfig
+from detectors.linking.cores import Cores, on_core
 from detectors.linking.coverage import coverage_pairs
 from detectors.linking.infrastructure import client_pairs, ip_pairs, payment_pairs, subnet_pairs
 from detectors.linking.inputs import LinkingInput
@@ -80,7 +81,7 @@ def kind_labels(edges: pd.DataFrame, config: LinkingConfig) -> pd.Series:
 
 def build_edges(
     data: LinkingInput, config: LinkingConfig, templates: TemplateIndex | None, schedules: pd.DataFrame | None = None,
-    *, timings: dict[str, float] | None = None,
+    *, timings: dict[str, float] | None = None, cores: Cores | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     """All evidence edges at or above ``min_edge_weight`` (codes in ``a`` < ``b``), sorted by (a, b).
 
@@ -92,7 +93,8 @@ def build_edges(
     shared by more than ``max_group_size`` accounts is evaluated on its sampled pairs and on every pair that the
     sign-up and migration kinds find, so a big crew's clock and its sign-up bursts meet on the same pairs.
 
-    ``timings``, if given, receives the seconds each kind took (and ``combine``).
+    ``timings``, if given, receives the seconds each kind took (and ``combine``); the kinds run on
+    ``config.threads`` threads, as many at once as ``cores`` allows (:mod:`.cores`).
     """
     seconds = timings if timings is not None else {}
 
@@ -105,7 +107,7 @@ def build_edges(
     with ThreadPoolExecutor(max_workers=max(1, config.threads), thread_name_prefix="linking-kind") as pool:
 
         def start(kind: str, build: Callable[[], pd.DataFrame]) -> Future[pd.DataFrame]:
-            return pool.submit(timed, kind, build)
+            return pool.submit(on_core(cores, partial(timed, kind, build)))
 
         # the behaviour kinds computed over every pair, not only proposed ones: they nominate the pairs on which a
         # sparsified scheduler group is evaluated in full (see schedule_pairs)

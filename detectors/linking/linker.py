@@ -12,6 +12,7 @@ import pandas as pd
 from detectors.linking.clusters import cluster_features
 from detectors.linking.communities import detect_communities
 from detectors.linking.config import LinkingConfig
+from detectors.linking.cores import Cores
 from detectors.linking.encoding import EventCodes
 from detectors.linking.evidence import cluster_evidence
 from detectors.linking.graph import build_edges
@@ -75,6 +76,7 @@ def link_accounts(
     account_risk: pd.Series | None = None,
     config: LinkingConfig | None = None,
     codes: EventCodes | None = None,
+    cores: Cores | None = None,
 ) -> Linking:
     """Link accounts run by one actor into clusters.
 
@@ -82,7 +84,9 @@ def link_accounts(
     (indexed by account_id, or with an ``account_id`` column); ``topics``: a topic id per event, aligned with
     ``events``' index (-1 or NaN where unknown); ``account_risk``: a 0..1 risk per account_id, for the
     ``share_high_risk_members`` cluster feature; ``codes``: the per-event encodings of ``events``, row for row
-    (:func:`.encoding.encode_events`), when the caller keeps them between calls (computed here otherwise).
+    (:func:`.encoding.encode_events`), when the caller keeps them between calls (computed here otherwise);
+    ``cores``: how many of linking's threads may compute at once, when the caller computes other work beside it
+    (:mod:`.cores`; all ``config.threads`` otherwise).
     """
     config = config or LinkingConfig()
     clock = _Stopwatch()
@@ -96,14 +100,14 @@ def link_accounts(
     templates = index_templates(data, config) if data.events["token_hashes"].notna().any() else None
     schedules = locked_schedules(data)  # shared by the schedule kind and its cluster features
     by_kind: dict[str, float] = {}
-    edges = build_edges(data, config, templates, schedules, timings=by_kind)
+    edges = build_edges(data, config, templates, schedules, timings=by_kind, cores=cores)
     clock.lap("graph")
     communities = detect_communities(data.n_accounts, edges, config)
     label = _labels(data.account_ids, communities)
     clock.lap("communities")
     features = cluster_features(
         data, label, edges, templates=templates, topics_given=topics is not None,
-        account_risk=account_risk, config=config, schedules=schedules,
+        account_risk=account_risk, config=config, schedules=schedules, cores=cores,
     )  # fmt: skip
     evidence = cluster_evidence(features)
     clock.lap("features")
