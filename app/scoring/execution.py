@@ -147,13 +147,6 @@ class _Inputs:
     timings: dict[str, float]  # seconds of the parts of loading and featurising
     pending: pd.DataFrame | None = None  # new events not yet added to ``window.state``
 
-    def update_state(self, window_days: float | None) -> None:
-        """Add the pending new events to the window's feature state (and evict the days the window left)."""
-        if self.pending is not None:
-            self.window.state = pipeline.update_feature_state(self.window.state, self.pending,
-                                                              window_days=window_days)  # fmt: skip
-            self.pending = None
-
 
 def _prepare_inputs(
     session: Session, *, settings: Settings, run_id: str, requested_mode: str, progress: Progress
@@ -272,8 +265,9 @@ def _features_and_linking(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detection-linking") as pool:
         linked = pool.submit(link)
         try:
-            if inputs.pending is not None:
-                inputs.update_state(config.window_days)
+            if inputs.pending is not None:  # add the new events (and evict the days the window left)
+                window.state = pipeline.update_feature_state(window.state, inputs.pending,
+                                                             window_days=config.window_days)  # fmt: skip
                 timings["update_features"] = time.perf_counter() - tic
             finalize = time.perf_counter()
             features = window.state.features(inputs.accounts, window_days=config.window_days)

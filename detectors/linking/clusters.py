@@ -7,13 +7,12 @@ columns are also the numbers the evidence sentences quote (:mod:`.evidence`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 
 from detectors.linking.config import EDGE_KINDS, LinkingConfig
-from detectors.linking.cores import Cores, on_core
+from detectors.linking.cores import Cores, task_pool
 from detectors.linking.graph import weight_column
 from detectors.linking.infrastructure import client_codes
 from detectors.linking.inputs import LinkingInput, epoch_seconds
@@ -377,8 +376,8 @@ def cluster_features(
         lambda: _migration(data, coded, config),
         lambda: _edges(edges, coded),
     ]
-    with ThreadPoolExecutor(max_workers=max(1, config.threads), thread_name_prefix="linking-part") as pool:
-        parts = [future.result() for future in [pool.submit(on_core(cores, task)) for task in tasks]]
+    with task_pool(config.threads, cores, "linking-part") as submit:
+        parts = [future.result() for future in [submit(task) for task in tasks]]
     for part in parts:
         out = out.join(_named(part, names), how="left")
     possible = out["size"] * (out["size"] - 1) / 2

@@ -10,8 +10,10 @@ it ends; tasks never wait for each other, so nothing can deadlock on the cores.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -39,3 +41,10 @@ def on_core(cores: Cores | None, task: Callable[[], T]) -> Callable[[], T]:
     if cores is None:
         return task
     return lambda: cores.run(task)
+
+
+@contextmanager
+def task_pool(threads: int, cores: Cores | None, name: str) -> Iterator[Callable[[Callable[[], Any]], Future[Any]]]:
+    """A ``submit(task)`` onto ``threads`` threads whose tasks wait for a core of ``cores``; waits for them on exit."""
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix=name) as pool:
+        yield lambda task: pool.submit(on_core(cores, task))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from functools import partial
 
 import numpy as np
@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from detectors.linking.config import EDGE_KINDS, LinkingConfig
-from detectors.linking.cores import Cores, on_core
+from detectors.linking.cores import Cores, task_pool
 from detectors.linking.coverage import coverage_pairs
 from detectors.linking.infrastructure import client_pairs, ip_pairs, payment_pairs, subnet_pairs
 from detectors.linking.inputs import LinkingInput
@@ -104,10 +104,10 @@ def build_edges(
         seconds[kind] = seconds.get(kind, 0.0) + time.perf_counter() - tic
         return table
 
-    with ThreadPoolExecutor(max_workers=max(1, config.threads), thread_name_prefix="linking-kind") as pool:
+    with task_pool(config.threads, cores, "linking-kind") as submit:
 
         def start(kind: str, build: Callable[[], pd.DataFrame]) -> Future[pd.DataFrame]:
-            return pool.submit(on_core(cores, partial(timed, kind, build)))
+            return submit(partial(timed, kind, build))
 
         # the behaviour kinds computed over every pair, not only proposed ones: they nominate the pairs on which a
         # sparsified scheduler group is evaluated in full (see schedule_pairs)
