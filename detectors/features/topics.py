@@ -32,6 +32,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.utils.validation import check_is_fitted
 
+from detectors.arrays import sorted_unique
 from detectors.features.tokens import Docs, stable_codes, unique_docs
 
 _MAX_KMEANS_POINTS = 20_000
@@ -238,7 +239,7 @@ def _document_frequency(docs: Docs) -> tuple[npt.NDArray[np.uint32], npt.NDArray
     """(sorted distinct token ids, number of documents each occurs in)."""
     if not len(docs.ids):
         return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int64)
-    pairs = np.unique(docs.doc_of_token.astype(np.uint64) << np.uint64(32) | docs.ids.astype(np.uint64))
+    pairs = sorted_unique(docs.doc_of_token.astype(np.uint64) << np.uint64(32) | docs.ids.astype(np.uint64))
     terms = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     values, counts = np.unique(terms, return_counts=True)
     return values, counts.astype(np.int64)

@@ -17,7 +17,7 @@ from detectors.linking.graph import weight_column
 from detectors.linking.infrastructure import client_codes
 from detectors.linking.inputs import LinkingInput, epoch_seconds
 from detectors.linking.questions import account_questions
-from detectors.linking.request_shape import account_shapes, describe_shape
+from detectors.linking.request_shape import SHAPE_FIELDS, account_shapes, describe_shape
 from detectors.linking.schedule import locked_schedules, schedule_memberships
 from detectors.linking.signup import signup_keys
 from detectors.linking.synchrony import active_buckets, bucket_chance, model_switches
@@ -189,8 +189,10 @@ def _activity(data: LinkingInput, label: pd.Series, config: LinkingConfig, topic
     out["first_seen"] = pd.to_datetime(by_cluster["ts"].min(), unit="s", utc=True)
     out["last_seen"] = pd.to_datetime(by_cluster["ts"].max(), unit="s", utc=True)
     if topics_given:
-        known = events[events["topic"] >= 0]
-        account_topics = known[["account", "topic"]].drop_duplicates()
+        topic = events["topic"].to_numpy()
+        known = topic >= 0
+        account_topics = pd.DataFrame({"account": events["account"].to_numpy()[known], "topic": topic[known]})
+        account_topics = account_topics.drop_duplicates()
         account_topics["cluster"] = label.to_numpy()[account_topics["account"].to_numpy()]
         union = account_topics.groupby("cluster")["topic"].nunique()
         summed = account_topics.groupby("cluster").size()
@@ -252,7 +254,8 @@ def _harness(data: LinkingInput, label: pd.Series, edges: pd.DataFrame, config: 
         top = counted.reset_index().drop_duplicates("cluster").set_index("cluster")["shape"]
         if not top.empty:
             row_of = shapes.drop_duplicates("shape").set_index("shape")["row"]
-            rows = data.events.iloc[row_of.reindex(top.to_numpy()).to_numpy(np.int64)]
+            fields = [column for column in SHAPE_FIELDS if column in data.events.columns]
+            rows = data.events[fields].iloc[row_of.reindex(top.to_numpy()).to_numpy(np.int64)]
             names = [describe_shape(row) for _, row in rows.iterrows()]
             out["top_shared_request_shape"] = pd.Series(names, index=top.index, dtype="string")
     wrapped = edges[

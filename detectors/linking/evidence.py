@@ -209,7 +209,8 @@ def _striking(kind: str, row: Row) -> bool:
 
 def cluster_evidence(features: pd.DataFrame) -> dict[str, list[Entry]]:
     """Label → evidence entries (``kind``, ``text``, ``value``, ``stats``, ``weight``); empty for singletons."""
-    evidence: dict[str, list[Entry]] = {str(label): [] for label in features.index}
+    # the labels as a list first: iterating a string index element by element costs ~4 us a label
+    evidence: dict[str, list[Entry]] = {label: [] for label in features.index.astype(str).tolist()}
     for label, row in features[features["size"] >= 2].iterrows():
         entries: list[Entry] = []
         if _num(row["size"]) >= 2:

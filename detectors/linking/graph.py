@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from detectors.arrays import sorted_unique
 from detectors.linking.config import EDGE_KINDS, LinkingConfig
 from detectors.linking.cores import Cores, task_pool
 from detectors.linking.coverage import coverage_pairs
@@ -59,11 +60,11 @@ def _combine(tables: dict[str, pd.DataFrame], n_accounts: int, config: LinkingCo
         strength = 1.0 - np.exp(-np.clip(table["raw"].to_numpy(np.float64), 0.0, None))
         np.add.at(contributions[:, EDGE_KINDS.index(kind)], rows, config.kind_weight(kind) * strength)
         offset += len(table)
-    out = pd.DataFrame({"a": unique_keys // n_accounts, "b": unique_keys % n_accounts})
-    out["weight"] = contributions.sum(axis=1)
-    for position, column in enumerate(columns):
-        out[column] = contributions[:, position]
-    return out
+    pairs = pd.DataFrame(
+        {"a": unique_keys // n_accounts, "b": unique_keys % n_accounts, "weight": contributions.sum(axis=1)}
+    )
+    # the kinds' columns as one block (setting them one by one copied each out of the matrix: ~0.15 s)
+    return pd.concat([pairs, pd.DataFrame(contributions, columns=columns, copy=False)], axis=1)
 
 
 def kind_labels(edges: pd.DataFrame, config: LinkingConfig) -> pd.Series:
@@ -190,7 +191,7 @@ def _add(
         touched.append(rows)
     # the rows that gained evidence are summed again, row by row over kinds in one order as _combine does, so that
     # every weight is what combining all tables at once would give, to the last bit
-    rows = np.unique(np.concatenate(touched))
+    rows = sorted_unique(np.concatenate(touched))
     columns = [out[weight_column(kind)].to_numpy(np.float64)[rows] for kind in EDGE_KINDS]
     weight = out["weight"].to_numpy(np.float64).copy()
     weight[rows] = np.column_stack(columns).sum(axis=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from detectors.arrays import sorted_unique
 from detectors.linking.config import LinkingConfig
 from detectors.linking.encoding import subnet_table
 from detectors.linking.inputs import LinkingInput, codes_of
@@ -38,21 +39,23 @@ def _windowed_pairs(
     present = resource >= 0
     if not present.any():
         return empty_pairs()
-    accounts, ts = data.events["account"].to_numpy()[present], data.events["ts"].to_numpy()[present]
-    users = pd.DataFrame({"account": accounts, "resource": resource[present]}).drop_duplicates()
-    weights = rarity(users.groupby("resource")["account"].size())
+    accounts, ts = data.events["account"].to_numpy(np.int64)[present], data.events["ts"].to_numpy(np.int64)[present]
+    used = resource[present].astype(np.int64)
+    n = np.int64(max(data.n_accounts, 1))
+    users = sorted_unique(used * n + accounts) // n  # the resource of each distinct (resource, account)
+    present_resources, counts = np.unique(users, return_counts=True)
+    weights = rarity(pd.Series(counts, index=present_resources))
     scored: list[pd.DataFrame] = []
     for hours, weight in ((config.ip_window_hours, 1.0), *decay):
-        memberships = pd.DataFrame(
-            {"account": accounts, "resource": resource[present], "bucket": ts // max(int(hours * 3600), 1)}
-        ).drop_duplicates()
-        # one int64 key per (resource, bucket), numbered in order of appearance as a MultiIndex would be, without
-        # building a million tuples
-        bucket = memberships["bucket"].to_numpy(np.int64)
-        low = int(bucket.min()) if len(bucket) else 0
-        span = np.int64(int(bucket.max()) - low + 1 if len(bucket) else 1)
-        keys = memberships["resource"].to_numpy(np.int64) * span + (bucket - low)
-        memberships["group"] = pd.factorize(keys)[0]
+        bucket = ts // max(int(hours * 3600), 1)
+        low = int(bucket.min())
+        span = np.int64(int(bucket.max()) - low + 1)
+        # one int64 key per (resource, bucket), numbered in order of appearance as a MultiIndex would be, and one
+        # per membership (resource, bucket, account), deduplicated in order of appearance: without building a
+        # million tuples or grouping three columns
+        memberships = _distinct_memberships(used * span + (bucket - low), accounts, n)
+        memberships["resource"] = memberships["group"] // span
+        memberships["group"] = pd.factorize(memberships["group"].to_numpy())[0]
         scored.append(
             resource_pairs(
                 memberships, weights * weight, n_accounts=data.n_accounts, max_group_size=config.max_group_size,
@@ -61,8 +64,29 @@ def _windowed_pairs(
         )  # fmt: skip
     if len(scored) == 1:
         return scored[0]
-    best: pd.DataFrame = pd.concat(scored).groupby(["a", "b"], as_index=False, sort=True).agg(raw=("raw", "max"))
-    return best
+    return _best_per_pair(scored, n)
+
+
+def _distinct_memberships(groups: np.ndarray, accounts: np.ndarray, n_accounts: np.int64) -> pd.DataFrame:
+    """The distinct (group, account) rows in order of first appearance: columns ``account`` and ``group``."""
+    if int(groups.max(initial=0)) < np.iinfo(np.int64).max // n_accounts - 1:
+        distinct = pd.unique(groups * n_accounts + accounts)
+        return pd.DataFrame({"account": distinct % n_accounts, "group": distinct // n_accounts})
+    return pd.DataFrame({"account": accounts, "group": groups}).drop_duplicates().reset_index(drop=True)
+
+
+def _best_per_pair(tables: list[pd.DataFrame], n_accounts: np.int64) -> pd.DataFrame:
+    """One row per pair of the ``tables`` with the largest ``raw``, sorted by pair."""
+    keys = np.concatenate([t["a"].to_numpy(np.int64) * n_accounts + t["b"].to_numpy(np.int64) for t in tables])
+    raw = np.concatenate([t["raw"].to_numpy(np.float64) for t in tables])
+    if len(keys) == 0:
+        return empty_pairs()
+    order = np.argsort(keys, kind="stable")
+    keys, raw = keys[order], raw[order]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    distinct = keys[starts]
+    best = np.maximum.reduceat(raw, starts)
+    return pd.DataFrame({"a": distinct // n_accounts, "b": distinct % n_accounts, "raw": best})
 
 
 def ip_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:

@@ -61,9 +61,13 @@ def _labels(account_ids: pd.Index, communities: np.ndarray) -> pd.Series:
     """Community numbers → labels that depend only on membership (``c_`` + hash of the sorted members)."""
     accounts = np.asarray(account_ids.astype(str), dtype=object)
     order = np.argsort(communities, kind="stable")
-    _, starts = np.unique(communities[order], return_index=True)
+    _, starts, sizes = np.unique(communities[order], return_index=True, return_counts=True)
     names = np.empty(len(accounts), dtype=object)
-    for members in np.split(order, starts[1:]):
+    # most communities are one account: their labels in one pass, the others community by community
+    alone = order[starts[sizes == 1]]
+    names[alone] = [cluster_id_for((account,)) for account in accounts[alone].tolist()]
+    for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
+        members = order[start : start + size]
         names[members] = cluster_id_for(accounts[members])
     return pd.Series(names, dtype="string")
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammainc
 
+from detectors.arrays import sorted_unique
 from detectors.linking.config import LinkingConfig
 from detectors.linking.inputs import LinkingInput
 from detectors.linking.pairs import empty_pairs, group_pairs, sum_pairs
@@ -45,7 +46,7 @@ def _account_questions(data: LinkingInput) -> tuple[np.ndarray, np.ndarray]:
     question = pd.factorize(data.events["text_hash"], use_na_sentinel=True)[0].astype(np.int64)
     has = question >= 0
     n = np.int64(max(data.n_accounts, 1))
-    keys = np.unique(question[has] * n + data.events["account"].to_numpy(np.int64)[has])
+    keys = sorted_unique(question[has] * n + data.events["account"].to_numpy(np.int64)[has])
     return keys % n, keys // n
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from detectors.arrays import sorted_unique
 from detectors.linking.config import LinkingConfig
 from detectors.linking.inputs import LinkingInput
 from detectors.linking.pairs import empty_pairs, share_weighted_pairs, steady_uses, surprise_weight
@@ -68,7 +69,7 @@ def expected_users(data: LinkingInput, uses: pd.DataFrame, n_population: int) ->
     representative = uses.drop_duplicates("shape")["row"].to_numpy(np.int64)
     log_p = np.zeros(len(representative))
     for values in codes.values():
-        distinct = np.unique(values * np.int64(max(data.n_accounts, 1)) + accounts)
+        distinct = sorted_unique(values * np.int64(max(data.n_accounts, 1)) + accounts)
         popularity = np.bincount(distinct // max(data.n_accounts, 1)) / max(n_population, 1)
         log_p += np.log(np.clip(popularity[values[representative]], 1e-12, 1.0))
     return pd.Series(n_population * np.exp(log_p), index=uses.drop_duplicates("shape")["shape"].to_numpy())

@@ -63,7 +63,7 @@ def locked_schedules(data: LinkingInput) -> pd.DataFrame:
     order = np.lexsort((ts, accounts))
     accounts, ts = accounts[order], ts[order]
     new_account = np.concatenate([[True], accounts[1:] != accounts[:-1]])
-    n_tested = max(int(np.unique(accounts).size), 1)
+    n_tested = max(int(new_account.sum()), 1)
     z_min = math.log(n_tested * len(PERIODS_S) / LOCK_ALPHA)
     best: dict[str, np.ndarray] = {
         "period_s": np.zeros(data.n_accounts, np.int64), "phase_s": np.zeros(data.n_accounts),

@@ -135,8 +135,10 @@ def model_switches(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
 
 
 def _model_switches(data: LinkingInput, min_share_after: float) -> pd.DataFrame:
-    events = data.events[data.events["model"].notna()]
     columns = ["account", "model", "ts"]
+    # the three columns read, not the whole event frame: selecting rows of all its columns cost ~0.2 s
+    frame = data.events[columns]
+    events = frame[frame["model"].notna()]
     if events.empty:
         return pd.DataFrame(columns=columns)
     start, end = int(data.events["ts"].min()), int(data.events["ts"].max())
@@ -153,7 +155,7 @@ def _model_switches(data: LinkingInput, min_share_after: float) -> pd.DataFrame:
         switch = switch[first_seen.reindex(switch.index).to_numpy() < released]
         if switch.empty:
             continue
-        after = data.events[data.events["account"].isin(switch.index)]
+        after = frame[frame["account"].isin(switch.index)]
         after = after[after["ts"].to_numpy() >= switch.reindex(after["account"]).to_numpy()]
         share = (after["model"] == model).groupby(after["account"]).mean()
         moved = switch[share.reindex(switch.index).fillna(0.0).to_numpy() >= min_share_after]
@@ -166,7 +168,8 @@ def migration_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     if switches.empty:
         return empty_pairs()
     keys, models = pd.factorize(switches["model"])
-    released = data.events[data.events["model"].notna()].groupby("model")["ts"].min()
+    models_used = data.events[["model", "ts"]]
+    released = models_used[models_used["model"].notna()].groupby("model")["ts"].min()
     span = pd.Series(float(data.events["ts"].max()) - released.reindex(models).to_numpy(np.float64))
     burst_of_row, bursts = find_bursts(
         switches["ts"].to_numpy(np.float64), keys.astype(np.int64),
