@@ -171,8 +171,12 @@ def _repeat_share(table: pd.DataFrame | None, key: str, n_accounts: int) -> pd.S
     """
     if table is None or table.empty:
         return pd.Series(np.nan, index=pd.RangeIndex(n_accounts))
-    merged = table.groupby(["account", key], sort=True)["n"].sum().groupby(level="account", sort=True)
-    return per_account(1.0 - ratio(merged.size(), merged.sum()), n_accounts)
+    # distinct keys and items per account by counting, not grouping the table by both columns and then by account
+    distinct = table[["account", key]].drop_duplicates()["account"].to_numpy(np.int64)
+    keys = np.bincount(distinct, minlength=n_accounts)
+    items = np.bincount(table["account"].to_numpy(np.int64), weights=table["n"].to_numpy(np.float64),
+                        minlength=n_accounts)  # fmt: skip
+    return 1.0 - ratio(keys, items)
 
 
 def _topic_features(table: pd.DataFrame | None, n_topics: int, n_accounts: int) -> pd.DataFrame:

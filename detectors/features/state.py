@@ -84,9 +84,8 @@ class FeatureState:
             new_tables.update(extractor.partial(batch))
             clock.lap(f"{type(extractor).__name__} map")
         specs = self.specs
-        merged = {
-            name: _merge(self.tables.get(name), new_tables.get(name), specs[name]) for name in specs
-        }
+        accounts = _AccountUnion()
+        merged = {name: _merge(self.tables.get(name), new_tables.get(name), specs[name], accounts) for name in specs}
         clock.lap("merge")
         newest = int(batch.ts.max())
         now = newest if self.now_ns is None else max(self.now_ns, newest)
@@ -160,15 +159,46 @@ def _activity(batch: Batch) -> pd.DataFrame:
                        {"n": "sum"})
 
 
-def _merge(old: pd.DataFrame | None, new: pd.DataFrame | None, spec: TableSpec) -> pd.DataFrame:
+class _AccountUnion:
+    """The sorted union of tables' account categories, and where each table's categories are in it, computed once
+    per distinct set of categories: a state's tables mostly share one, as do a batch's."""
+
+    def __init__(self) -> None:
+        self._unions: list[tuple[list[pd.Index], pd.Index]] = []
+        self._positions: list[tuple[pd.Index, pd.Index, np.ndarray]] = []
+
+    def union(self, indexes: list[pd.Index]) -> pd.Index:
+        for seen, union in self._unions:
+            if len(seen) == len(indexes) and all(_same(a, b) for a, b in zip(seen, indexes, strict=True)):
+                return union
+        union = pd.Index(sorted(set().union(*indexes)), dtype=object)
+        self._unions.append((indexes, union))
+        return union
+
+    def positions(self, categories: pd.Index, union: pd.Index) -> np.ndarray:
+        for seen, seen_union, positions in self._positions:
+            if seen_union is union and _same(seen, categories):
+                return positions
+        positions = union.get_indexer(categories.astype(object))
+        self._positions.append((categories, union, positions))
+        return positions
+
+
+def _same(a: pd.Index, b: pd.Index) -> bool:
+    return a is b or (len(a) == len(b) and a.equals(b))
+
+
+def _merge(
+    old: pd.DataFrame | None, new: pd.DataFrame | None, spec: TableSpec, accounts: _AccountUnion | None = None
+) -> pd.DataFrame:
     frames = [f for f in (old, new) if f is not None and not f.empty]
     if not frames:
         return new if new is not None else (old if old is not None else pd.DataFrame())
     if len(frames) == 1:
         return frames[0]
-    categories = pd.Index(sorted(set().union(*(f["account_id"].cat.categories for f in frames))), dtype=object)
-    codes = [categories.get_indexer(f["account_id"].cat.categories.astype(object))[f["account_id"].cat.codes]
-             for f in frames]
+    accounts = accounts or _AccountUnion()
+    categories = accounts.union([f["account_id"].cat.categories for f in frames])
+    codes = [accounts.positions(f["account_id"].cat.categories, categories)[f["account_id"].cat.codes] for f in frames]
     if spec.keys and len(frames) == 2:
         merged = _merge_sorted(frames[0], frames[1], codes[0], codes[1], categories, spec)
         if merged is not None:

@@ -74,9 +74,12 @@ def locked_schedules(data: LinkingInput) -> pd.DataFrame:
         cycle = ts // period
         starts = new_account | np.concatenate([[True], cycle[1:] != cycle[:-1]])
         group = np.cumsum(starts) - 1
-        angle = (ts % period) * (2.0 * math.pi / period)
-        cos = np.bincount(group, weights=np.cos(angle))
-        sin = np.bincount(group, weights=np.sin(angle))
+        # the cosine and sine of each phase from a table of the period's whole seconds: the same values as taking
+        # them of a million angles, at the cost of a lookup
+        phase = ts % period
+        angles = np.arange(period) * (2.0 * math.pi / period)
+        cos = np.bincount(group, weights=np.cos(angles)[phase])
+        sin = np.bincount(group, weights=np.sin(angles)[phase])
         length = np.hypot(cos, sin)
         votes = length > 1e-9  # a cycle whose requests cancel out exactly points nowhere
         voter = accounts[starts][votes]
