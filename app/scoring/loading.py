@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import numpy as np
@@ -161,9 +161,5 @@ def _copied_chunks(
 def load_accounts(session: Session) -> pd.DataFrame:
     columns = list(ACCOUNT_COLUMNS)
     rows = repository.account_rows(session=session, columns=columns)
-    records = [dict(zip(columns, row, strict=True)) for row in rows]
-    for record in records:
-        created = record.get("created_at")
-        if isinstance(created, datetime):
-            record["created_at"] = (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
-    return account_frame(records)
+    # created_at as stored: account_frame reads a naive datetime (SQLite's) as UTC, as the column is
+    return account_frame(dict(zip(columns, row, strict=True)) for row in rows)

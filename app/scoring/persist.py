@@ -42,34 +42,50 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def score_rows(detection: Detection, *, run_id: str, now: datetime) -> list[dict[str, Any]]:
+def score_rows(
+    detection: Detection, *, run_id: str, now: datetime, only: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """The score table's row of every scored account (of the accounts ``only`` lists, if given)."""
     accounts = detection.accounts
+    if only is not None:
+        accounts = accounts[accounts.index.isin(list(only))]
     inputs = detection.inputs.reindex(accounts.index)
     columns = list(inputs.columns)
     matrix = inputs.to_numpy(dtype="float64", na_value=float("nan"))
     # rounded and screened as whole arrays: a Python call per value was most of the write-back's time
     rounded, finite = np.round(matrix, INPUT_DIGITS).tolist(), np.isfinite(matrix).tolist()
-    risk = accounts["risk_score"].to_numpy(dtype="float64")
-    flagged = accounts["flagged"].to_numpy(dtype=bool)
-    cluster = accounts["cluster_id"].astype("object").where(accounts["cluster_id"].notna(), None).to_numpy()
-    shadow = accounts["shadow_score"].to_numpy(dtype="float64")
     rows = []
-    for position, account_id in enumerate(accounts.index.astype(str)):
+    for position, (account_id, risk, flagged, cluster, shadow) in enumerate(_score_values(accounts)):
         values = zip(columns, rounded[position], finite[position], strict=True)
         rows.append({
-            "account_id": account_id, "risk_score": round(float(risk[position]), 6),
-            "flagged": bool(flagged[position]), "cluster_id": cluster[position],
+            "account_id": account_id, "risk_score": risk, "flagged": flagged, "cluster_id": cluster,
             "reasons": detection.reasons.get(account_id, []),
             "features": {name: value for name, value, kept in values if kept},
-            "shadow_score": None if math.isnan(shadow[position]) else round(float(shadow[position]), 6),
-            "scored_at": now, "model_version": detection.model_version, "run_id": run_id,
+            "shadow_score": shadow, "scored_at": now, "model_version": detection.model_version, "run_id": run_id,
         })  # fmt: skip
     return rows
 
 
-def _row_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (row["risk_score"], row["flagged"], row["cluster_id"], orjson.dumps(row["reasons"]), row["shadow_score"],
-            row["model_version"])  # fmt: skip
+def _score_values(accounts: pd.DataFrame) -> list[tuple[str, float, bool, str | None, float | None]]:
+    """(account_id, risk_score, flagged, cluster_id, shadow_score) per account, as the score table stores them."""
+    risk = accounts["risk_score"].to_numpy(dtype="float64").tolist()
+    flagged = accounts["flagged"].to_numpy(dtype=bool).tolist()
+    cluster = accounts["cluster_id"].astype("object").where(accounts["cluster_id"].notna(), None).tolist()
+    shadow = accounts["shadow_score"].to_numpy(dtype="float64").tolist()
+    return [
+        (account_id, round(r, 6), f, c, None if math.isnan(s) else round(s, 6))
+        for account_id, r, f, c, s in zip(accounts.index.astype(str), risk, flagged, cluster, shadow, strict=True)
+    ]
+
+
+def _row_keys(detection: Detection) -> dict[str, tuple[Any, ...]]:
+    """What tells an account's score row changed since the last run, per account: all of it but the features (an
+    account's features change only with its events, which rewrite its row anyway) and the times."""
+    return {
+        account_id: (risk, flagged, cluster, orjson.dumps(detection.reasons.get(account_id, [])), shadow,
+                     detection.model_version)
+        for account_id, risk, flagged, cluster, shadow in _score_values(detection.accounts)
+    }  # fmt: skip
 
 
 def write_results(
@@ -89,17 +105,17 @@ def write_results(
     With ``previous_rows`` (what this worker wrote last run, still in the table) only the score rows that
     changed, or whose account had new events, are rewritten: ``scored_at`` is then when a score last changed.
     """
-    rows = score_rows(detection, run_id=run_id, now=now)
-    written = {row["account_id"]: _row_key(row) for row in rows}
+    written = _row_keys(detection)
     if full or previous_rows is None:
-        repository.replace_scores(session=session, rows=rows)
+        repository.replace_scores(session=session, rows=score_rows(detection, run_id=run_id, now=now))
     else:
         changed = set(changed_accounts)
-        dirty = [row for row in rows
-                 if row["account_id"] in changed or previous_rows.get(row["account_id"]) != written[row["account_id"]]]
+        dirty = [account_id for account_id, key in written.items()
+                 if account_id in changed or previous_rows.get(account_id) != key]  # fmt: skip
         gone = [account_id for account_id in previous_rows if account_id not in written]
         repository.delete_scores(session=session, account_ids=gone)
-        repository.replace_scores(session=session, rows=dirty, keep_unlisted=True)
+        rows = score_rows(detection, run_id=run_id, now=now, only=dirty)
+        repository.replace_scores(session=session, rows=rows, keep_unlisted=True)
     if full:
         repository.clear_account_states(session=session)
     states = [

@@ -390,10 +390,20 @@ def add_cluster(*, session: Session, cluster: Cluster) -> None:
     session.add(cluster)
 
 
-def replace_members(*, session: Session, members: Mapping[str, Sequence[str]]) -> None:
-    """cluster_members becomes exactly ``members`` (cluster_id → account ids)."""
-    session.execute(delete(ClusterMember))
-    rows = [{"cluster_id": cid, "account_id": aid} for cid, accounts in members.items() for aid in accounts]
+def replace_members(*, session: Session, members: Mapping[str, Iterable[str]]) -> None:
+    """cluster_members becomes exactly ``members`` (cluster_id → account ids).
+
+    Only the clusters whose members changed are rewritten: from one run to the next most clusters keep theirs,
+    and rewriting every row cost most of an incremental run's write-back."""
+    wanted = {cid: set(accounts) for cid, accounts in members.items()}
+    stored: dict[str, set[str]] = {}
+    for cid, aid in session.execute(select(ClusterMember.cluster_id, ClusterMember.account_id)):
+        stored.setdefault(cid, set()).add(aid)
+    stale = [cid for cid, accounts in stored.items() if wanted.get(cid) != accounts]
+    for start in range(0, len(stale), _WRITE_CHUNK):
+        session.execute(delete(ClusterMember).where(ClusterMember.cluster_id.in_(stale[start : start + _WRITE_CHUNK])))
+    rows = [{"cluster_id": cid, "account_id": aid} for cid, accounts in wanted.items()
+            if stored.get(cid) != accounts for aid in sorted(accounts)]  # fmt: skip
     insert_rows(session=session, model=ClusterMember, rows=rows)
 
 

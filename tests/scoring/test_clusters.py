@@ -124,3 +124,22 @@ def test_clusters_nobody_continues_are_retired_not_deleted(detected: None, sessi
     assert _history(sessions, "c_ghost")[-1] == "dissolved"
     assert _members(sessions, "c_ghost") == []
     assert {cid for cid, c in after.items() if c.active} == set(before)
+
+
+def test_replace_members_leaves_exactly_the_given_members(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """Only the clusters whose members changed are rewritten; the table ends the same as rewriting it all."""
+    from app.scoring import repository
+
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        for cid in ("c_kept", "c_grown", "c_gone", "c_new"):
+            session.add(Cluster(cluster_id=cid, status="open", score=0.0, flagged=False, size=0, active=True,
+                                created_at=now, updated_at=now))  # fmt: skip
+        repository.replace_members(session=session, members={"c_kept": ["a", "b"], "c_grown": ["c"],
+                                                             "c_gone": ["d", "e"]})  # fmt: skip
+    with sessions.begin() as session:
+        repository.replace_members(session=session, members={"c_kept": {"b", "a"}, "c_grown": ["c", "f"],
+                                                             "c_new": ["g"]})  # fmt: skip
+    with sessions() as session:
+        rows = sorted(tuple(row) for row in session.execute(select(ClusterMember.cluster_id, ClusterMember.account_id)))
+    assert rows == [("c_grown", "c"), ("c_grown", "f"), ("c_kept", "a"), ("c_kept", "b"), ("c_new", "g")]
