@@ -79,6 +79,17 @@ class _Sorted:
 
 def _covered(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], active: _Sorted, chance: np.ndarray) -> pd.DataFrame:
     """Per pair, one direction: buckets of ``a`` with ``b`` active within one bucket, and the number expected."""
+    # the pairs in order of partner, so that the lookups of one partner's buckets fall in one stretch of the sorted
+    # keys (a third of the time of looking up a million scattered keys); each pair's sums are taken in the same order
+    by_partner = np.argsort(b, kind="stable")
+    hit, expected = np.empty(len(a)), np.empty(len(a))
+    hit[by_partner], expected[by_partner] = _covered_in_order(a[by_partner], b[by_partner], active, chance)
+    return pd.DataFrame({"hit": hit, "expected": expected})
+
+
+def _covered_in_order(
+    a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], active: _Sorted, chance: np.ndarray
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     size_a = active.size[a]
     counts_a = np.minimum(size_a, MAX_BUCKETS_COMPARED)
     rows = np.repeat(np.arange(len(a)), counts_a)
@@ -95,8 +106,7 @@ def _covered(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], active: _Sorted
     position = np.searchsorted(present, low)
     hit = (position < len(present)) & (present[np.minimum(position, len(present) - 1)] <= low + 2)
     expected = np.minimum(1.0, active.size[partner] * chance[buckets])
-    return pd.DataFrame({"hit": np.bincount(rows, weights=hit, minlength=len(a)),
-                         "expected": np.bincount(rows, weights=expected, minlength=len(a))})  # fmt: skip
+    return np.bincount(rows, weights=hit, minlength=len(a)), np.bincount(rows, weights=expected, minlength=len(a))
 
 
 def sync_pairs(data: LinkingInput, candidates: pd.DataFrame, config: LinkingConfig) -> pd.DataFrame:
