@@ -174,7 +174,7 @@ def prepare_scoring(events: pd.DataFrame, features: pd.DataFrame, *, topics: pd.
     if len(events):
         features = features.assign(**{REPLAY_FEATURE: suite_replay_share(events, features.index)})
     model = RiskModel().fit(features)
-    return PreparedScoring(features, model, model.own(features))
+    return PreparedScoring(features, model, model.own(features, fitted=True))
 
 
 def detect(

@@ -51,7 +51,9 @@ class AnomalyModel(BaseEstimator):  # type: ignore[misc]
             self.forest_ = IsolationForest(
                 n_estimators=self.n_estimators, max_samples=min(256, len(ordered)), random_state=self.random_state
             ).fit(matrix)
-            self.reference_ = np.sort(-self.forest_.score_samples(matrix))
+            raw = -self.forest_.score_samples(matrix)
+            self.reference_ = np.sort(raw)
+            self.fitted_raw_ = pd.Series(raw, index=ordered.index)
         return self
 
     def _matrix(self, features: pd.DataFrame) -> npt.NDArray[np.float64]:
@@ -63,11 +65,20 @@ class AnomalyModel(BaseEstimator):  # type: ignore[misc]
             columns.append(np.clip(np.nan_to_num(z, nan=0.0), -Z_CLIP, Z_CLIP))
         return np.column_stack(columns) if columns else np.zeros((len(features), 0))
 
-    def percentile(self, features: pd.DataFrame) -> pd.Series:
-        """Share of the fitted population less isolated than each account, in [0, 1]."""
+    def percentile(self, features: pd.DataFrame, *, fitted: bool = False) -> pd.Series:
+        """Share of the fitted population less isolated than each account, in [0, 1].
+
+        ``fitted``: ``features`` are the accounts the model was fitted on, with the same values: their isolation
+        is taken from the fit instead of walking every tree again (scoring an account does not depend on the others
+        scored with it, so it is the same)."""
         if self.forest_ is None or len(features) == 0:
             return pd.Series(0.0, index=features.index, dtype="float64")
-        raw = -self.forest_.score_samples(self._matrix(features))
+        if fitted:
+            raw = self.fitted_raw_.reindex(features.index).to_numpy(dtype=np.float64)
+            if np.isnan(raw).any():
+                raise ValueError("percentile(fitted=True) of accounts the model was not fitted on")
+        else:
+            raw = -self.forest_.score_samples(self._matrix(features))
         rank = np.searchsorted(self.reference_, raw, side="right") / len(self.reference_)
         return pd.Series(rank, index=features.index, dtype="float64")
 

@@ -102,9 +102,11 @@ class RiskModel:
         self.anomaly.fit(features.drop(columns=list(EXPLANATORY_FEATURES), errors="ignore"))
         return self
 
-    def own(self, features: pd.DataFrame) -> OwnTerms:
-        """The terms that need no cluster: a caller may compute them while linking runs (see :meth:`score`)."""
-        anomaly_pct = self.anomaly.percentile(features)
+    def own(self, features: pd.DataFrame, *, fitted: bool = False) -> OwnTerms:
+        """The terms that need no cluster: a caller may compute them while linking runs (see :meth:`score`).
+
+        ``fitted``: ``features`` are the ones the model was just fitted on (see :meth:`AnomalyModel.percentile`)."""
+        anomaly_pct = self.anomaly.percentile(features, fitted=fitted)
         # gated like the prior's shape terms (intent, discounted for a relay of people's requests): unusual traffic
         # without extraction-shaped prompts is a quarter as suspicious, so a lone heavy user stays low
         gate = self.prior.gate(features)

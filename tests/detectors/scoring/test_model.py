@@ -197,3 +197,17 @@ def test_a_linked_pair_of_suite_re_runners_is_not_scored_as_a_campaign() -> None
     assert model.prior.hazards(replayed).loc[team, intent_terms].to_numpy() == pytest.approx(
         model.prior.hazards(frame).loc[team, intent_terms].to_numpy()
     )
+
+
+def test_own_terms_from_the_fit_equal_those_scored_afresh() -> None:
+    """prepare_scoring takes the anomaly percentiles of the accounts the model was fitted on from the fit."""
+    rng = np.random.default_rng(5)
+    index = pd.Index([f"acct-{i:03d}" for i in rng.permutation(300)], name="account_id")
+    features = pd.DataFrame(rng.normal(size=(300, 6)), columns=[f"f{i}" for i in range(6)], index=index)
+    features.iloc[::7, 2] = np.nan
+    model = RiskModel().fit(features)
+    fresh, from_fit = model.own(features), model.own(features, fitted=True)
+    pd.testing.assert_series_equal(from_fit.anomaly_percentile, fresh.anomaly_percentile, check_exact=True)
+    assert from_fit.anomaly_percentile.max() > 0.9
+    with pytest.raises(ValueError, match="not fitted on"):
+        model.anomaly.percentile(features.rename(index=lambda account: account + "-other"), fitted=True)
