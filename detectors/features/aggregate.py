@@ -70,3 +70,20 @@ def entropy_of_groups(table: pd.DataFrame, count_column: str, n_accounts: int) -
 def per_account(series: pd.Series, n_accounts: int) -> pd.Series:
     """A result indexed by account position, reindexed to all positions (NaN where absent)."""
     return series.reindex(pd.RangeIndex(n_accounts)).astype("float64")
+
+
+def repeat_share(table: pd.DataFrame | None, key: str, n_accounts: int) -> pd.Series:
+    """1 - distinct keys / items per account position: the share of items repeating an earlier item's key (NaN
+    without items).  ``table``: rows of ``account``, ``key`` and ``n`` (items), several rows of one key allowed.
+
+    For MinHash band keys (one row per prompt and band, band index mixed into the key)
+    this is the mean over bands, i.e. ≈ the share of prompts with a near-duplicate.
+    """
+    if table is None or table.empty:
+        return pd.Series(np.nan, index=pd.RangeIndex(n_accounts))
+    # distinct keys and items per account by counting, not grouping the table by both columns and then by account
+    distinct = table[["account", key]].drop_duplicates()["account"].to_numpy(np.int64)
+    keys = np.bincount(distinct, minlength=n_accounts)
+    items = np.bincount(table["account"].to_numpy(np.int64), weights=table["n"].to_numpy(np.float64),
+                        minlength=n_accounts)  # fmt: skip
+    return 1.0 - ratio(keys, items)

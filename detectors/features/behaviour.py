@@ -23,6 +23,7 @@ from detectors.features.aggregate import (
     normalised_entropy,
     per_account,
     ratio,
+    repeat_share,
     sum_by_account,
 )
 from detectors.features.timezones import COUNTRY_UTC_OFFSET
@@ -229,7 +230,7 @@ class BehaviourFeatures(FeatureExtractor):
         out["tool_use_share"] = ratio(sums["n_tool_use"], n)
         out["error_share"] = ratio(sums["n_error"], sums["n_status"])
         out["rate_limited_share"] = ratio(sums["n_rate_limited"], sums["n_status"])
-        out["repeated_prompt_share"] = _repeated_share(tables.get("behaviour_prompt"), n_accounts)
+        out["repeated_prompt_share"] = repeat_share(tables.get("behaviour_prompt"), "text_key", n_accounts)
         timing = _timing(tables.get("behaviour_seq"), self.concurrency_seconds, n_accounts)
         out[timing.columns] = timing
         pivot = _model_pivot(tables.get("behaviour_model"), self.new_model_after_hours, n_accounts)
@@ -290,15 +291,6 @@ def _cot_depth_disparity(sums: pd.DataFrame) -> pd.Series:
     error = np.sqrt(ratio(smooth_first * (1 - smooth_first), n_first)
                     + ratio(smooth_followup * (1 - smooth_followup), n_followup))
     return ((followup - first).abs() - 2.0 * error).clip(lower=0.0)
-
-
-def _repeated_share(prompts: pd.DataFrame | None, n_accounts: int) -> pd.Series:
-    """1 - distinct prompts / prompts: the share of requests repeating an exact earlier prompt."""
-    if prompts is None or prompts.empty:
-        return pd.Series(np.nan, index=pd.RangeIndex(n_accounts))
-    per_prompt = prompts.groupby(["account", "text_key"], sort=True)["n"].sum()
-    grouped = per_prompt.groupby(level="account", sort=True)
-    return per_account(1.0 - ratio(grouped.size(), grouped.sum()), n_accounts)
 
 
 def _timing(sequence: pd.DataFrame | None, concurrency_seconds: float, n_accounts: int) -> pd.DataFrame:
