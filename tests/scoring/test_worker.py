@@ -188,3 +188,23 @@ def test_a_run_over_an_empty_database_finishes(sessions: sessionmaker[Session], 
         run = run_detection(sessions, settings, mode)
         assert run.status == "done", run.error
         assert run.stats["accounts_scored"] == 0 and run.stats["events_in_window"] == 0
+
+
+def test_a_crash_while_adding_new_events_fails_the_incremental_run_and_keeps_the_previous_results(
+    sessions: sessionmaker[Session], settings: Settings, first_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An incremental run adds its new events to the feature state on a thread of its own, while the rest of its
+    inputs load: a crash there must reach the run too."""
+    again = [{**event, "request_id": f"{event['request_id']}-again"} for event in events_sorted(population())[-50:]]
+    ingest(sessions, again)
+
+    def explode(*args: Any, **kwargs: Any) -> Any:
+        raise MemoryError("simulated crash adding events")
+
+    monkeypatch.setattr(execution.pipeline, "update_feature_state", explode)
+    run = run_detection(sessions, settings, "incremental")
+    assert run.status == "failed" and "simulated crash adding events" in (run.error or "")
+    assert _scores(sessions) == first_run
+    monkeypatch.undo()
+    retried = run_detection(sessions, settings, "incremental")
+    assert retried.status == "done" and retried.stats["events_processed"] == len(again)
