@@ -6,8 +6,7 @@ event.  Linking and scoring are global and run over the whole window every time;
 window's event frame (and the events' topics and linking's encodings) in memory between runs so that an
 incremental run reads only the new rows from the database.  A full run rebuilds everything from the database,
 refitting the topic model.  Linking reads no features, so it runs on a second thread while the features are
-updated and finalised and the risk model is fitted (:func:`_features_and_linking`); an incremental run starts
-adding its new events to the feature state as soon as they are loaded, while the rest of its inputs load.
+updated and finalised and the risk model is fitted (:func:`_features_and_linking`).
 
 Nothing is written until the end: the account scores, account states, clusters, members, history, the feature
 state and the run's status change in one transaction, so readers see the previous run's results or this one's.
@@ -20,7 +19,7 @@ import pickle
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,16 +145,13 @@ class _Inputs:
     new_events: int
     changed_accounts: list[str]
     timings: dict[str, float]  # seconds of the parts of loading and featurising
-    # ``window.state`` with the new events added (and the days the window left evicted), being computed meanwhile
-    updated: Future[tuple[FeatureState, float]] | None = None
+    pending: pd.DataFrame | None = None  # new events not yet added to ``window.state``
 
 
 def _prepare_inputs(
-    session: Session, *, settings: Settings, run_id: str, requested_mode: str, progress: Progress,
-    pool: ThreadPoolExecutor,
-) -> _Inputs:  # fmt: skip
-    """The window's events, topics and feature state, from memory when possible.  An incremental run's new events
-    are added to the state on ``pool`` (:attr:`_Inputs.updated`), while the rest loads."""
+    session: Session, *, settings: Settings, run_id: str, requested_mode: str, progress: Progress
+) -> _Inputs:
+    """The window's events, topics and updated feature state, from memory when possible."""
     global _window
     window_days = settings.detection_window_days
     up_to = repository.max_event_id(session=session)
@@ -181,9 +177,9 @@ def _prepare_inputs(
         tic = time.perf_counter()
         new = load_events(session, after_id=cached.up_to_id, up_to_id=up_to, min_ts=None)
         parts = {"load_new_events": time.perf_counter() - tic}
-        # the state is updated meanwhile: the window needs only its topic model, which an update keeps
+        # the state is updated by the caller, while linking runs: the window needs only its topic model, which an
+        # update keeps
         state = cached.state
-        updated = pool.submit(_updated_state, state, new, settings.detection_window_days) if len(new) else None
         frame = pd.concat([cached.events, new], ignore_index=True) if len(new) else cached.events
         topics = pd.concat([cached.topics, _topics(state, new)], ignore_index=True) if len(new) \
             else cached.topics  # fmt: skip
@@ -196,7 +192,7 @@ def _prepare_inputs(
         window = _Window(settings.database_url, cached.lineage, up_to, frame, topics, state, codes,
                          stored_up_to_id=max(cached.stored_up_to_id, int(meta["up_to_id"])),
                          runs_since_stored=cached.runs_since_stored + 1, written=written)  # fmt: skip
-        return _Inputs("incremental", "", window, accounts, len(new), changed, parts, updated=updated)
+        return _Inputs("incremental", "", window, accounts, len(new), changed, parts, pending=new)
     if meta is not None:
         reason = "stored feature state has an older format"
     else:
@@ -214,12 +210,6 @@ def _prepare_inputs(
     parts["window_topics_encodings"] = time.perf_counter() - tic - sum(parts.values())
     changed = sorted(set(frame["account_id"].dropna().astype(str)))
     return _Inputs("full", reason, window, accounts, len(frame), changed, parts)
-
-
-def _updated_state(state: FeatureState, new: pd.DataFrame, window_days: float) -> tuple[FeatureState, float]:
-    """``state`` with the events of ``new`` added (and the days the window left evicted), and the seconds it took."""
-    tic = time.perf_counter()
-    return pipeline.update_feature_state(state, new, window_days=window_days), time.perf_counter() - tic
 
 
 def _codes(frame: pd.DataFrame, previous: EventCodes | None = None) -> EventCodes:
@@ -253,12 +243,12 @@ def _models(session: Session) -> tuple[tuple[str, SupervisedRiskModel] | None, t
 # ---- the run ---------------------------------------------------------------------------------------------------
 def _features_and_linking(
     inputs: _Inputs, events: pd.DataFrame, config: pipeline.PipelineConfig, timings: dict[str, float],
-    report: Progress, pool: ThreadPoolExecutor,
+    report: Progress,
 ) -> tuple[pd.DataFrame, pipeline.PreparedScoring, Linking]:  # fmt: skip
     """The window's features (and the part of scoring that needs no linking) and its linking, computed at once on
-    two threads: linking (on ``pool``) reads the events, topics and encodings, never the features, and both spend
-    most of their time in numpy and pandas, which release the GIL.  Linking gets the second core too once the
-    features are done (:class:`~detectors.linking.cores.Cores`)."""
+    two threads: linking reads the events, topics and encodings, never the features, and both spend most of their
+    time in numpy and pandas, which release the GIL.  Linking gets the second core too once the features are done
+    (:class:`~detectors.linking.cores.Cores`)."""
     window = inputs.window
     # linking computes on one core while the other computes the features, and on both once they are done: two
     # linking threads beside the features only competed with them (measured) and held ~0.7 GB more at the peak
@@ -272,20 +262,22 @@ def _features_and_linking(
 
     report("linking and features", 0.3)
     tic = time.perf_counter()
-    linked = pool.submit(link)
-    try:
-        if inputs.updated is not None:  # the new events added meanwhile (and the days the window left evicted)
-            window.state, timings["update_features"] = inputs.updated.result()
-            timings["update_features_wait"] = time.perf_counter() - tic
-        finalize = time.perf_counter()
-        features = window.state.features(inputs.accounts, window_days=config.window_days)
-        timings["finalize_features"] = time.perf_counter() - finalize
-        prepare = time.perf_counter()
-        prepared = pipeline.prepare_scoring(events, features, topics=window.topics)
-        timings["prepare_scoring"] = time.perf_counter() - prepare
-    finally:
-        cores.lend()  # this thread is done (or failed): linking may compute on both cores
-    linking, timings["linking"] = linked.result()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detection-linking") as pool:
+        linked = pool.submit(link)
+        try:
+            if inputs.pending is not None:  # add the new events (and evict the days the window left)
+                window.state = pipeline.update_feature_state(window.state, inputs.pending,
+                                                             window_days=config.window_days)  # fmt: skip
+                timings["update_features"] = time.perf_counter() - tic
+            finalize = time.perf_counter()
+            features = window.state.features(inputs.accounts, window_days=config.window_days)
+            timings["finalize_features"] = time.perf_counter() - finalize
+            prepare = time.perf_counter()
+            prepared = pipeline.prepare_scoring(events, features, topics=window.topics)
+            timings["prepare_scoring"] = time.perf_counter() - prepare
+        finally:
+            cores.lend()  # this thread is done (or failed): linking may compute on both cores
+        linking, timings["linking"] = linked.result()
     timings["features_and_linking"] = time.perf_counter() - tic
     return features, prepared, linking
 
@@ -298,14 +290,13 @@ def execute_run(
     report = progress or (lambda stage, fraction: None)
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    # two threads beside this one: an incremental run's feature-state update, then linking
-    with _window_lock, ThreadPoolExecutor(max_workers=2, thread_name_prefix="detection") as pool:
+    with _window_lock:
         with sessions() as session:
             run = repository.get_run(session=session, run_id=run_id)
             if run is None:
                 raise RunAborted(f"run {run_id} does not exist")
             inputs = _prepare_inputs(session, settings=settings, run_id=run_id, requested_mode=run.mode,
-                                     progress=report, pool=pool)  # fmt: skip
+                                     progress=report)  # fmt: skip
             timings["load_and_features"] = time.perf_counter() - started
             timings.update({f"load_and_features.{name}": value for name, value in inputs.timings.items()})
             previous = repository.active_memberships(session=session)
@@ -317,7 +308,7 @@ def execute_run(
             thresholds=Thresholds(account=settings.account_flag_threshold, cluster=settings.cluster_flag_threshold),
         )
         events = window.events.drop(columns=["event_id"])
-        features, prepared, linking = _features_and_linking(inputs, events, config, timings, report, pool)
+        features, prepared, linking = _features_and_linking(inputs, events, config, timings, report)
         tic = time.perf_counter()
         detection = pipeline.detect(
             events, inputs.accounts, features, topics=window.topics, codes=window.codes, linking=linking,

@@ -193,8 +193,8 @@ def test_a_run_over_an_empty_database_finishes(sessions: sessionmaker[Session], 
 def test_a_crash_while_adding_new_events_fails_the_incremental_run_and_keeps_the_previous_results(
     sessions: sessionmaker[Session], settings: Settings, first_run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An incremental run adds its new events to the feature state on a thread of its own, while the rest of its
-    inputs load: a crash there must reach the run too."""
+    """An incremental run adds its new events to the feature state while linking runs on a thread of its own: a
+    crash there fails the run, and a retry adds the same events."""
     again = [{**event, "request_id": f"{event['request_id']}-again"} for event in events_sorted(population())[-50:]]
     ingest(sessions, again)
 
