@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from detectors.arrays import order_by
 from detectors.linking.config import EDGE_KINDS, LinkingConfig
 from detectors.linking.cores import Cores, task_pool
 from detectors.linking.graph import weight_column
@@ -160,7 +161,7 @@ def _lockstep(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd
     for step in (-1, 1):
         near = np.clip(inverse + step, 0, len(cells) - 1)
         others += np.where(cells[near] == cell + step, counts[near], 0)
-    by_account = np.lexsort((buckets, accounts))
+    by_account = order_by(accounts, buckets)  # distinct (account, bucket) rows
     adjacent = (accounts[by_account][1:] == accounts[by_account][:-1]) & (
         buckets[by_account][1:] == buckets[by_account][:-1] + 1
     )

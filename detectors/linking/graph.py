@@ -200,6 +200,12 @@ def _add(
 
 
 def _restrict(pairs: pd.DataFrame, candidates: pd.DataFrame, n_accounts: int) -> pd.DataFrame:
+    """The rows of ``pairs`` that are pairs of ``candidates`` (sorted by pair, as :func:`_combine` leaves them)."""
     keys = pairs["a"].to_numpy(np.int64) * n_accounts + pairs["b"].to_numpy(np.int64)
     allowed = candidates["a"].to_numpy(np.int64) * n_accounts + candidates["b"].to_numpy(np.int64)
-    return pairs[np.isin(keys, allowed)].reset_index(drop=True)
+    if len(allowed) == 0:
+        return pairs.iloc[:0].reset_index(drop=True)
+    if not (allowed[1:] > allowed[:-1]).all():
+        allowed = sorted_unique(allowed)
+    position = np.minimum(np.searchsorted(allowed, keys), len(allowed) - 1)
+    return pairs[allowed[position] == keys].reset_index(drop=True)

@@ -96,7 +96,9 @@ def prepare(events: pd.DataFrame, accounts: pd.DataFrame | None, topics: pd.Seri
     # hash the million account ids once (factorize), sort only the distinct ones
     event_codes, event_uniques = pd.factorize(usable["account_id"].astype("string"))
     distinct = np.asarray(event_uniques.astype(str), dtype=object)
-    account_ids = pd.Index(np.unique(np.concatenate([distinct, metadata.index.to_numpy(dtype=str)]).astype(str)))
+    # the distinct ids sorted (hashing the ids first: numpy's unique sorts every one as fixed-width text)
+    names = pd.unique(np.concatenate([distinct, metadata.index.to_numpy(dtype=object)]))
+    account_ids = pd.Index(names).sort_values() if len(names) else pd.Index(np.array([], dtype=str))
     codes = account_ids.get_indexer(distinct).astype(np.int64)[event_codes]
     frame = pd.DataFrame(
         {"account": codes, "ts": np.floor(epoch_seconds(usable["ts"])).astype(np.int64)}, index=usable.index

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.special import pdtrc
 
+from detectors.arrays import order_by
 from detectors.linking.config import LinkingConfig
 from detectors.linking.minhash import splitmix64
 
@@ -36,7 +37,7 @@ def group_pairs(
     empty = np.empty(0, np.int64)
     if len(groups) == 0:
         return empty, empty.copy()
-    order = np.lexsort((members, groups)).astype(np.int64)
+    order = order_by(groups, members)  # distinct memberships
     g_sorted = groups[order]
     _, starts, counts = np.unique(g_sorted, return_index=True, return_counts=True)
     out_i: list[IntArray] = []

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from detectors.arrays import sorted_unique
+from detectors.arrays import first_occurrences, sorted_unique
 from detectors.linking.config import LinkingConfig
 from detectors.linking.inputs import LinkingInput
 from detectors.linking.pairs import empty_pairs, share_weighted_pairs, steady_uses, surprise_weight
@@ -41,7 +41,7 @@ CHANCE_MARGIN = 10**0.5
 
 
 def field_codes(events: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Per shape field, a code per event (0: not set)."""
+    """Per shape field, a code per event (0: not set), numbered in order of first appearance."""
     out: dict[str, np.ndarray] = {}
     for column in SHAPE_FIELDS:
         if column in events.columns:
@@ -49,11 +49,17 @@ def field_codes(events: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
-def shape_codes(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(shape code of each event, whether the shape sets any sampling parameter), codes numbered from 0."""
-    key = np.zeros(len(events), dtype=np.int64)
-    chosen = np.zeros(len(events), dtype=bool)
-    for column, codes in field_codes(events).items():
+def event_field_codes(data: LinkingInput) -> dict[str, np.ndarray]:
+    """:func:`field_codes` of the input's events, computed once (the shapes and their chance model read them)."""
+    return data.shared("shape_field_codes", lambda: field_codes(data.events))
+
+
+def shape_codes(fields: dict[str, np.ndarray], n_events: int) -> tuple[np.ndarray, np.ndarray]:
+    """(shape code of each event, whether the shape sets any sampling parameter), codes numbered from 0 in order
+    of first appearance; ``fields``: the events' :func:`field_codes`."""
+    key = np.zeros(n_events, dtype=np.int64)
+    chosen = np.zeros(n_events, dtype=bool)
+    for column, codes in fields.items():
         if column in SAMPLING_FIELDS:
             chosen |= codes > 0
         # refactorise after each field so that the mixed-radix key never overflows
@@ -64,7 +70,7 @@ def shape_codes(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def expected_users(data: LinkingInput, uses: pd.DataFrame, n_population: int) -> pd.Series:
     """Shape → accounts expected to use it if each field's value were picked independently, at the popularity
     of each value among accounts (an account counts once per value it uses)."""
-    codes = field_codes(data.events)
+    codes = event_field_codes(data)
     accounts = data.events["account"].to_numpy(np.int64)
     representative = uses.drop_duplicates("shape")["row"].to_numpy(np.int64)
     log_p = np.zeros(len(representative))
@@ -112,7 +118,7 @@ def account_shapes(data: LinkingInput) -> pd.DataFrame:
 
 
 def _account_shapes(data: LinkingInput) -> pd.DataFrame:
-    shape, chosen = shape_codes(data.events)
+    shape, chosen = shape_codes(event_field_codes(data), len(data.events))
     accounts = data.events["account"].to_numpy(np.int64)
     if not chosen.any():
         return pd.DataFrame({"account": [], "shape": [], "share": [], "requests": [], "users": [], "row": []})
@@ -122,8 +128,7 @@ def _account_shapes(data: LinkingInput) -> pd.DataFrame:
     totals = np.bincount(accounts, minlength=data.n_accounts)
     uses = pd.DataFrame({"account": member, "shape": code, "share": counts / totals[member], "requests": counts})
     uses["users"] = uses.groupby("shape")["account"].transform("size")
-    _, first = np.unique(shape, return_index=True)
-    uses["row"] = first[code]
+    uses["row"] = first_occurrences(shape)[code]  # shape codes are numbered in order of first appearance
     return uses
 
 

@@ -27,6 +27,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from detectors.arrays import order_by
 from detectors.linking.config import LinkingConfig
 from detectors.linking.inputs import LinkingInput
 from detectors.linking.pairs import empty_pairs, group_pairs, nominated_group_pairs, surprise_weight
@@ -60,7 +61,7 @@ def locked_schedules(data: LinkingInput) -> pd.DataFrame:
         return empty
     accounts = events["account"].to_numpy(np.int64)
     ts = events["ts"].to_numpy(np.int64)
-    order = np.lexsort((ts, accounts))
+    order = order_by(accounts, ts)  # an account's requests at one second are interchangeable
     accounts, ts = accounts[order], ts[order]
     new_account = np.concatenate([[True], accounts[1:] != accounts[:-1]])
     n_tested = max(int(new_account.sum()), 1)

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.stats import poisson
 
+from detectors.arrays import order_by
 from detectors.linking.bursts import burst_pairs, find_bursts
 from detectors.linking.config import LinkingConfig
 from detectors.linking.inputs import LinkingInput
@@ -71,7 +72,7 @@ class _Sorted:
     def of(cls, activity: pd.DataFrame, n_accounts: int, n_buckets: int) -> _Sorted:
         accounts = activity["account"].to_numpy(np.int64)
         buckets = activity["bucket"].to_numpy(np.int64)
-        order = np.lexsort((buckets, accounts))
+        order = order_by(accounts, buckets)  # distinct (account, bucket) rows
         size = np.bincount(accounts, minlength=n_accounts).astype(np.int64)
         stride = np.int64(n_buckets + 2)
         return cls(buckets[order], accounts[order] * stride + buckets[order], size, np.cumsum(size) - size, stride)

@@ -18,6 +18,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from detectors.arrays import unique_first_inverse
 from detectors.linking.config import LinkingConfig
 from detectors.linking.inputs import LinkingInput
 from detectors.linking.minhash import U64, band_keys
@@ -46,7 +47,9 @@ def families(bands: U64) -> npt.NDArray[np.int64]:
         return np.empty(0, np.int64)
     keys = bands.ravel()
     docs = np.repeat(np.arange(n_docs, dtype=np.int64), n_bands)
-    order = np.argsort(keys, kind="stable")
+    # any order of the documents within a key chains them all into one component (and components are numbered by
+    # their lowest document): no stable sort needed
+    order = np.argsort(keys)
     same_key = keys[order][1:] == keys[order][:-1]
     left, right = docs[order][:-1][same_key], docs[order][1:][same_key]
     graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n_docs, n_docs))
@@ -62,7 +65,7 @@ def index_templates(data: LinkingInput, config: LinkingConfig) -> TemplateIndex:
     with_tokens = np.flatnonzero(codes.has_tokens)
     if len(with_tokens) == 0:
         return TemplateIndex(event_doc=event_doc, doc_family=np.empty(0, np.int64))
-    _, first, code_of_row = np.unique(codes.row_hash[with_tokens], return_index=True, return_inverse=True)
+    _, first, code_of_row = unique_first_inverse(codes.row_hash[with_tokens])
     event_doc[with_tokens] = code_of_row
     doc_family = families(band_keys(codes.signature[with_tokens[first]], config.minhash_bands))
     return TemplateIndex(event_doc=event_doc, doc_family=doc_family)

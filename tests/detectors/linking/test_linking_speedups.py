@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detectors.arrays import sorted_unique
+from detectors.arrays import first_occurrences, order_by, sorted_unique, unique_first_inverse
 from detectors.linking.identity import cluster_id_for
 from detectors.linking.infrastructure import _best_per_pair, _distinct_memberships
 from detectors.linking.linker import _labels
@@ -76,3 +76,31 @@ def test_labels_name_each_community_by_its_members_alone() -> None:
         expected = cluster_id_for(accounts[members].astype(str))
         assert set(got.iloc[members]) == {expected}
     assert got.dtype == "string"
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 3_000])
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_unique_first_inverse_is_np_unique_with_index_and_inverse(size: int, dtype: type) -> None:
+    values = np.random.default_rng(size).integers(0, max(size // 4, 1), size).astype(dtype)
+    for got, expected in zip(unique_first_inverse(values), np.unique(values, return_index=True, return_inverse=True),
+                             strict=True):  # fmt: skip
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_first_occurrences_of_codes_in_order_of_appearance() -> None:
+    values = np.array(["b", "a", "b", "c", "a", "c", "d"], dtype=object)
+    codes, _ = pd.factorize(values)
+    np.testing.assert_array_equal(first_occurrences(codes), [0, 1, 3, 6])
+    assert len(first_occurrences(np.empty(0, np.int64))) == 0
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_order_by_sorts_rows_as_lexsort_does(wide: bool) -> None:
+    rng = np.random.default_rng(11)
+    major = rng.integers(0, 50, 4_000).astype(np.int64)
+    minor = rng.integers(0, 2**62 if wide else 1_000, 4_000).astype(np.int64)  # wide: no room for one key
+    order = order_by(major, minor)
+    expected = np.lexsort((minor, major))
+    np.testing.assert_array_equal(major[order], major[expected])
+    np.testing.assert_array_equal(minor[order], minor[expected])
+    assert sorted(order.tolist()) == list(range(4_000))
