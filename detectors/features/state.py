@@ -111,7 +111,8 @@ class FeatureState:
         activity = tables.get(_ACTIVITY)
         ids = [] if activity is None or activity.empty else sorted(activity["account_id"].unique().tolist())
         index = pd.Index(ids, dtype="string", name="account_id")
-        positioned = {name: _with_positions(table, index) for name, table in tables.items()}
+        positions: dict[int, tuple[pd.Index, np.ndarray]] = {}  # most tables share their account categories
+        positioned = {name: _with_positions(table, index, positions) for name, table in tables.items()}
         aligned = account_meta.reindex(index).reset_index(drop=True)
         parts = []
         for extractor in self.extractors:
@@ -293,12 +294,21 @@ def _is_int(values: pd.Series) -> bool:
     return isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu"
 
 
-def _with_positions(table: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
-    """The table plus ``account``: each row's account position in ``index`` (every id is in it)."""
+def _with_positions(
+    table: pd.DataFrame, index: pd.Index, known: dict[int, tuple[pd.Index, np.ndarray]] | None = None
+) -> pd.DataFrame:
+    """The table plus ``account``: each row's account position in ``index`` (every id is in it).  ``known``: the
+    positions of categories looked up before (by their identity), reused for a table with the same categories."""
     if table.empty:
         return table.assign(account=pd.Series([], dtype=np.int64))
     categories = table["account_id"].cat.categories
-    position_of_category = index.get_indexer(categories.astype("object"))
+    seen = known.get(id(categories)) if known is not None else None
+    if seen is not None and seen[0] is categories:
+        position_of_category = seen[1]
+    else:
+        position_of_category = index.get_indexer(categories.astype("object"))
+        if known is not None:
+            known[id(categories)] = (categories, position_of_category)
     return table.assign(account=position_of_category[table["account_id"].cat.codes.to_numpy()])
 
 
