@@ -172,9 +172,9 @@ class _AccountUnion:
         for seen, union in self._unions:
             if len(seen) == len(indexes) and all(_same(a, b) for a, b in zip(seen, indexes, strict=True)):
                 return union
-        union = pd.Index(sorted(set().union(*indexes)), dtype=object)
-        self._unions.append((indexes, union))
-        return union
+        merged: pd.Index = pd.Index(sorted(set().union(*indexes)), dtype=object)
+        self._unions.append((indexes, merged))
+        return merged
 
     def positions(self, categories: pd.Index, union: pd.Index) -> np.ndarray:
         for seen, seen_union, positions in self._positions:

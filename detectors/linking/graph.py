@@ -208,4 +208,5 @@ def _restrict(pairs: pd.DataFrame, candidates: pd.DataFrame, n_accounts: int) ->
     if not (allowed[1:] > allowed[:-1]).all():
         allowed = sorted_unique(allowed)
     position = np.minimum(np.searchsorted(allowed, keys), len(allowed) - 1)
-    return pairs[allowed[position] == keys].reset_index(drop=True)
+    kept: pd.DataFrame = pairs[allowed[position] == keys].reset_index(drop=True)
+    return kept

@@ -107,7 +107,9 @@ def _covered_in_order(
     position = np.searchsorted(present, low)
     hit = (position < len(present)) & (present[np.minimum(position, len(present) - 1)] <= low + 2)
     expected = np.minimum(1.0, active.size[partner] * chance[buckets])
-    return np.bincount(rows, weights=hit, minlength=len(a)), np.bincount(rows, weights=expected, minlength=len(a))
+    hits = np.bincount(rows, weights=hit, minlength=len(a)).astype(np.float64, copy=False)
+    expectations = np.bincount(rows, weights=expected, minlength=len(a)).astype(np.float64, copy=False)
+    return hits, expectations
 
 
 def sync_pairs(data: LinkingInput, candidates: pd.DataFrame, config: LinkingConfig) -> pd.DataFrame:
