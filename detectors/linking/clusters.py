@@ -382,8 +382,8 @@ def cluster_features(
     ]
     with task_pool(config.threads, cores, "linking-part") as submit:
         parts = [future.result() for future in [submit(task) for task in tasks]]
-    for part in parts:
-        out = out.join(_named(part, names), how="left")
+    # every part aligned on the clusters at once (a left join per part copied the growing frame each time)
+    out = pd.concat([out, *(_named(part, names).reindex(out.index) for part in parts)], axis=1)
     possible = out["size"] * (out["size"] - 1) / 2
     out["internal_edges"] = out["internal_edges"].fillna(0).astype(np.int64)
     out["density"] = (out["internal_edges"] / possible.where(possible > 0)).fillna(0.0)
