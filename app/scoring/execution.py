@@ -186,7 +186,7 @@ def _prepare_inputs(
         codes = EventCodes.concat([cached.codes, _codes(new, cached.codes)]) if len(new) else cached.codes
         frame, topics, codes = _trim(frame, topics, codes, start_ns)
         parts["window_topics_encodings"] = time.perf_counter() - tic - sum(parts.values())
-        changed = sorted(set(new["account_id"].dropna().astype(str))) if len(new) else []
+        changed = sorted(new["account_id"].dropna().astype(str).unique().tolist()) if len(new) else []
         last = repository.last_finished_run(session=session)
         written = cached.written if last is not None and last.id == cached.written_by else None
         window = _Window(settings.database_url, cached.lineage, up_to, frame, topics, state, codes,
@@ -333,7 +333,10 @@ def execute_run(
         }
         report("writing", 0.92)
         tic = time.perf_counter()
-        last_ids = window.events.groupby("account_id", observed=True)["event_id"].max() if len(window.events) \
+        # an account's last event: among the new events for an incremental run's changed accounts (new ids are above
+        # every id in the window), else among the window's
+        source = inputs.pending if inputs.mode == "incremental" and inputs.pending is not None else window.events
+        last_ids = source.groupby("account_id", observed=True)["event_id"].max() if len(source) \
             else pd.Series(dtype="int64")  # fmt: skip
         changed = inputs.changed_accounts if inputs.mode == "incremental" else list(last_ids.index.astype(str))
         now = datetime.now(UTC)
