@@ -86,3 +86,19 @@ def test_unfitted_extractors_are_refused() -> None:
 
     with pytest.raises(NotFittedError):
         FeatureState.start(extractors=[BehaviourFeatures()])
+
+
+def test_a_frame_in_the_event_dtypes_is_taken_as_it_is_whatever_else_it_carries() -> None:
+    """The service's window carries ``event_id`` beside the event columns: the state takes the event columns as they
+    are instead of converting each (what a frame in other dtypes gets), with the same result."""
+    from detectors.base import prepare_events
+    from detectors.events import EVENT_COLUMNS, coerce_event_frame
+
+    events = frame([event("a", at(1)), event("b", at(2), prompt=None), event("a", at(3), ip="10.0.0.1")])
+    with_id = events.assign(event_id=np.arange(len(events), dtype=np.int64))
+    taken = prepare_events(with_id)
+    assert list(taken.columns) == list(EVENT_COLUMNS)
+    pd.testing.assert_frame_equal(taken, coerce_event_frame(events))
+    assert np.shares_memory(taken["ts"].array.asi8, with_id["ts"].array.asi8), "converted instead of taken"
+    as_objects = with_id.astype({"account_id": object})
+    pd.testing.assert_frame_equal(prepare_events(as_objects), taken)
