@@ -28,7 +28,8 @@ _IGRAPH_RNG_LOCK = threading.Lock()
 def _graph(
     n_nodes: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], weight: npt.NDArray[np.float64]
 ) -> ig.Graph:
-    graph = ig.Graph(n=n_nodes, edges=np.column_stack([a, b]).tolist(), directed=False)
+    graph = ig.Graph(n=n_nodes, directed=False)
+    graph.add_edges(np.column_stack([a, b]))  # the same edges in the same order, without a list of pairs
     graph.es["weight"] = weight.tolist()
     return graph
 
