@@ -41,14 +41,16 @@ def suite_replay_share(events: pd.DataFrame, index: pd.Index) -> pd.Series:
         else pd.Series(np.zeros(int(known.sum())))  # fmt: skip
     model, models = pd.factorize(served)
     stamps = pd.to_datetime(events["ts"], utc=True).to_numpy(dtype="datetime64[ns]").astype(np.int64)[known]
-    # one int64 key per (account, model, prompt): np.unique on integers, no tuples
+    # one int64 key per (account, model, prompt), numbered by hashing: integers, no tuples, no sort
     key = (account.astype(np.int64) * (len(models) + 1) + (model + 1)) * max(len(prompts), 1) + prompt
-    pairs, pair = np.unique(key, return_inverse=True)
+    pair, pairs = pd.factorize(key)
     owner = (pairs // max(len(prompts), 1)) // (len(models) + 1)
-    order = np.lexsort((stamps, pair))
-    starts = np.flatnonzero(np.r_[True, pair[order][1:] != pair[order][:-1]])
-    ends = np.r_[starts[1:], len(order)] - 1
-    span = stamps[order][ends] - stamps[order][starts]
+    # each pair's first and last sending
+    first = np.full(len(pairs), np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(len(pairs), np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first, pair, stamps)
+    np.maximum.at(last, pair, stamps)
+    span = last - first
     distinct = np.bincount(owner, minlength=len(accounts))
     replayed = np.bincount(owner, weights=(span >= REPLAY_GAP_SECONDS * 10**9).astype(np.float64),
                            minlength=len(accounts))  # fmt: skip
