@@ -84,12 +84,17 @@ class FeatureExtractor(AccountDetector):
     def partial(self, batch: Batch) -> dict[str, pd.DataFrame]:
         """Per-batch partial aggregates (tables named in :meth:`table_specs`)."""
 
+    #: features computed from each account's own rows alone (no population statistic, no clock): an earlier
+    #: finalisation's value stands for an account whose rows have not changed since (:class:`Kept`)
+    own_features: frozenset[str] = frozenset()
+
     @abstractmethod
     def finalize(self, tables: dict[str, pd.DataFrame], accounts: pd.DataFrame, *, now_ns: int | None,
-                 n_accounts: int) -> pd.DataFrame:
+                 n_accounts: int, kept: Kept | None = None) -> pd.DataFrame:
         """Merged, window-filtered tables → features indexed by account position 0..n_accounts-1.
 
-        ``accounts`` is the account frame reindexed to those positions (all columns present).
+        ``accounts`` is the account frame reindexed to those positions (all columns present).  ``kept``: earlier
+        values the extractor may take for its :attr:`own_features` instead of computing them (see :class:`Kept`).
         """
 
     def transform(self, events: pd.DataFrame, accounts: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -100,6 +105,25 @@ class FeatureExtractor(AccountDetector):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray[Any, np.dtype[np.object_]]:
         return np.asarray(self.feature_names, dtype=object)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """An earlier finalisation's features for the accounts whose rows have not changed since: ``mask`` marks those
+    account positions, ``values`` holds the earlier features at the same positions (other rows: anything)."""
+
+    mask: npt.NDArray[np.bool_]
+    values: pd.DataFrame
+
+    def fill(self, computed: pd.DataFrame) -> pd.DataFrame:
+        """``computed`` (a row per position) with the kept positions' earlier values in its columns."""
+        out = computed.copy()
+        rows = np.flatnonzero(self.mask)
+        for column in computed.columns:
+            values = out[column].to_numpy(dtype=np.float64, copy=True)
+            values[rows] = self.values[column].to_numpy(dtype=np.float64)[rows]
+            out[column] = values
+        return out
 
 
 def check_events(events: pd.DataFrame) -> None:

@@ -35,6 +35,7 @@ from app.scoring.models import DetectionArtifact
 from detectors import pipeline
 from detectors.events import EVENT_COLUMNS
 from detectors.features import FeatureState
+from detectors.features.state import Reuse
 from detectors.ipintel import IPIntel
 from detectors.linking import Linking
 from detectors.linking.config import LinkingConfig
@@ -86,6 +87,9 @@ class _Window:
     runs_since_stored: int = 0
     written: dict[str, tuple[Any, ...]] | None = None  # score rows this worker last wrote, to skip unchanged ones
     written_by: str | None = None  # the run that wrote them: only valid while it is the last finished run
+    # the features the last run scored (up to ``up_to_id``): an incremental run takes each unchanged account's own
+    # features from them (FeatureState.features(reuse=…)); None when the window has moved on since
+    features: pd.DataFrame | None = None
 
 
 _window_lock = threading.Lock()
@@ -184,14 +188,17 @@ def _prepare_inputs(
         topics = pd.concat([cached.topics, _topics(state, new)], ignore_index=True) if len(new) \
             else cached.topics  # fmt: skip
         codes = EventCodes.concat([cached.codes, _codes(new, cached.codes)]) if len(new) else cached.codes
+        before_trim = len(frame)
         frame, topics, codes = _trim(frame, topics, codes, start_ns)
+        moved_on = len(frame) < before_trim  # events left the window: their accounts changed too
         parts["window_topics_encodings"] = time.perf_counter() - tic - sum(parts.values())
         changed = sorted(new["account_id"].dropna().astype(str).unique().tolist()) if len(new) else []
         last = repository.last_finished_run(session=session)
         written = cached.written if last is not None and last.id == cached.written_by else None
         window = _Window(settings.database_url, cached.lineage, up_to, frame, topics, state, codes,
                          stored_up_to_id=max(cached.stored_up_to_id, int(meta["up_to_id"])),
-                         runs_since_stored=cached.runs_since_stored + 1, written=written)  # fmt: skip
+                         runs_since_stored=cached.runs_since_stored + 1, written=written,
+                         features=None if moved_on else cached.features)  # fmt: skip
         return _Inputs("incremental", "", window, accounts, len(new), changed, parts, pending=new)
     if meta is not None:
         reason = "stored feature state has an older format"
@@ -265,21 +272,35 @@ def _features_and_linking(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detection-linking") as pool:
         linked = pool.submit(link)
         try:
+            earlier = window.state
             if inputs.pending is not None:  # add the new events (and evict the days the window left)
                 window.state = pipeline.update_feature_state(window.state, inputs.pending,
                                                              window_days=config.window_days)  # fmt: skip
                 timings["update_features"] = time.perf_counter() - tic
+            reuse = _reuse(inputs, earlier, config.window_days)
             finalize = time.perf_counter()
-            features = window.state.features(inputs.accounts, window_days=config.window_days)
+            features = window.state.features(inputs.accounts, window_days=config.window_days, reuse=reuse)
             timings["finalize_features"] = time.perf_counter() - finalize
             prepare = time.perf_counter()
             prepared = pipeline.prepare_scoring(events, features, topics=window.topics)
             timings["prepare_scoring"] = time.perf_counter() - prepare
+            window.features = prepared.features
         finally:
             cores.lend()  # this thread is done (or failed): linking may compute on both cores
         linking, timings["linking"] = linked.result()
     timings["features_and_linking"] = time.perf_counter() - tic
     return features, prepared, linking
+
+
+def _reuse(inputs: _Inputs, earlier: FeatureState, window_days: float | None) -> Reuse | None:
+    """What an incremental run may take from the last run's features: each own feature of the accounts without new
+    events, as long as no event left the window since (the frame's or the state's)."""
+    window = inputs.window
+    if inputs.mode != "incremental" or window.features is None:
+        return None
+    if earlier.cutoff_day(window_days) != window.state.cutoff_day(window_days):
+        return None
+    return Reuse(window.features, frozenset(inputs.changed_accounts))
 
 
 def execute_run(

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from detectors.base import Batch, FeatureExtractor, TableSpec, empty_features
+from detectors.base import Batch, FeatureExtractor, Kept, TableSpec, empty_features
 from detectors.features.aggregate import (
     DAY_NS,
     HOUR_NS,
@@ -38,11 +38,14 @@ _COUNTS = [
     "n_followup_cot_known", "n_followup_cot",
 ]  # fmt: skip
 SCORE_SCALE = 10_000  # scores are stored as integers so that merged sums are exact
+# from an account's own request times alone (see FeatureExtractor.own_features)
+TIMING_FEATURES = ("interarrival_cv", "interarrival_burstiness", "concurrent_request_share", "peak_requests_per_minute")
 
 
 class BehaviourFeatures(FeatureExtractor):
     """Volume, activity rhythm, inter-arrival regularity, request shape and model-pivot features."""
 
+    own_features = frozenset(TIMING_FEATURES)
     feature_names = (
         "request_count",
         "requests_per_active_day",
@@ -196,7 +199,7 @@ class BehaviourFeatures(FeatureExtractor):
                 "behaviour_seq": sequence}
 
     def finalize(self, tables: dict[str, pd.DataFrame], accounts: pd.DataFrame, *, now_ns: int | None,
-                 n_accounts: int) -> pd.DataFrame:
+                 n_accounts: int, kept: Kept | None = None) -> pd.DataFrame:
         out = empty_features(n_accounts, self.feature_names)
         days = tables.get("behaviour_day")
         if days is None or days.empty or now_ns is None:
@@ -231,8 +234,9 @@ class BehaviourFeatures(FeatureExtractor):
         out["error_share"] = ratio(sums["n_error"], sums["n_status"])
         out["rate_limited_share"] = ratio(sums["n_rate_limited"], sums["n_status"])
         out["repeated_prompt_share"] = repeat_share(tables.get("behaviour_prompt"), "text_key", n_accounts)
-        timing = _timing(tables.get("behaviour_seq"), self.concurrency_seconds, n_accounts)
-        out[timing.columns] = timing
+        timing = _timing(tables.get("behaviour_seq"), self.concurrency_seconds, n_accounts,
+                         skip=kept.mask if kept is not None else None)  # fmt: skip
+        out[timing.columns] = kept.fill(timing) if kept is not None else timing
         pivot = _model_pivot(tables.get("behaviour_model"), self.new_model_after_hours, n_accounts)
         out[pivot.columns] = pivot
         return out
@@ -293,13 +297,23 @@ def _cot_depth_disparity(sums: pd.DataFrame) -> pd.Series:
     return ((followup - first).abs() - 2.0 * error).clip(lower=0.0)
 
 
-def _timing(sequence: pd.DataFrame | None, concurrency_seconds: float, n_accounts: int) -> pd.DataFrame:
-    names = ["interarrival_cv", "interarrival_burstiness", "concurrent_request_share", "peak_requests_per_minute"]
+def _timing(
+    sequence: pd.DataFrame | None, concurrency_seconds: float, n_accounts: int,
+    skip: npt.NDArray[np.bool_] | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """Inter-arrival statistics and the busiest minute of each account (``skip``: positions left NaN, their rows not
+    read: each account's figures depend on its own rows alone)."""
+    names = list(TIMING_FEATURES)
     out = pd.DataFrame(np.nan, index=pd.RangeIndex(n_accounts), columns=names)
     if sequence is None or sequence.empty:
         return out
     codes = sequence["account"].to_numpy(dtype=np.int64)
     ts = sequence["ts"].to_numpy(dtype=np.int64)
+    if skip is not None:
+        rows = np.flatnonzero(~skip[codes])
+        codes, ts = codes[rows], ts[rows]
+        if len(rows) == 0:
+            return out
     order = np.lexsort((ts, codes))
     codes, ts = codes[order], ts[order]
     same = codes[1:] == codes[:-1]

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.base import clone
 
-from detectors.base import Aggregation, Batch, FeatureExtractor, TableSpec, check_events, empty_features
+from detectors.base import Aggregation, Batch, FeatureExtractor, Kept, TableSpec, check_events, empty_features
 from detectors.features.aggregate import column, normalised_entropy, per_account, ratio, repeat_share, sum_by_account
 from detectors.features.tokens import CAPABILITIES, capability_of_docs, minhash_bands, stable_codes, unique_docs
 from detectors.features.topics import TopicModel
@@ -30,6 +30,8 @@ __all__ = ["CoverageFeatures", "TopicModel"]
 _CAPABILITY_COLUMNS = [f"cap_{name}" for name in CAPABILITIES]
 _CAPABILITY_SUMS: dict[str, Aggregation] = dict.fromkeys(_CAPABILITY_COLUMNS, "sum")
 _QUANT = 127.0
+# from an account's own query sequence alone (see FeatureExtractor.own_features)
+DISTANCE_FEATURES = ("successive_distance_mean", "successive_distance_cv", "successive_distance_nonnormality")
 
 
 class CoverageFeatures(FeatureExtractor):
@@ -39,6 +41,7 @@ class CoverageFeatures(FeatureExtractor):
     fit on the events given to :meth:`fit`, or None for the default one.
     """
 
+    own_features = frozenset(DISTANCE_FEATURES)
     feature_names = (
         "topic_entropy",
         "topic_breadth",
@@ -139,7 +142,7 @@ class CoverageFeatures(FeatureExtractor):
                 "coverage_band": band, "coverage_seq": sequence}
 
     def finalize(self, tables: dict[str, pd.DataFrame], accounts: pd.DataFrame, *, now_ns: int | None,
-                 n_accounts: int) -> pd.DataFrame:
+                 n_accounts: int, kept: Kept | None = None) -> pd.DataFrame:
         out = empty_features(n_accounts, self.feature_names)
         per_day = tables.get("coverage_day")
         if per_day is None or per_day.empty:
@@ -154,8 +157,9 @@ class CoverageFeatures(FeatureExtractor):
         out[topic_features.columns] = topic_features
         out["template_repeat_share"] = repeat_share(tables.get("coverage_template"), "template_key", n_accounts)
         out["near_duplicate_share"] = repeat_share(tables.get("coverage_band"), "band_key", n_accounts)
-        distances = _successive_distances(tables.get("coverage_seq"), self.prada_lags, self.min_distances, n_accounts)
-        out[distances.columns] = distances
+        distances = _successive_distances(tables.get("coverage_seq"), self.prada_lags, self.min_distances, n_accounts,
+                                          skip=kept.mask if kept is not None else None)  # fmt: skip
+        out[distances.columns] = kept.fill(distances) if kept is not None else distances
         return out
 
 
@@ -206,22 +210,30 @@ def _js_divergence(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 
 def _successive_distances(
-    sequence: pd.DataFrame | None, lags: int, min_distances: int, n_accounts: int
-) -> pd.DataFrame:
+    sequence: pd.DataFrame | None, lags: int, min_distances: int, n_accounts: int,
+    skip: npt.NDArray[np.bool_] | None = None,
+) -> pd.DataFrame:  # fmt: skip
     """PRADA-style: each query's cosine distance to the nearest of the account's ``lags`` previous queries.
 
     Reported per account: mean, coefficient of variation, and a normality deviation
     (Jarque-Bera statistic / n = skew²/6 + excess kurtosis²/24; 0 for a normal sample) -
     PRADA's observation is that benign query streams give roughly normal distances while
     synthetic sweeps do not.
+
+    ``skip``: account positions left NaN (their rows are not read), each account's figures depending on its own rows
+    alone.
     """
-    names = ["successive_distance_mean", "successive_distance_cv", "successive_distance_nonnormality"]
+    names = list(DISTANCE_FEATURES)
     out = pd.DataFrame(np.nan, index=pd.RangeIndex(n_accounts), columns=names)
     if sequence is None or sequence.empty:
         return out
     codes = sequence["account"].to_numpy(dtype=np.int64)
-    order = np.lexsort((sequence["tie"].to_numpy(), sequence["ts"].to_numpy(), codes))
-    codes = codes[order]
+    rows = np.flatnonzero(~skip[codes]) if skip is not None else np.arange(len(codes))
+    if len(rows) == 0:
+        return out
+    codes = codes[rows]
+    order = rows[np.lexsort((sequence["tie"].to_numpy()[rows], sequence["ts"].to_numpy()[rows], codes))]
+    codes = sequence["account"].to_numpy(dtype=np.int64)[order]
     # gathered as the stored int8 and converted after: a quarter of the bytes to move
     vectors = sequence[[c for c in sequence.columns if c.startswith("e")]].to_numpy().take(order, axis=0)
     vectors = vectors.astype(np.float32)

@@ -17,7 +17,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from detectors.base import Batch, FeatureExtractor, TableSpec, empty_features
+from detectors.base import Batch, FeatureExtractor, Kept, TableSpec, empty_features
 from detectors.features.aggregate import column, per_account, ratio, sum_by_account
 from detectors.features.tokens import stable_codes
 
@@ -71,7 +71,7 @@ class EndUserFeatures(FeatureExtractor):
         return {"end_user_account": whole, "end_user": per_user}
 
     def finalize(self, tables: dict[str, pd.DataFrame], accounts: pd.DataFrame, *, now_ns: int | None,
-                 n_accounts: int) -> pd.DataFrame:
+                 n_accounts: int, kept: Kept | None = None) -> pd.DataFrame:
         out = empty_features(n_accounts, self.feature_names)
         whole, users = tables.get("end_user_account"), tables.get("end_user")
         if whole is None or whole.empty or users is None or users.empty:

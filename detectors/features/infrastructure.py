@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from detectors.base import Aggregation, Batch, FeatureExtractor, TableSpec, check_events, empty_features
+from detectors.base import Aggregation, Batch, FeatureExtractor, Kept, TableSpec, check_events, empty_features
 from detectors.features.aggregate import DAY_NS, entropy_of_groups, per_account, ratio, sum_by_account
 from detectors.features.tokens import stable_codes
 from detectors.ipintel import NETWORK_KINDS, IPIntel
@@ -125,7 +125,7 @@ class InfrastructureFeatures(FeatureExtractor):
                 "infra_client": client_table}
 
     def finalize(self, tables: dict[str, pd.DataFrame], accounts: pd.DataFrame, *, now_ns: int | None,
-                 n_accounts: int) -> pd.DataFrame:
+                 n_accounts: int, kept: Kept | None = None) -> pd.DataFrame:
         out = empty_features(n_accounts, self.feature_names)
         days = tables.get("infra_day")
         if days is None or days.empty:

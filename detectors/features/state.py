@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from detectors.base import Batch, FeatureExtractor, TableSpec
+from detectors.base import Batch, FeatureExtractor, Kept, TableSpec
 from detectors.events import ACCOUNT_COLUMNS
 from detectors.features.aggregate import DAY_NS
 
@@ -103,8 +103,13 @@ class FeatureState:
         *,
         window_days: float | None = None,
         timings: dict[str, float] | None = None,
+        reuse: Reuse | None = None,
     ) -> pd.DataFrame:
-        """Features per account with events in the window: index account_id (sorted), float columns."""
+        """Features per account with events in the window: index account_id (sorted), float columns.
+
+        ``reuse``: an earlier call's features and the accounts whose rows changed since (see :class:`Reuse`); the
+        extractors take their :attr:`~detectors.base.FeatureExtractor.own_features` of the other accounts from it
+        instead of computing them."""
         clock = _Clock(timings)
         account_meta = _account_meta(accounts)
         tables = self._windowed(window_days) if window_days is not None else dict(self.tables)
@@ -114,9 +119,12 @@ class FeatureState:
         positions: dict[int, tuple[pd.Index, np.ndarray]] = {}  # most tables share their account categories
         positioned = {name: _with_positions(table, index, positions) for name, table in tables.items()}
         aligned = account_meta.reindex(index).reset_index(drop=True)
+        kept = reuse.kept(index) if reuse is not None else None
         parts = []
         for extractor in self.extractors:
-            part = extractor.finalize(positioned, aligned, now_ns=self.now_ns, n_accounts=len(index))
+            usable = kept is not None and extractor.own_features <= set(kept.values.columns)
+            part = extractor.finalize(positioned, aligned, now_ns=self.now_ns, n_accounts=len(index),
+                                      kept=kept if usable else None)  # fmt: skip
             parts.append(part.reindex(pd.RangeIndex(len(index))))
             clock.lap(f"{type(extractor).__name__} finalize")
         if not parts:
@@ -125,13 +133,35 @@ class FeatureState:
         out.index = index
         return out
 
-    def _windowed(self, window_days: float | None) -> dict[str, pd.DataFrame]:
+    def cutoff_day(self, window_days: float | None) -> int | None:
+        """The first UTC day (days since the epoch) the window ``window_days`` keeps (None: it keeps every day)."""
         if window_days is None or self.now_ns is None:
-            return dict(self.tables)
+            return None
         if window_days <= 0:
             raise ValueError("window_days must be positive")
-        cutoff_day = (self.now_ns - int(window_days * DAY_NS)) // DAY_NS
+        return (self.now_ns - int(window_days * DAY_NS)) // DAY_NS
+
+    def _windowed(self, window_days: float | None) -> dict[str, pd.DataFrame]:
+        cutoff_day = self.cutoff_day(window_days)
+        if cutoff_day is None:
+            return dict(self.tables)
         return {name: _from_day(table, cutoff_day) for name, table in self.tables.items()}
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """What a finalisation may take from an earlier one: ``previous``, the features it gave (indexed by account_id),
+    stand for every account not in ``changed``.  The caller vouches that ``changed`` holds every account whose rows
+    were added or dropped since, by new events or by the window moving on, and that ``previous`` comes from this
+    state's lineage (the same extractors); only the extractors' own features are taken, the rest is recomputed."""
+
+    previous: pd.DataFrame
+    changed: frozenset[str]
+
+    def kept(self, index: pd.Index) -> Kept:
+        """The kept accounts among ``index`` (a finalisation's accounts) and their earlier features, by position."""
+        mask = np.asarray(index.isin(self.previous.index) & ~index.isin(list(self.changed)), dtype=bool)
+        return Kept(mask, self.previous.reindex(index).reset_index(drop=True))
 
 
 def _from_day(table: pd.DataFrame, cutoff_day: int) -> pd.DataFrame:

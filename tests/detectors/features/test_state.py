@@ -102,3 +102,46 @@ def test_a_frame_in_the_event_dtypes_is_taken_as_it_is_whatever_else_it_carries(
     assert np.shares_memory(taken["ts"].array.asi8, with_id["ts"].array.asi8), "converted instead of taken"
     as_objects = with_id.astype({"account_id": object})
     pd.testing.assert_frame_equal(prepare_events(as_objects), taken)
+
+
+def test_own_features_reused_for_unchanged_accounts_equal_computing_them_again(topic_model: TopicModel) -> None:
+    """An incremental run takes the successive distances and inter-arrival figures of the accounts without new
+    events from the last run's features: the same values, to the last bit, as computing them again."""
+    from detectors.features.behaviour import TIMING_FEATURES
+    from detectors.features.coverage import DISTANCE_FEATURES
+    from detectors.features.state import Reuse
+
+    own = [*TIMING_FEATURES, *DISTANCE_FEATURES]
+    events, meta = population(seed=3)
+    all_events = frame(events)
+    accounts = sorted(all_events["account_id"].unique())
+    rng = np.random.default_rng(0)
+    later = (all_events["account_id"].isin(accounts[::3]) & (rng.random(len(all_events)) < 0.5)).to_numpy()
+    first, second = all_events[~later], all_events[later]
+    state = FeatureState.start(extractors=fit_extractors(all_events.iloc[:0], meta, topic_model=topic_model))
+    state = state.update(first)
+    before = state.features(meta)
+    state = state.update(second)
+    changed = frozenset(second["account_id"])
+    fresh = state.features(meta)
+    assert fresh[own].notna().any().all() and 0 < len(changed) < len(fresh)
+    pd.testing.assert_frame_equal(state.features(meta, reuse=Reuse(before, changed)), fresh, check_exact=True)
+
+    # and they are taken, not recomputed: marked earlier values come back for the unchanged accounts only
+    marked = before.copy()
+    marked[own] = 0.125
+    reused = state.features(meta, reuse=Reuse(marked, changed))
+    unchanged = [account for account in fresh.index if account not in changed and account in before.index]
+    assert (reused.loc[unchanged, own] == 0.125).all().all()
+    pd.testing.assert_frame_equal(reused.loc[sorted(changed), own], fresh.loc[sorted(changed), own])
+    pd.testing.assert_frame_equal(reused.drop(columns=own), fresh.drop(columns=own))
+
+
+def test_own_features_of_accounts_all_unchanged_are_all_taken(topic_model: TopicModel) -> None:
+    from detectors.features.state import Reuse
+
+    events, meta = population(seed=4)
+    state = FeatureState.start(extractors=fit_extractors(frame(events).iloc[:0], meta, topic_model=topic_model))
+    state = state.update(frame(events))
+    before = state.features(meta)
+    pd.testing.assert_frame_equal(state.features(meta, reuse=Reuse(before, frozenset())), before, check_exact=True)
