@@ -116,7 +116,7 @@ class FeatureState:
         activity = tables.get(_ACTIVITY)
         ids = [] if activity is None or activity.empty else sorted(activity["account_id"].unique().tolist())
         index = pd.Index(ids, dtype="string", name="account_id")
-        positions: dict[int, tuple[pd.Index, np.ndarray]] = {}  # most tables share their account categories
+        positions = _AccountUnion()  # most tables share their account categories: looked up once
         positioned = {name: _with_positions(table, index, positions) for name, table in tables.items()}
         aligned = account_meta.reindex(index).reset_index(drop=True)
         kept = reuse.kept(index) if reuse is not None else None
@@ -191,8 +191,9 @@ def _activity(batch: Batch) -> pd.DataFrame:
 
 
 class _AccountUnion:
-    """The sorted union of tables' account categories, and where each table's categories are in it, computed once
-    per distinct set of categories: a state's tables mostly share one, as do a batch's."""
+    """The sorted union of tables' account categories, and where each table's categories are in an index (the union,
+    or a finalisation's accounts), computed once per distinct set of categories: a state's tables mostly share one,
+    as do a batch's."""
 
     def __init__(self) -> None:
         self._unions: list[tuple[list[pd.Index], pd.Index]] = []
@@ -206,12 +207,12 @@ class _AccountUnion:
         self._unions.append((indexes, merged))
         return merged
 
-    def positions(self, categories: pd.Index, union: pd.Index) -> np.ndarray:
-        for seen, seen_union, positions in self._positions:
-            if seen_union is union and _same(seen, categories):
+    def positions(self, categories: pd.Index, target: pd.Index) -> np.ndarray:
+        for seen, seen_target, positions in self._positions:
+            if seen_target is target and _same(seen, categories):
                 return positions
-        positions = union.get_indexer(categories.astype(object))
-        self._positions.append((categories, union, positions))
+        positions = target.get_indexer(categories.astype(object))
+        self._positions.append((categories, target, positions))
         return positions
 
 
@@ -324,21 +325,12 @@ def _is_int(values: pd.Series) -> bool:
     return isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu"
 
 
-def _with_positions(
-    table: pd.DataFrame, index: pd.Index, known: dict[int, tuple[pd.Index, np.ndarray]] | None = None
-) -> pd.DataFrame:
-    """The table plus ``account``: each row's account position in ``index`` (every id is in it).  ``known``: the
-    positions of categories looked up before (by their identity), reused for a table with the same categories."""
+def _with_positions(table: pd.DataFrame, index: pd.Index, accounts: _AccountUnion) -> pd.DataFrame:
+    """The table plus ``account``: each row's account position in ``index`` (every id is in it); ``accounts``
+    remembers the positions of categories looked up before."""
     if table.empty:
         return table.assign(account=pd.Series([], dtype=np.int64))
-    categories = table["account_id"].cat.categories
-    seen = known.get(id(categories)) if known is not None else None
-    if seen is not None and seen[0] is categories:
-        position_of_category = seen[1]
-    else:
-        position_of_category = index.get_indexer(categories.astype("object"))
-        if known is not None:
-            known[id(categories)] = (categories, position_of_category)
+    position_of_category = accounts.positions(table["account_id"].cat.categories, index)
     return table.assign(account=position_of_category[table["account_id"].cat.codes.to_numpy()])
 
 

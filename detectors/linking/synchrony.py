@@ -147,6 +147,17 @@ def model_switches(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     return data.shared(("model_switches", share), lambda: _model_switches(data, share))
 
 
+def model_releases(data: LinkingInput) -> pd.Series:
+    """model → the first time anyone in the window used it (epoch seconds), computed once per input."""
+
+    def first_use() -> pd.Series:
+        used = data.events[["model", "ts"]]
+        release: pd.Series = used[used["model"].notna()].groupby("model")["ts"].min()
+        return release
+
+    return data.shared("model_releases", first_use)
+
+
 def _model_switches(data: LinkingInput, min_share_after: float) -> pd.DataFrame:
     columns = ["account", "model", "ts"]
     # the three columns read, not the whole event frame: selecting rows of all its columns cost ~0.2 s
@@ -155,7 +166,7 @@ def _model_switches(data: LinkingInput, min_share_after: float) -> pd.DataFrame:
     if events.empty:
         return pd.DataFrame(columns=columns)
     start, end = int(data.events["ts"].min()), int(data.events["ts"].max())
-    release = events.groupby("model")["ts"].min()
+    release = model_releases(data)
     # a model already in use in the first tenth of the window is not "new" to anybody
     new_models = release[release > start + 0.1 * (end - start)]
     if new_models.empty:
@@ -181,8 +192,7 @@ def migration_pairs(data: LinkingInput, config: LinkingConfig) -> pd.DataFrame:
     if switches.empty:
         return empty_pairs()
     keys, models = pd.factorize(switches["model"])
-    models_used = data.events[["model", "ts"]]
-    released = models_used[models_used["model"].notna()].groupby("model")["ts"].min()
+    released = model_releases(data)
     span = pd.Series(float(data.events["ts"].max()) - released.reindex(models).to_numpy(np.float64))
     burst_of_row, bursts = find_bursts(
         switches["ts"].to_numpy(np.float64), keys.astype(np.int64),
