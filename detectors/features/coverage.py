@@ -175,7 +175,8 @@ def _topic_features(table: pd.DataFrame | None, n_topics: int, n_accounts: int) 
         n=("n", "sum"), first_ts=("first_ts", "min"), last_ts=("last_ts", "max")).reset_index()
     owner = merged["account"].to_numpy(dtype=np.int64)
     counts = np.zeros((n_accounts, n_topics), dtype=np.float64)
-    np.add.at(counts, (owner, merged["topic"].to_numpy(dtype=np.int64)), merged["n"].to_numpy(dtype=np.float64))
+    # one row per (account, topic): an assignment, not np.add.at's slow accumulation
+    counts[owner, merged["topic"].to_numpy(dtype=np.int64)] = merged["n"].to_numpy(dtype=np.float64)
     totals = counts.sum(axis=1)
     has = totals > 0
     distinct = (counts > 0).sum(axis=1)

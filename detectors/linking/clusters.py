@@ -342,11 +342,11 @@ def _edges(edges: pd.DataFrame, label: pd.Series) -> pd.DataFrame:
     return out
 
 
-def _named(part: pd.DataFrame, names: np.ndarray) -> pd.DataFrame:
-    """A part indexed by cluster code → indexed by cluster label."""
-    positions = part.index.to_numpy()
-    labels = names[positions.astype(np.int64)] if len(positions) else np.empty(0, dtype=object)
-    return part.set_axis(pd.Index(labels, name=part.index.name))
+def _by_code(part: pd.DataFrame, n_clusters: int) -> pd.DataFrame:
+    """A part indexed by cluster code → one row per code 0..n_clusters-1 (NaN where the part has none)."""
+    if len(part.index):
+        part = part.set_axis(pd.Index(part.index.to_numpy().astype(np.int64)))
+    return part.reindex(pd.RangeIndex(n_clusters))
 
 
 def cluster_features(
@@ -363,11 +363,12 @@ def cluster_features(
 ) -> pd.DataFrame:
     """``label``: the cluster label of each account code (position = code).  The parts are computed on
     ``config.threads`` threads, as many at once as ``cores`` allows."""
-    sizes = label.value_counts().rename("size")
-    out = pd.DataFrame(sizes).rename_axis("cluster_label")
-    # the parts group a million events by cluster: by an integer code (in label order), not by the label text
+    # the parts group a million events by cluster: by an integer code (in label order), not by the label text;
+    # they are aligned on the codes too, and labelled at the end (aligning 24k text labels took ~0.3 s)
     codes, names = pd.factorize(label.to_numpy(), sort=True)
     coded = pd.Series(codes.astype(np.int64))
+    n_clusters = len(names)
+    out = pd.DataFrame({"size": np.bincount(codes, minlength=n_clusters).astype(np.int64)})
     tasks: list[Callable[[], pd.DataFrame]] = [
         lambda: _activity(data, coded, config, topics_given),
         lambda: _signup(data, coded),
@@ -383,7 +384,7 @@ def cluster_features(
     with task_pool(config.threads, cores, "linking-part") as submit:
         parts = [future.result() for future in [submit(task) for task in tasks]]
     # every part aligned on the clusters at once (a left join per part copied the growing frame each time)
-    out = pd.concat([out, *(_named(part, names).reindex(out.index) for part in parts)], axis=1)
+    out = pd.concat([out, *(_by_code(part, n_clusters) for part in parts)], axis=1)
     possible = out["size"] * (out["size"] - 1) / 2
     out["internal_edges"] = out["internal_edges"].fillna(0).astype(np.int64)
     out["density"] = (out["internal_edges"] / possible.where(possible > 0)).fillna(0.0)
@@ -393,12 +394,14 @@ def cluster_features(
     if account_risk is not None:
         risk = pd.to_numeric(account_risk, errors="coerce").reindex(data.account_ids).to_numpy(dtype=np.float64)
         high = pd.Series(np.where(np.isnan(risk), np.nan, (risk >= config.high_risk_threshold).astype(np.float64)))
-        out["share_high_risk_members"] = high.groupby(label.to_numpy()).mean().reindex(out.index)
-        out["mean_member_risk"] = pd.Series(risk).groupby(label.to_numpy()).mean().reindex(out.index)
+        out["share_high_risk_members"] = high.groupby(codes).mean().reindex(out.index)
+        out["mean_member_risk"] = pd.Series(risk).groupby(codes).mean().reindex(out.index)
+    # codes number the labels in sorted order: the frame is sorted by label
+    out.index = pd.Index(names, dtype=label.dtype, name="cluster_label")
     # one schema whatever the input: what could not be measured (no topics, no risk, no text) is NaN
     out = out.reindex(columns=list(CLUSTER_FEATURES))
     for column, dtype in CLUSTER_FEATURES.items():
         target = pd.api.types.pandas_dtype(dtype)
         if out[column].dtype != target:
             out[column] = out[column].astype(target)
-    return out.sort_index()
+    return out
