@@ -217,8 +217,10 @@ def coerce_event_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def account_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Account metadata records → the account frame (index: account_id; created_at parsed to UTC)."""
+def account_frame(records: Iterable[Mapping[str, Any]] | Iterable[tuple[Any, ...]]) -> pd.DataFrame:
+    """Account metadata records → the account frame (index: account_id; created_at parsed to UTC).
+
+    Records are mappings, or tuples of the :data:`ACCOUNT_COLUMNS` in order (database rows: no dict per row)."""
     frame = pd.DataFrame.from_records(list(records), columns=list(ACCOUNT_COLUMNS))
     for column, dtype in ACCOUNT_COLUMNS.items():
         if column == "created_at":

@@ -292,7 +292,9 @@ def link(
     caller may run it while the features are computed (giving it ``cores``) and hand the result to :func:`detect`."""
     config = config or PipelineConfig()
     frame = accounts if accounts is not None else pd.DataFrame()
-    return link_accounts(events, frame, topics=topics, config=config.linking, codes=codes, cores=cores)
+    # scoring reads the clusters of min_cluster_size accounts or more: the singletons need no description
+    return link_accounts(events, frame, topics=topics, config=config.linking, codes=codes, cores=cores,
+                         min_described_size=config.min_cluster_size)  # fmt: skip
 
 
 def multi_account_clusters(linking: Linking, min_size: int) -> dict[str, set[str]]:

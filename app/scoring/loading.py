@@ -162,4 +162,4 @@ def load_accounts(session: Session) -> pd.DataFrame:
     columns = list(ACCOUNT_COLUMNS)
     rows = repository.account_rows(session=session, columns=columns)
     # created_at as stored: account_frame reads a naive datetime (SQLite's) as UTC, as the column is
-    return account_frame(dict(zip(columns, row, strict=True)) for row in rows)
+    return account_frame(rows)  # tuples in ACCOUNT_COLUMNS order

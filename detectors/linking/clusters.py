@@ -76,13 +76,21 @@ def _shared_values(pairs: pd.DataFrame, value: str, outside_users: pd.Series | N
     return out.fillna(0)
 
 
-def _infrastructure(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
+def _described_rows(rows: pd.DataFrame, described: np.ndarray | None) -> pd.DataFrame:
+    """The rows of accounts whose clusters are described (all rows if ``described`` is None)."""
+    return rows if described is None else rows[described[rows["account"].to_numpy(np.int64)]]
+
+
+def _infrastructure(data: LinkingInput, label: pd.Series, described: np.ndarray | None = None) -> pd.DataFrame:
+    """``described`` (per account code, as for every part): the accounts whose clusters are wanted; values'
+    users are counted over every account all the same."""
     events = data.events
     out = pd.DataFrame(index=pd.Index(label.unique(), name="cluster_label"))
     ip_use = pd.DataFrame({"account": events["account"], "ip": events["ip_code"]})
     ip_use = ip_use[ip_use["ip"].to_numpy() >= 0].drop_duplicates()
-    ip_use["cluster"] = label.to_numpy()[ip_use["account"].to_numpy()]
     ip_users = ip_use.groupby("ip")["account"].size()
+    ip_use = _described_rows(ip_use, described)
+    ip_use["cluster"] = label.to_numpy()[ip_use["account"].to_numpy()]
     ips = _shared_values(ip_use, "ip", ip_users)
     out["n_ips"] = ips["values"]
     out["shared_ips"] = ips["shared"]
@@ -96,8 +104,10 @@ def _infrastructure(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
     combo = client_codes(data)
     combo_use = pd.DataFrame({"account": events["account"], "combo": combo})
     combo_use = combo_use[combo >= 0].drop_duplicates()
+    combo_users = combo_use.groupby("combo")["account"].size()
+    combo_use = _described_rows(combo_use, described)
     combo_use["cluster"] = label.to_numpy()[combo_use["account"].to_numpy()]
-    combos = _shared_values(combo_use, "combo", combo_use.groupby("combo")["account"].size())
+    combos = _shared_values(combo_use, "combo", combo_users)
     out["shared_clients"] = combos["shared"]
     out["members_sharing_client"] = combos["members"]
     out["shared_clients_exclusive"] = combos.get("exclusive", pd.Series(dtype="float64"))
@@ -142,13 +152,22 @@ def _signup(data: LinkingInput, label: pd.Series) -> pd.DataFrame:
     return out
 
 
-def _lockstep(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd.DataFrame:
+def _lockstep(
+    data: LinkingInput, label: pd.Series, config: LinkingConfig, described: np.ndarray | None = None
+) -> pd.DataFrame:
     """Per cluster: share of its members' active minutes in which another member is active too (±1 minute),
     the share expected by chance (members' activity spread over the population's rhythm: a big org in office
     hours overlaps a lot by itself), and ``lockstep_share``, the excess over chance scaled to [0, 1]."""
+    columns = ["lockstep_observed", "lockstep_expected", "lockstep_share"]
     activity = active_buckets(data, config)
     if activity.empty:
-        return pd.DataFrame(columns=["lockstep_observed", "lockstep_expected", "lockstep_share"], dtype="float64")
+        return pd.DataFrame(columns=columns, dtype="float64")
+    # the population's rhythm and each account's activity from every account, the cells from the described ones
+    chance = bucket_chance(activity, int(activity["bucket"].max()) + 1, config.sync_bucket_minutes)
+    active = activity.groupby("account").size()
+    activity = _described_rows(activity, described)
+    if activity.empty:
+        return pd.DataFrame(columns=columns, dtype="float64")
     accounts = activity["account"].to_numpy(np.int64)
     buckets = activity["bucket"].to_numpy(np.int64)
     cluster, _ = pd.factorize(label.to_numpy()[accounts])
@@ -170,8 +189,6 @@ def _lockstep(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd
     own[by_account[1:]] += adjacent
     others -= own
     member_cluster = label.to_numpy()[activity["account"].to_numpy()]
-    chance = bucket_chance(activity, int(activity["bucket"].max()) + 1, config.sync_bucket_minutes)
-    active = activity.groupby("account").size()
     own_activity = active.reindex(activity["account"]).to_numpy(np.float64)
     per_cluster = active.groupby(label.to_numpy()[active.index.to_numpy()]).sum()
     cluster_activity = per_cluster.reindex(member_cluster).to_numpy(np.float64)
@@ -183,8 +200,11 @@ def _lockstep(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd
                          "lockstep_share": excess.clip(0.0, 1.0)})  # fmt: skip
 
 
-def _activity(data: LinkingInput, label: pd.Series, config: LinkingConfig, topics_given: bool) -> pd.DataFrame:
-    events = data.events
+def _activity(
+    data: LinkingInput, label: pd.Series, config: LinkingConfig, topics_given: bool,
+    described: np.ndarray | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    events = _described_rows(data.events[["account", "ts", "topic"]], described)
     by_cluster = events.groupby(label.to_numpy()[events["account"].to_numpy()])
     out = pd.DataFrame({"total_requests": by_cluster.size()})
     out["first_seen"] = pd.to_datetime(by_cluster["ts"].min(), unit="s", utc=True)
@@ -201,16 +221,19 @@ def _activity(data: LinkingInput, label: pd.Series, config: LinkingConfig, topic
         out["mean_member_topics"] = summed / account_topics.groupby("cluster")["account"].nunique()
         # 1.0: members' topic sets are disjoint (a sharded sweep); 1/size: every member covers the same topics
         out["topic_disjointness"] = union / summed
-    out = out.join(_lockstep(data, label, config))
+    out = out.join(_lockstep(data, label, config, described))
     return out
 
 
-def _templates(data: LinkingInput, label: pd.Series, templates: TemplateIndex | None) -> pd.DataFrame:
+def _templates(
+    data: LinkingInput, label: pd.Series, templates: TemplateIndex | None, described: np.ndarray | None = None
+) -> pd.DataFrame:
     if templates is None:
         return pd.DataFrame(index=pd.Index([], name="cluster_label"))
     family = templates.event_family()
     has_family = family >= 0
     use = pd.DataFrame({"account": data.events["account"].to_numpy()[has_family], "family": family[has_family]})
+    use = _described_rows(use, described)
     use["cluster"] = label.to_numpy()[use["account"].to_numpy()]
     members = use.groupby(["cluster", "family"])["account"].transform("nunique")
     use["shared"] = members.to_numpy() >= 2
@@ -271,7 +294,9 @@ def _harness(data: LinkingInput, label: pd.Series, edges: pd.DataFrame, config: 
     return out
 
 
-def _questions(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> pd.DataFrame:
+def _questions(
+    data: LinkingInput, label: pd.Series, config: LinkingConfig, described: np.ndarray | None = None
+) -> pd.DataFrame:
     """Exact questions that two or more members send and at most ``max_question_users`` accounts overall: how
     many, how many members send one, and how many of them no account outside the cluster sends."""
     accounts, questions = account_questions(data)
@@ -279,7 +304,7 @@ def _questions(data: LinkingInput, label: pd.Series, config: LinkingConfig) -> p
         return pd.DataFrame(index=pd.Index([], name="cluster_label"))
     users = np.bincount(questions)
     rare = users[questions] <= config.max_question_users
-    use = pd.DataFrame({"account": accounts[rare], "question": questions[rare]})
+    use = _described_rows(pd.DataFrame({"account": accounts[rare], "question": questions[rare]}), described)
     use["cluster"] = label.to_numpy()[use["account"].to_numpy()]
     found = _shared_values(use, "question", pd.Series(users))
     out = pd.DataFrame({"shared_questions": found["shared"], "members_sharing_questions": found["members"]})
@@ -360,23 +385,30 @@ def cluster_features(
     config: LinkingConfig,
     schedules: pd.DataFrame | None = None,
     cores: Cores | None = None,
+    min_size: int = 1,
 ) -> pd.DataFrame:
     """``label``: the cluster label of each account code (position = code).  The parts are computed on
-    ``config.threads`` threads, as many at once as ``cores`` allows."""
+    ``config.threads`` threads, as many at once as ``cores`` allows.
+
+    ``min_size``: only clusters of at least that many accounts are described (a scorer that reads clusters of two
+    or more need not pay for 20k singletons); their rows are what describing every cluster gives them."""
     # the parts group a million events by cluster: by an integer code (in label order), not by the label text;
     # they are aligned on the codes too, and labelled at the end (aligning 24k text labels took ~0.3 s)
     codes, names = pd.factorize(label.to_numpy(), sort=True)
     coded = pd.Series(codes.astype(np.int64))
     n_clusters = len(names)
-    out = pd.DataFrame({"size": np.bincount(codes, minlength=n_clusters).astype(np.int64)})
+    sizes = np.bincount(codes, minlength=n_clusters).astype(np.int64)
+    out = pd.DataFrame({"size": sizes})
+    # the heavy parts skip the rows of accounts in clusters not described
+    described = (sizes >= min_size)[codes] if min_size > 1 else None
     tasks: list[Callable[[], pd.DataFrame]] = [
-        lambda: _activity(data, coded, config, topics_given),
+        lambda: _activity(data, coded, config, topics_given, described),
         lambda: _signup(data, coded),
-        lambda: _infrastructure(data, coded),
+        lambda: _infrastructure(data, coded, described),
         lambda: _organisation(data, coded),
-        lambda: _templates(data, coded, templates),
+        lambda: _templates(data, coded, templates, described),
         lambda: _harness(data, coded, edges, config),
-        lambda: _questions(data, coded, config),
+        lambda: _questions(data, coded, config, described),
         lambda: _schedule(data, coded, locked_schedules(data) if schedules is None else schedules),
         lambda: _migration(data, coded, config),
         lambda: _edges(edges, coded),
@@ -396,8 +428,10 @@ def cluster_features(
         high = pd.Series(np.where(np.isnan(risk), np.nan, (risk >= config.high_risk_threshold).astype(np.float64)))
         out["share_high_risk_members"] = high.groupby(codes).mean().reindex(out.index)
         out["mean_member_risk"] = pd.Series(risk).groupby(codes).mean().reindex(out.index)
+    kept = sizes >= min_size
+    out = out[kept]
     # codes number the labels in sorted order: the frame is sorted by label
-    out.index = pd.Index(names, dtype=label.dtype, name="cluster_label")
+    out.index = pd.Index(names[kept], dtype=label.dtype, name="cluster_label")
     # one schema whatever the input: what could not be measured (no topics, no risk, no text) is NaN
     out = out.reindex(columns=list(CLUSTER_FEATURES))
     for column, dtype in CLUSTER_FEATURES.items():

@@ -26,7 +26,8 @@ from detectors.linking.templates import index_templates
 class Linking:
     """``clusters``: index account_id, column ``cluster_label`` (every account, singletons included);
     ``edges``: the pruned evidence graph (a < b account ids, ``weight``, ``kinds``, ``<kind>_weight``);
-    ``cluster_features``: indexed by cluster_label; ``evidence``: cluster_label → readable entries;
+    ``cluster_features``: indexed by cluster_label (the clusters of at least ``min_described_size`` accounts that
+    :func:`link_accounts` was given: all by default); ``evidence``: cluster_label → readable entries (the same ones);
     ``stats``: sizes and timings of the run."""
 
     clusters: pd.DataFrame
@@ -81,6 +82,7 @@ def link_accounts(
     config: LinkingConfig | None = None,
     codes: EventCodes | None = None,
     cores: Cores | None = None,
+    min_described_size: int = 1,
 ) -> Linking:
     """Link accounts run by one actor into clusters.
 
@@ -90,7 +92,8 @@ def link_accounts(
     ``share_high_risk_members`` cluster feature; ``codes``: the per-event encodings of ``events``, row for row
     (:func:`.encoding.encode_events`), when the caller keeps them between calls (computed here otherwise);
     ``cores``: how many of linking's threads may compute at once, when the caller computes other work beside it
-    (:mod:`.cores`; all ``config.threads`` otherwise).
+    (:mod:`.cores`; all ``config.threads`` otherwise); ``min_described_size``: the clusters that get features and
+    evidence, by their number of accounts (a caller that reads only multi-account clusters passes 2).
     """
     config = config or LinkingConfig()
     clock = _Stopwatch()
@@ -108,10 +111,11 @@ def link_accounts(
     clock.lap("graph")
     communities = detect_communities(data.n_accounts, edges, config)
     label = _labels(data.account_ids, communities)
+    community_sizes = np.bincount(communities) if len(communities) else np.zeros(0, np.int64)
     clock.lap("communities")
     features = cluster_features(
         data, label, edges, templates=templates, topics_given=topics is not None,
-        account_risk=account_risk, config=config, schedules=schedules, cores=cores,
+        account_risk=account_risk, config=config, schedules=schedules, cores=cores, min_size=min_described_size,
     )  # fmt: skip
     evidence = cluster_evidence(features)
     clock.lap("features")
@@ -126,8 +130,8 @@ def link_accounts(
         "accounts": data.n_accounts,
         "events": len(data.events),
         "edges": len(edges),
-        "clusters": int(features.shape[0]),
-        "multi_account_clusters": int((features["size"] >= 2).sum()),
+        "clusters": int((community_sizes > 0).sum()),
+        "multi_account_clusters": int((community_sizes >= 2).sum()),
         "events_encoded": 0 if reused else len(data.events),
         "seconds": clock.laps,
         "graph_seconds_by_kind": {kind: round(value, 3) for kind, value in by_kind.items()},

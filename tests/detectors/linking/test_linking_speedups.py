@@ -104,3 +104,26 @@ def test_order_by_sorts_rows_as_lexsort_does(wide: bool) -> None:
     np.testing.assert_array_equal(major[order], major[expected])
     np.testing.assert_array_equal(minor[order], minor[expected])
     assert sorted(order.tolist()) == list(range(4_000))
+
+
+@pytest.mark.parametrize("min_size", [2, 3])
+def test_describing_only_multi_account_clusters_describes_them_as_describing_all_does(min_size: int) -> None:
+    from app.simulation import SimulationConfig, simulate
+    from detectors.events import account_frame, to_event_frame
+    from detectors.linking import link_accounts
+
+    population = simulate(SimulationConfig(seed=5, scale=0.15, days=3))
+    events, accounts = to_event_frame(population.events), account_frame(population.accounts)
+    rng = np.random.default_rng(5)
+    topics = pd.Series(rng.integers(-1, 12, len(events)), index=events.index)
+    risk = pd.Series(rng.random(len(accounts)), index=accounts.index)
+    every = link_accounts(events, accounts, topics=topics, account_risk=risk)
+    some = link_accounts(events, accounts, topics=topics, account_risk=risk, min_described_size=min_size)
+    described = every.cluster_features.index[every.cluster_features["size"] >= min_size]
+    assert len(described) >= 3 and len(described) < len(every.cluster_features)
+    pd.testing.assert_frame_equal(some.cluster_features, every.cluster_features.loc[described], check_exact=True)
+    assert some.evidence == {label: every.evidence[label] for label in described}
+    pd.testing.assert_frame_equal(some.edges, every.edges, check_exact=True)
+    pd.testing.assert_frame_equal(some.clusters, every.clusters)
+    for stat in ("clusters", "multi_account_clusters", "edges"):
+        assert some.stats[stat] == every.stats[stat]
