@@ -221,7 +221,8 @@ def account_frame(records: Iterable[Mapping[str, Any]] | Iterable[tuple[Any, ...
     """Account metadata records → the account frame (index: account_id; created_at parsed to UTC).
 
     Records are mappings, or tuples of the :data:`ACCOUNT_COLUMNS` in order (database rows: no dict per row)."""
-    frame = pd.DataFrame.from_records(list(records), columns=list(ACCOUNT_COLUMNS))
+    rows: list[Any] = list(records)
+    frame = pd.DataFrame.from_records(rows, columns=list(ACCOUNT_COLUMNS))
     for column, dtype in ACCOUNT_COLUMNS.items():
         if column == "created_at":
             parsed = [parse_ts(v) if isinstance(v, str | int | float) and not pd.isna(v) else v for v in frame[column]]
