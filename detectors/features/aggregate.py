@@ -72,15 +72,21 @@ def per_account(series: pd.Series, n_accounts: int) -> pd.Series:
     return series.reindex(pd.RangeIndex(n_accounts)).astype("float64")
 
 
-def repeat_share(table: pd.DataFrame | None, key: str, n_accounts: int) -> pd.Series:
+def repeat_share(
+    table: pd.DataFrame | None, key: str, n_accounts: int, *, skip: npt.NDArray[np.bool_] | None = None
+) -> pd.Series:
     """1 - distinct keys / items per account position: the share of items repeating an earlier item's key (NaN
     without items).  ``table``: rows of ``account``, ``key`` and ``n`` (items), several rows of one key allowed.
 
     For MinHash band keys (one row per prompt and band, band index mixed into the key)
     this is the mean over bands, i.e. ≈ the share of prompts with a near-duplicate.
+
+    ``skip``: account positions left NaN, their rows not read (each account's share depends on its rows alone).
     """
     if table is None or table.empty:
         return pd.Series(np.nan, index=pd.RangeIndex(n_accounts))
+    if skip is not None:
+        table = table.loc[~skip[table["account"].to_numpy(np.int64)], ["account", key, "n"]]
     # distinct keys and items per account by counting, not grouping the table by both columns and then by account
     distinct = table[["account", key]].drop_duplicates()["account"].to_numpy(np.int64)
     keys = np.bincount(distinct, minlength=n_accounts)

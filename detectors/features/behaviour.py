@@ -38,14 +38,14 @@ _COUNTS = [
     "n_followup_cot_known", "n_followup_cot",
 ]  # fmt: skip
 SCORE_SCALE = 10_000  # scores are stored as integers so that merged sums are exact
-# from an account's own request times alone (see FeatureExtractor.own_features)
+# from an account's own request times alone (see FeatureExtractor.own_features), as is repeated_prompt_share
 TIMING_FEATURES = ("interarrival_cv", "interarrival_burstiness", "concurrent_request_share", "peak_requests_per_minute")
 
 
 class BehaviourFeatures(FeatureExtractor):
     """Volume, activity rhythm, inter-arrival regularity, request shape and model-pivot features."""
 
-    own_features = frozenset(TIMING_FEATURES)
+    own_features = frozenset((*TIMING_FEATURES, "repeated_prompt_share"))
     feature_names = (
         "request_count",
         "requests_per_active_day",
@@ -233,10 +233,11 @@ class BehaviourFeatures(FeatureExtractor):
         out["tool_use_share"] = ratio(sums["n_tool_use"], n)
         out["error_share"] = ratio(sums["n_error"], sums["n_status"])
         out["rate_limited_share"] = ratio(sums["n_rate_limited"], sums["n_status"])
-        out["repeated_prompt_share"] = repeat_share(tables.get("behaviour_prompt"), "text_key", n_accounts)
-        timing = _timing(tables.get("behaviour_seq"), self.concurrency_seconds, n_accounts,
-                         skip=kept.mask if kept is not None else None)  # fmt: skip
-        out[timing.columns] = kept.fill(timing) if kept is not None else timing
+        skip = kept.mask if kept is not None else None
+        repeated = repeat_share(tables.get("behaviour_prompt"), "text_key", n_accounts, skip=skip)
+        timing = _timing(tables.get("behaviour_seq"), self.concurrency_seconds, n_accounts, skip=skip)
+        own = timing.assign(repeated_prompt_share=repeated.to_numpy())
+        out[own.columns] = kept.fill(own) if kept is not None else own
         pivot = _model_pivot(tables.get("behaviour_model"), self.new_model_after_hours, n_accounts)
         out[pivot.columns] = pivot
         return out

@@ -32,6 +32,8 @@ _CAPABILITY_SUMS: dict[str, Aggregation] = dict.fromkeys(_CAPABILITY_COLUMNS, "s
 _QUANT = 127.0
 # from an account's own query sequence alone (see FeatureExtractor.own_features)
 DISTANCE_FEATURES = ("successive_distance_mean", "successive_distance_cv", "successive_distance_nonnormality")
+# from an account's own templates and prompts alone
+REPEAT_FEATURES = ("template_repeat_share", "near_duplicate_share")
 
 
 class CoverageFeatures(FeatureExtractor):
@@ -41,7 +43,7 @@ class CoverageFeatures(FeatureExtractor):
     fit on the events given to :meth:`fit`, or None for the default one.
     """
 
-    own_features = frozenset(DISTANCE_FEATURES)
+    own_features = frozenset((*DISTANCE_FEATURES, *REPEAT_FEATURES))
     feature_names = (
         "topic_entropy",
         "topic_breadth",
@@ -155,11 +157,16 @@ class CoverageFeatures(FeatureExtractor):
         out["capability_concentration"] = (shares**2).sum(axis=1)
         topic_features = _topic_features(tables.get("coverage_topic"), self.topic_model_.n_topics_, n_accounts)
         out[topic_features.columns] = topic_features
-        out["template_repeat_share"] = repeat_share(tables.get("coverage_template"), "template_key", n_accounts)
-        out["near_duplicate_share"] = repeat_share(tables.get("coverage_band"), "band_key", n_accounts)
+        skip = kept.mask if kept is not None else None
+        repeats = pd.DataFrame({
+            "template_repeat_share": repeat_share(tables.get("coverage_template"), "template_key", n_accounts,
+                                                  skip=skip),
+            "near_duplicate_share": repeat_share(tables.get("coverage_band"), "band_key", n_accounts, skip=skip),
+        })  # fmt: skip
         distances = _successive_distances(tables.get("coverage_seq"), self.prada_lags, self.min_distances, n_accounts,
-                                          skip=kept.mask if kept is not None else None)  # fmt: skip
-        out[distances.columns] = kept.fill(distances) if kept is not None else distances
+                                          skip=skip)  # fmt: skip
+        own = pd.concat([repeats, distances], axis=1)
+        out[own.columns] = kept.fill(own) if kept is not None else own
         return out
 
 
