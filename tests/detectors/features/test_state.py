@@ -105,13 +105,14 @@ def test_a_frame_in_the_event_dtypes_is_taken_as_it_is_whatever_else_it_carries(
 
 
 def test_own_features_reused_for_unchanged_accounts_equal_computing_them_again(topic_model: TopicModel) -> None:
-    """An incremental run takes the successive distances and inter-arrival figures of the accounts without new
-    events from the last run's features: the same values, to the last bit, as computing them again."""
-    from detectors.features.behaviour import TIMING_FEATURES
-    from detectors.features.coverage import DISTANCE_FEATURES
+    """An incremental run takes the successive distances, inter-arrival figures and repeat shares of the accounts
+    without new events from the last run's features: the same values, to the last bit, as computing them again."""
+    from detectors.features.behaviour import TIMING_FEATURES, BehaviourFeatures
+    from detectors.features.coverage import DISTANCE_FEATURES, REPEAT_FEATURES, CoverageFeatures
     from detectors.features.state import Reuse
 
-    own = [*TIMING_FEATURES, *DISTANCE_FEATURES]
+    own = sorted(BehaviourFeatures.own_features | CoverageFeatures.own_features)
+    assert {*TIMING_FEATURES, *DISTANCE_FEATURES, *REPEAT_FEATURES, "repeated_prompt_share"} <= set(own)
     events, meta = population(seed=3)
     all_events = frame(events)
     accounts = sorted(all_events["account_id"].unique())
