@@ -72,6 +72,12 @@ def per_account(series: pd.Series, n_accounts: int) -> pd.Series:
     return series.reindex(pd.RangeIndex(n_accounts)).astype("float64")
 
 
+def computed_rows(account: npt.NDArray[np.int64], skip: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.int64] | None:
+    """Positions of the rows whose account position is not in ``skip`` (None when nothing is skipped): the rows an
+    own feature reads when an earlier value stands for the skipped accounts (:class:`detectors.base.Kept`)."""
+    return None if skip is None else np.flatnonzero(~skip[account])
+
+
 def repeat_share(
     table: pd.DataFrame | None, key: str, n_accounts: int, *, skip: npt.NDArray[np.bool_] | None = None
 ) -> pd.Series:
@@ -85,8 +91,9 @@ def repeat_share(
     """
     if table is None or table.empty:
         return pd.Series(np.nan, index=pd.RangeIndex(n_accounts))
-    if skip is not None:
-        table = table.loc[~skip[table["account"].to_numpy(np.int64)], ["account", key, "n"]]
+    rows = computed_rows(table["account"].to_numpy(np.int64), skip)
+    if rows is not None:
+        table = table[["account", key, "n"]].take(rows)
     # distinct keys and items per account by counting, not grouping the table by both columns and then by account
     distinct = table[["account", key]].drop_duplicates()["account"].to_numpy(np.int64)
     keys = np.bincount(distinct, minlength=n_accounts)

@@ -19,6 +19,7 @@ from detectors.features.aggregate import (
     HOUR_NS,
     MINUTE_NS,
     column,
+    computed_rows,
     count_by_account,
     normalised_entropy,
     per_account,
@@ -310,11 +311,11 @@ def _timing(
         return out
     codes = sequence["account"].to_numpy(dtype=np.int64)
     ts = sequence["ts"].to_numpy(dtype=np.int64)
-    if skip is not None:
-        rows = np.flatnonzero(~skip[codes])
-        codes, ts = codes[rows], ts[rows]
+    rows = computed_rows(codes, skip)
+    if rows is not None:
         if len(rows) == 0:
             return out
+        codes, ts = codes[rows], ts[rows]
     order = np.lexsort((ts, codes))
     codes, ts = codes[order], ts[order]
     same = codes[1:] == codes[:-1]

@@ -21,7 +21,15 @@ import pandas as pd
 from sklearn.base import clone
 
 from detectors.base import Aggregation, Batch, FeatureExtractor, Kept, TableSpec, check_events, empty_features
-from detectors.features.aggregate import column, normalised_entropy, per_account, ratio, repeat_share, sum_by_account
+from detectors.features.aggregate import (
+    column,
+    computed_rows,
+    normalised_entropy,
+    per_account,
+    ratio,
+    repeat_share,
+    sum_by_account,
+)
 from detectors.features.tokens import CAPABILITIES, capability_of_docs, minhash_bands, stable_codes, unique_docs
 from detectors.features.topics import TopicModel
 
@@ -237,12 +245,12 @@ def _successive_distances(
         return out
     account = sequence["account"].to_numpy(dtype=np.int64)
     tie, ts = sequence["tie"].to_numpy(), sequence["ts"].to_numpy()
-    if skip is None:
+    rows = computed_rows(account, skip)
+    if rows is None:
         order = np.lexsort((tie, ts, account))
+    elif len(rows) == 0:
+        return out
     else:
-        rows = np.flatnonzero(~skip[account])
-        if len(rows) == 0:
-            return out
         order = rows[np.lexsort((tie[rows], ts[rows], account[rows]))]
     codes = account[order]
     # gathered as the stored int8 and converted after: a quarter of the bytes to move
