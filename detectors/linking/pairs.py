@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.special import pdtrc
 
-from detectors.arrays import order_by
+from detectors.arrays import order_by, unique_inverse
 from detectors.linking.config import LinkingConfig
 from detectors.linking.minhash import splitmix64
 
@@ -117,7 +117,7 @@ def sum_pairs(a: IntArray, b: IntArray, values: FloatArray, n_accounts: int) -> 
     if len(a) == 0:
         return empty_pairs()
     key = a * np.int64(n_accounts) + b
-    unique_keys, inverse = np.unique(key, return_inverse=True)
+    unique_keys, inverse = unique_inverse(key)
     sums = np.bincount(inverse, weights=values)
     return pd.DataFrame({"a": unique_keys // n_accounts, "b": unique_keys % n_accounts, "raw": sums})
 
