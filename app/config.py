@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # the scheduler's run is a full one when the last full run finished longer ago than this (0: never)
     full_run_interval_seconds: float = 86_400.0
     detection_window_days: float = 30.0
+    # keep the memory a run frees for the next run instead of returning it to the kernel (app/scoring/memory.py)
+    detection_keep_memory: bool = True
     account_flag_threshold: float = 0.8
     cluster_flag_threshold: float = 0.7
 

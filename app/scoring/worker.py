@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.scoring import execution, repository, service
+from app.scoring import execution, memory, repository, service
 from app.scoring.models import DetectionRun
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ def run_once(
     run_id = claim(sessions)
     if run_id is None:
         return None
+    if settings.detection_keep_memory:  # before this run's first thread (the heartbeat) takes an arena of its own
+        memory.keep_freed_memory()
     stop = threading.Event()
     beat = threading.Thread(
         target=_heartbeat, args=(sessions, run_id, stop, heartbeat_seconds), name=f"heartbeat-{run_id}", daemon=True

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detectors.arrays import first_occurrences, order_by, sorted_unique, unique_first_inverse
+from detectors.arrays import first_occurrences, order_by, sorted_unique, unique_first_inverse, unique_inverse
 from detectors.linking.identity import cluster_id_for
 from detectors.linking.infrastructure import _best_per_pair, _distinct_memberships
 from detectors.linking.linker import _labels
@@ -28,6 +28,20 @@ def test_sorted_unique_leaves_its_input_alone() -> None:
     values = np.array([3, 1, 3, 2], dtype=np.int64)
     sorted_unique(values)
     np.testing.assert_array_equal(values, [3, 1, 3, 2])
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 17, 5_000])
+@pytest.mark.parametrize("runs", [1, 3])
+def test_unique_inverse_is_np_unique(size: int, runs: int) -> None:
+    # in no order (runs=1) and as concatenated sorted stretches, as the kinds' pair tables arrive
+    rng = np.random.default_rng(size + runs)
+    parts = [np.sort(rng.integers(0, max(size // 3, 1), size // runs)) for _ in range(runs)]
+    values = np.concatenate(parts) if runs > 1 else rng.integers(0, max(size // 3, 1), size)
+    got, inverse = unique_inverse(values)
+    expected, expected_inverse = np.unique(values, return_inverse=True)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(inverse, expected_inverse)
+    np.testing.assert_array_equal(got[inverse], values)
 
 
 @pytest.mark.parametrize("seed", range(4))
