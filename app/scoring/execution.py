@@ -188,6 +188,9 @@ def _prepare_inputs(
         topics = pd.concat([cached.topics, _topics(state, new)], ignore_index=True) if len(new) \
             else cached.topics  # fmt: skip
         codes = EventCodes.concat([cached.codes, _codes(new, cached.codes)]) if len(new) else cached.codes
+        # the old copy of the window goes now, not when this run finishes: a run that fails from here on leaves no
+        # window in memory, and the next run reloads it from the database
+        _window = None
         before_trim = len(frame)
         frame, topics, codes = _trim(frame, topics, codes, start_ns)
         moved_on = len(frame) < before_trim  # events left the window: their accounts changed too

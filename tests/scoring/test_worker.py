@@ -205,6 +205,8 @@ def test_a_crash_while_adding_new_events_fails_the_incremental_run_and_keeps_the
     run = run_detection(sessions, settings, "incremental")
     assert run.status == "failed" and "simulated crash adding events" in (run.error or "")
     assert _scores(sessions) == first_run
+    # the run let go of the old window as soon as it had built the new one: the retry reloads it from the database
+    assert execution._window is None
     monkeypatch.undo()
     retried = run_detection(sessions, settings, "incremental")
     assert retried.status == "done" and retried.stats["events_processed"] == len(again)
