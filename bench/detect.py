@@ -3,6 +3,7 @@
     .venv/bin/python bench/detect.py                                   # SQLite in var/bench/
     .venv/bin/python bench/detect.py --db postgresql://postgres@127.0.0.1:5432/postgres
     .venv/bin/python bench/detect.py --skip-api --scale 7 --days 3
+    .venv/bin/python bench/detect.py --skip-api --repeat 3            # three full + incremental pairs, one median
 
 Targets (issue 7, 2 cores): a full run ≤ 90 s end to end (load from the database, features, linking, scoring,
 write-back) with ≤ 4 GB peak RSS; an incremental run after 5% new events ≤ 20% of the full run's time;
@@ -31,6 +32,7 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import resource  # noqa: E402
+import shutil  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -87,6 +89,64 @@ def _fresh_database(url: str | None) -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return admin_url.set(database=name).render_as_string(hide_password=False)
+
+
+class _Snapshot:
+    """The loaded database as the measured worker first finds it, put back before each repetition (``--repeat``), so
+    that every repetition's runs start from the same state and their spread is the machine's, not the data's."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        self.url = url
+        self.sqlite = parsed.get_backend_name() == "sqlite"
+        if self.sqlite:
+            self.path = Path(str(parsed.database))
+            for suffix in ("", "-wal", "-shm"):
+                if Path(f"{self.path}{suffix}").exists():
+                    shutil.copyfile(f"{self.path}{suffix}", f"{self.path}.snapshot{suffix}")
+        else:  # PostgreSQL: a template copy of the loaded database
+            self.name = str(parsed.database)
+            self.copy = f"{self.name}_snapshot"
+            # the loader's pooled connections would keep the template busy
+            self._admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.name}' "
+                        "AND pid <> pg_backend_pid()", f'CREATE DATABASE "{self.copy}" TEMPLATE "{self.name}"')
+
+    def _admin(self, *statements: str) -> None:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        admin = create_engine(make_url(self.url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+        admin.dispose()
+
+    def restore(self) -> None:
+        if self.sqlite:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                if Path(f"{self.path}.snapshot{suffix}").exists():
+                    shutil.copyfile(f"{self.path}.snapshot{suffix}", f"{self.path}{suffix}")
+            return
+        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)',
+                    f'CREATE DATABASE "{self.name}" TEMPLATE "{self.copy}"')
+
+    def discard(self) -> None:
+        if self.sqlite:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}.snapshot{suffix}").unlink(missing_ok=True)
+        else:
+            self._admin(f'DROP DATABASE IF EXISTS "{self.copy}" WITH (FORCE)')
+
+
+def _summary(runs: dict[str, Any]) -> dict[str, Any]:
+    """One repetition's runs in a line: seconds, CPU and kernel CPU seconds, peak RSS."""
+    keys = ("wall_seconds", "cpu_seconds", "system_cpu_seconds", "peak_rss_mb_so_far", "accounts_flagged")
+    return {"full": {key: runs["full"][key] for key in keys},
+            "incremental": {key: runs["incremental"][key] for key in keys},
+            "incremental_share_of_full": runs["incremental_share_of_full"]}  # fmt: skip
 
 
 def _drop_database(url: str) -> None:
@@ -311,6 +371,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--skip-api", action="store_true")
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn worker processes serving the API")
+    parser.add_argument("--repeat", type=int, default=1, help="run the worker's full + incremental runs this many "
+                        "times, each from the loaded database as it was (runs on a noisy machine compare in a median)")
     parser.add_argument("--keep-db", action="store_true", help="keep the PostgreSQL database (its URL is printed)")
     parser.add_argument("--api-only", metavar="URL", help="only measure the risk endpoint against an existing database")
     parser.add_argument("--phase", choices=["generate", "runs"], help=argparse.SUPPRESS)
@@ -334,12 +396,22 @@ def main() -> None:
     try:
         report: dict[str, Any] = {"database": url.split("@")[-1].split("///")[-1], **load(args, url)}
         extra = ["--ipdata", str(args.ipdata)] if args.ipdata else []
-        child = subprocess.run([sys.executable, __file__, "--phase", "runs", "--url", url, *common, *extra],
-                               capture_output=True, text=True)  # fmt: skip
-        if child.returncode != 0:
-            sys.stderr.write(child.stderr)
-            raise SystemExit(f"the measured worker failed (exit {child.returncode})")
-        report["runs"] = json.loads(child.stdout.strip().splitlines()[-1])
+        loaded = _Snapshot(url) if args.repeat > 1 else None
+        repeats: list[dict[str, Any]] = []
+        for repetition in range(args.repeat):
+            if loaded is not None and repetition > 0:
+                loaded.restore()
+            child = subprocess.run([sys.executable, __file__, "--phase", "runs", "--url", url, *common, *extra],
+                                   capture_output=True, text=True)  # fmt: skip
+            if child.returncode != 0:
+                sys.stderr.write(child.stderr)
+                raise SystemExit(f"the measured worker failed (exit {child.returncode})")
+            report["runs"] = json.loads(child.stdout.strip().splitlines()[-1])
+            repeats.append(_summary(report["runs"]))
+        if loaded is not None:
+            loaded.discard()
+            report["repeats"] = repeats
+            report["incremental_share_median"] = float(np.median([r["incremental_share_of_full"] for r in repeats]))
         if not args.skip_api:  # a fresh client process: the loader's heap would add its GC pauses to the latencies
             client = subprocess.run([sys.executable, __file__, "--api-only", url, "--rate", str(args.rate),
                                      "--seconds", str(args.seconds), "--api-workers", str(args.api_workers)],
