@@ -110,18 +110,10 @@ class _Snapshot:
             self.name = str(parsed.database)
             self.copy = f"{self.name}_snapshot"
             # the loader's pooled connections would keep the template busy
-            self._admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.name}' "
-                        "AND pid <> pg_backend_pid()", f'CREATE DATABASE "{self.copy}" TEMPLATE "{self.name}"')
-
-    def _admin(self, *statements: str) -> None:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-
-        admin = create_engine(make_url(self.url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            for statement in statements:
-                conn.execute(text(statement))
-        admin.dispose()
+            _admin(self.url,
+                   f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.name}' "
+                   "AND pid <> pg_backend_pid()",
+                   f'CREATE DATABASE "{self.copy}" TEMPLATE "{self.name}"')  # fmt: skip
 
     def restore(self) -> None:
         if self.sqlite:
@@ -130,15 +122,15 @@ class _Snapshot:
                 if Path(f"{self.path}.snapshot{suffix}").exists():
                     shutil.copyfile(f"{self.path}.snapshot{suffix}", f"{self.path}{suffix}")
             return
-        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)',
-                    f'CREATE DATABASE "{self.name}" TEMPLATE "{self.copy}"')
+        _admin(self.url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)',
+               f'CREATE DATABASE "{self.name}" TEMPLATE "{self.copy}"')  # fmt: skip
 
     def discard(self) -> None:
         if self.sqlite:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self.path}.snapshot{suffix}").unlink(missing_ok=True)
         else:
-            self._admin(f'DROP DATABASE IF EXISTS "{self.copy}" WITH (FORCE)')
+            _admin(self.url, f'DROP DATABASE IF EXISTS "{self.copy}" WITH (FORCE)')
 
 
 def _summary(runs: dict[str, Any]) -> dict[str, Any]:
@@ -149,17 +141,24 @@ def _summary(runs: dict[str, Any]) -> dict[str, Any]:
             "incremental_share_of_full": runs["incremental_share_of_full"]}  # fmt: skip
 
 
-def _drop_database(url: str) -> None:
+def _admin(url: str, *statements: str) -> None:
+    """``statements`` on the ``postgres`` database of ``url``'s server, outside a transaction."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        return
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        for statement in statements:
+            conn.execute(text(statement))
     admin.dispose()
+
+
+def _drop_database(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        _admin(url, f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
 
 
 def write_events(url: str, events: pd.DataFrame) -> None:
