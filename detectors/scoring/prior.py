@@ -98,10 +98,15 @@ RELAY_COT_DISPARITY = (0.03, 0.1)
 # a relay does (the larger of the two counts); eval runners re-run most of their suite, people and harvests a tenth
 # or less
 REPLAY_SHARE = (0.25, 0.5)
+# ...but a re-run is a burst (the suite, then nothing until the next run), so the evidence fades as the account's
+# activity fills the day: active hours per active day ramped between these levels void it.  Collection around the
+# clock that comes back to prompts it sent before is a harvest looping over a finite pool (resampling its answers),
+# not an evaluation
+REPLAY_ROUND_THE_CLOCK = (12.0, 20.0)
 # the documented levels of the gates, part of the prior's version (detectors.scoring.model.prior_version)
 GATE_LEVELS = (INTENT_CAP, BASELINE_MAX_GATE, EVASION_SHAPE, EVASION_DISGUISE, EVASION_CAP, RELAY_FOLLOWUP,
                RELAY_END_USERS, RELAY_END_USER_TOP_SHARE, RELAY_DISCOUNT, RELAY_COT_DISPARITY,
-               REPLAY_SHARE)  # fmt: skip
+               REPLAY_SHARE, REPLAY_ROUND_THE_CLOCK)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,9 +307,13 @@ class PriorModel(BaseEstimator):  # type: ignore[misc]
 
     def _replay(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
         """Most of the account's distinct prompts sent to one model again in a later run; voided, like the relay, by
-        a disguise: an evaluation harness has no reason to fabricate chat histories or rotate residential exits."""
+        a disguise: an evaluation harness has no reason to fabricate chat histories or rotate residential exits; and
+        by activity around the clock: an evaluation re-runs its suite in bursts, a harvest looping over its prompt
+        pool never stops."""
         replayed = ramp(pd.Series(_column(features, "suite_replay_share"), index=features.index), *REPLAY_SHARE)
-        return (replayed * (1.0 - self._disguise(features, strength))).clip(0.0, 1.0)
+        hours = pd.Series(_column(features, "active_hours_per_active_day"), index=features.index)
+        continuous = ramp(hours, *REPLAY_ROUND_THE_CLOCK)
+        return (replayed * (1.0 - self._disguise(features, strength)) * (1.0 - continuous)).clip(0.0, 1.0)
 
     def _evasion(self, features: pd.DataFrame, strength: pd.DataFrame) -> pd.Series:
         """Prompts can be reworded until no pattern matches; the shape of a harvest (broad single-turn coverage,

@@ -12,7 +12,9 @@ and samples a minute either side of midnight are not.)  The share is over an acc
 normalised-prompt hash) pairs; it needs the prompt hashes (``full`` and ``hashed`` retention) and is NaN for
 accounts with fewer than :data:`MIN_PROMPTS` distinct prompts, whose recurrences say little.  The prior uses it
 like a relay (:mod:`.prior`): it explains an account's harvest-like shape, it is no evidence against extraction
-intent.
+intent.  It explains it only for an account that works in bursts: a harvest collecting around the clock from a
+finite prompt pool comes back to its prompts too (it resamples their answers), and the prior voids the evidence as
+the account's active hours fill its days.
 """
 
 from __future__ import annotations

@@ -9,14 +9,17 @@ learners) must not be flagged at the default operating point.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 
 from app.evaluation.metrics import average_precision, campaign_recall, recall_at_fpr
 from app.simulation import SimulationConfig, simulate
 from app.simulation.config import PERSONA_DEFAULTS
+from app.simulation.prompts import CAPABILITIES, PromptFactory
 from app.simulation.shifts import CAMPAIGN_FREE, human_donors, resell
 from detectors import pipeline
 from detectors.baselines import baseline_scores
@@ -288,3 +291,30 @@ def test_campaign_accounts_that_also_carry_customers_traffic_are_detected() -> N
         recall[habit] = {archetype[c]: r for c, r in campaign_recall(campaign.to_dict(), flagged).items()}
     assert min(recall[LinkingConfig().harness_habit_share].values()) >= 0.9, recall
     assert recall[1.0]["low_and_slow"] <= 0.6, recall
+
+
+def test_a_harvest_looping_over_a_small_prompt_pool_is_not_taken_for_a_suite_rerun(tmp_path: Path) -> None:
+    """With only 400 distinct distillation prompts to draw from (a generated corpus: ``corpus_item`` walks it
+    modulo its size), bulk's single account comes back to most of its prompts hours later, as an eval runner
+    re-running its suite does.  It does so around the clock, not in bursts: its suite-replay evidence is void and
+    it ranks above every benign account.  Without that (the replay discount in full) it fell below an eval runner
+    (0.66 against 0.70).  The eval runners keep theirs and nothing benign is flagged."""
+    rng, factory, texts = np.random.default_rng(0), PromptFactory(), dict[str, None]()
+    while len(texts) < 400:
+        texts[factory.instruction(rng, CAPABILITIES[len(texts) % len(CAPABILITIES)])] = None
+    (tmp_path / "distill_pool.jsonl").write_bytes(b"".join(orjson.dumps({"text": t}) + b"\n" for t in texts))
+    population = simulate(SimulationConfig(seed=7, scale=0.3, days=5, corpus=tmp_path))
+    result = pipeline.run(to_event_frame(population.events), account_frame(population.accounts))
+    truth = population.truth
+    archetype = {cid: spec["archetype"] for cid, spec in truth["campaigns"].items()}
+    accounts = result.accounts.join(result.inputs[["suite_replay_share"]])
+    who = pd.Series([archetype.get(truth["accounts"].get(a)) or f"~{truth['personas'].get(a)}"
+                     for a in accounts.index], index=accounts.index)  # fmt: skip
+    bulk = accounts[(who == "bulk").to_numpy()]
+    benign = accounts[who.str.startswith("~").to_numpy()]
+    assert len(bulk) == 1 and bulk["suite_replay_share"].iloc[0] >= 0.5
+    assert float(bulk["risk_score"].iloc[0]) > float(benign["risk_score"].max())
+    runners = benign[(who[benign.index] == "~eval_runner").to_numpy()]
+    assert (runners["suite_replay_share"] >= 0.5).mean() >= 0.5
+    assert result.scores.accounts.loc[runners.index[runners["suite_replay_share"] >= 0.5], "replay"].min() > 0.9
+    assert not benign["flagged"].any(), who[benign.index[benign["flagged"]]].value_counts().to_dict()

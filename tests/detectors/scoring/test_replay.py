@@ -85,10 +85,12 @@ def test_row_order_does_not_matter() -> None:
 
 
 def test_a_suite_rerun_discounts_the_shape_not_the_intent() -> None:
+    bursts = REASONING_APP | {"active_hours_per_active_day": 2}  # a suite run, then nothing until the next one
     frame = with_row(relay_population(), "harness", **REASONING_APP, single_turn_share=1.0, suite_replay_share=0.0)
-    frame = with_row(frame, "eval runner", **REASONING_APP, single_turn_share=1.0, suite_replay_share=0.9)
-    frame = with_row(frame, "disguised", **(REASONING_APP | {"hosting_traffic_share": 0.0}), single_turn_share=1.0,
-                     suite_replay_share=0.9, ip_distinct_per_day=40)  # fmt: skip
+    frame = with_row(frame, "eval runner", **bursts, single_turn_share=1.0, suite_replay_share=0.9)
+    for name, replayed in (("disguised", 0.9), ("disguised, no replay", 0.0)):
+        frame = with_row(frame, name, **(bursts | {"hosting_traffic_share": 0.0}), single_turn_share=1.0,
+                         suite_replay_share=replayed, ip_distinct_per_day=40)  # fmt: skip
     model = PriorModel().fit(frame)
     hazards, score = model.hazards(frame), model.score(frame)
     assert model.replay(frame).loc["eval runner"] == 1.0 and model.replay(frame).loc["harness"] == 0.0
@@ -98,4 +100,21 @@ def test_a_suite_rerun_discounts_the_shape_not_the_intent() -> None:
         (1 - RELAY_DISCOUNT) * hazards.loc["harness", "topic_breadth"]
     )
     assert score.loc["harness"] >= 0.8 > score.loc["eval runner"]
-    assert score.loc["disguised"] >= 0.8
+    assert score.loc["disguised"] == pytest.approx(score.loc["disguised, no replay"])
+
+
+@pytest.mark.parametrize(("hours", "evidence"), [(2.0, 1.0), (12.0, 1.0), (16.0, 0.5), (20.0, 0.0), (24.0, 0.0)])
+def test_replay_around_the_clock_is_a_harvest_looping_over_its_pool(hours: float, evidence: float) -> None:
+    """An evaluation re-runs its suite in bursts; an account collecting around the clock that comes back to the
+    prompts it sent before is resampling a finite pool's answers: its shape evidence stays."""
+    frame = with_row(relay_population(), "harness", **REASONING_APP, single_turn_share=1.0, suite_replay_share=0.0)
+    frame = with_row(frame, "looping", **(REASONING_APP | {"active_hours_per_active_day": hours}),
+                     single_turn_share=1.0, suite_replay_share=0.9)  # fmt: skip
+    model = PriorModel().fit(frame)
+    assert model.replay(frame).loc["looping"] == pytest.approx(evidence)
+    hazards = model.hazards(frame)
+    assert hazards.loc["looping", "topic_breadth"] == pytest.approx(
+        (1 - RELAY_DISCOUNT * evidence) * hazards.loc["harness", "topic_breadth"]
+    )
+    if evidence == 0.0:
+        assert model.score(frame).loc["looping"] >= 0.8
