@@ -4,6 +4,7 @@ shapes public reports give real campaigns and benign traffic (SPEC, "What the th
     .venv/bin/python bench/robustness.py                        # seeds 7 and 21, scale 0.3, 5 days
     .venv/bin/python bench/robustness.py --seeds 7 11 21 --preset evasive
     .venv/bin/python bench/robustness.py --variants human-prompts no-shared-infra
+    .venv/bin/python bench/robustness.py --corpus ../shared/corpora/dev --variants one-shot-apps
 
 Each seeded population runs through the pure pipeline (as ``tests/detectors/scoring/test_quality.py`` does) in
 these variants:
@@ -166,7 +167,8 @@ def build(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """The variant's (event frame, account frame, ground truth) for ``seed``."""
     params = merge_params(PRESETS[args.preset], VARIANT_PARAMS.get(variant, {}))
-    population = simulate(SimulationConfig(seed=seed, scale=args.scale, days=args.days, params=params))
+    population = simulate(SimulationConfig(seed=seed, scale=args.scale, days=args.days, corpus=args.corpus,
+                                           params=params))  # fmt: skip
     truth = population.truth
     events = to_event_frame(population.events)
     accounts = account_frame(population.accounts)
@@ -214,6 +216,11 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.3)
     parser.add_argument("--days", type=float, default=5.0)
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument(
+        "--corpus", type=Path, default=None,
+        help="prompt corpus directory for the population (default: procedural prompts; the donor populations of "
+             "reseller-mixed and human-prompts stay procedural)",
+    )  # fmt: skip
     args = parser.parse_args()
     donors: Donors = {}
     print(f"{'variant':<15} {'seed':>4} {'accounts':>8} {'camp.':>6} {'AP':>6} {'R@0.1%':>7} {'flagged':>8} "

@@ -101,8 +101,8 @@ REPLAY_SHARE = (0.25, 0.5)
 # ...but a re-run is a burst (the suite, then nothing until the next run), so the evidence fades as the account's
 # activity fills the day: active hours per active day ramped between these levels void it.  Collection around the
 # clock that comes back to prompts it sent before is a harvest looping over a finite pool (resampling its answers),
-# not an evaluation
-REPLAY_ROUND_THE_CLOCK = (12.0, 20.0)
+# not an evaluation.  (Round the clock: the evidence is whole below 18 active hours per active day, void from 23.)
+REPLAY_ROUND_THE_CLOCK = (18.0, 23.0)
 # the documented levels of the gates, part of the prior's version (detectors.scoring.model.prior_version)
 GATE_LEVELS = (INTENT_CAP, BASELINE_MAX_GATE, EVASION_SHAPE, EVASION_DISGUISE, EVASION_CAP, RELAY_FOLLOWUP,
                RELAY_END_USERS, RELAY_END_USER_TOP_SHARE, RELAY_DISCOUNT, RELAY_COT_DISPARITY,

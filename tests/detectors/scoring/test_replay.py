@@ -103,7 +103,7 @@ def test_a_suite_rerun_discounts_the_shape_not_the_intent() -> None:
     assert score.loc["disguised"] == pytest.approx(score.loc["disguised, no replay"])
 
 
-@pytest.mark.parametrize(("hours", "evidence"), [(2.0, 1.0), (12.0, 1.0), (16.0, 0.5), (20.0, 0.0), (24.0, 0.0)])
+@pytest.mark.parametrize(("hours", "evidence"), [(2.0, 1.0), (18.0, 1.0), (20.5, 0.5), (23.0, 0.0), (24.0, 0.0)])
 def test_replay_around_the_clock_is_a_harvest_looping_over_its_pool(hours: float, evidence: float) -> None:
     """An evaluation re-runs its suite in bursts; an account collecting around the clock that comes back to the
     prompts it sent before is resampling a finite pool's answers: its shape evidence stays."""
